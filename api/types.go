@@ -1,0 +1,254 @@
+package api
+
+// Version of the protocol; a server rejects other versions with EINVAL.
+const Version = 1
+
+// DefaultSocket is where flowpathd listens unless told otherwise.
+const DefaultSocket = "/run/flowpath/flowpathd.sock"
+
+// Operations.
+const (
+	OpLinkAdd  = "link.add"
+	OpLinkSet  = "link.set"
+	OpLinkDel  = "link.del"
+	OpLinkShow = "link.show"
+
+	OpAddrAdd   = "addr.add"
+	OpAddrDel   = "addr.del"
+	OpAddrShow  = "addr.show"
+	OpAddrFlush = "addr.flush"
+
+	OpRouteAdd     = "route.add"
+	OpRouteReplace = "route.replace"
+	OpRouteAppend  = "route.append"
+	OpRouteDel     = "route.del"
+	OpRouteShow    = "route.show"
+	OpRouteFlush   = "route.flush"
+	OpRouteGet     = "route.get"
+
+	OpRuleAdd  = "rule.add"
+	OpRuleDel  = "rule.del"
+	OpRuleShow = "rule.show"
+
+	OpNeighAdd     = "neigh.add"
+	OpNeighReplace = "neigh.replace"
+	OpNeighChange  = "neigh.change"
+	OpNeighDel     = "neigh.del"
+	OpNeighShow    = "neigh.show"
+	OpNeighFlush   = "neigh.flush"
+
+	OpStats = "stats"
+)
+
+// Tables with names (iproute2's rt_tables).
+const (
+	TableDefault = 253
+	TableMain    = 254
+	TableLocal   = 255
+	// TableAll in a Filter selects every table ("table all").
+	TableAll = 0xFFFFFFFF
+)
+
+// Request is one control operation.
+type Request struct {
+	Version  int       `json:"version"`
+	Op       string    `json:"op"`
+	Link     *Link     `json:"link,omitempty"`
+	Addr     *Addr     `json:"addr,omitempty"`
+	Route    *Route    `json:"route,omitempty"`
+	RouteGet *RouteGet `json:"route_get,omitempty"`
+	Rule     *Rule     `json:"rule,omitempty"`
+	Neigh    *Neigh    `json:"neigh,omitempty"`
+	Filter   *Filter   `json:"filter,omitempty"`
+}
+
+// Response is the answer to one Request. Error is empty on success.
+type Response struct {
+	Error    string          `json:"error,omitempty"` // human text, e.g. "route 10.0.0.0/8 table 254 metric 0: file exists"
+	Code     string          `json:"code,omitempty"`  // errno name of the sentinel ("EEXIST"), "" if none
+	Links    []Link          `json:"links,omitempty"`
+	Addrs    []Addr          `json:"addrs,omitempty"`
+	Routes   []Route         `json:"routes,omitempty"`
+	Rules    []Rule          `json:"rules,omitempty"`
+	Neighs   []Neigh         `json:"neighs,omitempty"`
+	RouteGet *RouteGetResult `json:"route_get,omitempty"`
+	Stats    *Stats          `json:"stats,omitempty"`
+}
+
+// Filter narrows a show, flush or del-all.
+type Filter struct {
+	Dev    string `json:"dev,omitempty"`
+	Family int    `json:"family,omitempty"` // 4, 6, 0 = both
+	Table  uint32 `json:"table,omitempty"`  // 0 = main (routes); TableAll = all
+	Prefix string `json:"prefix,omitempty"` // route show PREFIX (exact), addr show to PREFIX
+	Type   string `json:"type,omitempty"`   // route show type blackhole
+	State  string `json:"state,omitempty"`  // neigh show nud STATE
+}
+
+// Link is a device. In link.add, Kind and its arguments; in link.set, the
+// fields to change (nil/zero = unchanged); in show, everything.
+type Link struct {
+	Name  string `json:"name"`
+	Index uint32 `json:"index,omitempty"`
+	// Kind: "afpacket", "tap", "dummy", "loopback" (and "mem", "pcap" for tests).
+	Kind string `json:"kind,omitempty"`
+	// IfName is the kernel interface an afpacket or tap link attaches to.
+	IfName string `json:"ifname,omitempty"`
+	// Queues is the number of receive queues (workers) for the port; 0 = 1.
+	Queues int    `json:"queues,omitempty"`
+	MAC    string `json:"address,omitempty"`
+	MTU    int    `json:"mtu,omitempty"`
+	// Up: in link.set, nil = unchanged; in show, the admin state.
+	Up *bool `json:"up,omitempty"`
+	// OperState in show: "UP", "DOWN", "UNKNOWN".
+	OperState string `json:"operstate,omitempty"`
+	// Flags in show, like iproute2: BROADCAST, MULTICAST, UP, LOWER_UP, LOOPBACK.
+	Flags []string `json:"flags,omitempty"`
+	// Stats in show (always filled; fpctl prints them with -s).
+	Stats *LinkStats `json:"stats,omitempty"`
+}
+
+// LinkStats are one device's counters.
+type LinkStats struct {
+	RxPackets uint64 `json:"rx_packets"`
+	RxBytes   uint64 `json:"rx_bytes"`
+	RxDropped uint64 `json:"rx_dropped"`
+	TxPackets uint64 `json:"tx_packets"`
+	TxBytes   uint64 `json:"tx_bytes"`
+	TxDropped uint64 `json:"tx_dropped"`
+	// Drops by reason for packets received on or sent to this device.
+	Drops map[string]uint64 `json:"drops,omitempty"`
+}
+
+// Addr is an interface address.
+type Addr struct {
+	Dev    string `json:"dev"`
+	Prefix string `json:"local"` // "10.0.0.1/24", "2001:db8::1/64"
+	Family int    `json:"family,omitempty"`
+	Scope  string `json:"scope,omitempty"` // "global", "link", "host"
+	// Broadcast (IPv4, show only).
+	Broadcast string `json:"broadcast,omitempty"`
+}
+
+// Nexthop is one path of a route.
+type Nexthop struct {
+	Via    string   `json:"gateway,omitempty"`
+	Dev    string   `json:"dev,omitempty"`
+	Weight int      `json:"weight,omitempty"` // 1..256; 0 = 1
+	Onlink bool     `json:"onlink,omitempty"`
+	Flags  []string `json:"flags,omitempty"` // show: "dead", "linkdown", "onlink"
+}
+
+// Route is a route. A single-path route uses Via/Dev/Onlink; a multipath
+// route lists Nexthops (and leaves Via/Dev empty).
+type Route struct {
+	Family   int       `json:"family,omitempty"`
+	Type     string    `json:"type,omitempty"` // "unicast" (default), "local", "broadcast", "blackhole", "unreachable", "prohibit", "throw"
+	Dst      string    `json:"dst"`            // "default" or a prefix; an address means /32 or /128
+	Table    uint32    `json:"table,omitempty"`
+	Via      string    `json:"gateway,omitempty"`
+	Dev      string    `json:"dev,omitempty"`
+	Onlink   bool      `json:"onlink,omitempty"`
+	Metric   uint32    `json:"metric,omitempty"`
+	Src      string    `json:"prefsrc,omitempty"`
+	MTU      uint32    `json:"mtu,omitempty"`
+	MTULock  bool      `json:"mtu_lock,omitempty"`
+	Protocol string    `json:"protocol,omitempty"` // "kernel", "boot", "static", or a number
+	Scope    string    `json:"scope,omitempty"`    // "global", "link", "host"
+	Nexthops []Nexthop `json:"nexthops,omitempty"`
+	Flags    []string  `json:"flags,omitempty"` // show: "dead", "linkdown" for single-path routes
+	// Set* say which optional fields a del named, so a delete matches only
+	// on what was given (the kernel's semantics).
+	SetMetric   bool `json:"set_metric,omitempty"`
+	SetProtocol bool `json:"set_protocol,omitempty"`
+	SetScope    bool `json:"set_scope,omitempty"`
+	SetType     bool `json:"set_type,omitempty"`
+}
+
+// RouteGet asks which way a packet would go (ip route get).
+type RouteGet struct {
+	Dst     string `json:"dst"`
+	From    string `json:"from,omitempty"`
+	Iif     string `json:"iif,omitempty"`
+	Oif     string `json:"oif,omitempty"`
+	Mark    uint32 `json:"mark,omitempty"`
+	IPProto string `json:"ipproto,omitempty"` // "tcp", "udp", "icmp" or a number
+	Sport   uint16 `json:"sport,omitempty"`
+	Dport   uint16 `json:"dport,omitempty"`
+}
+
+// RouteGetResult is the decision, and how it was reached.
+type RouteGetResult struct {
+	Type    string `json:"type"` // unicast, local, blackhole, unreachable, prohibit
+	Dst     string `json:"dst"`
+	Via     string `json:"gateway,omitempty"`
+	Dev     string `json:"dev,omitempty"`
+	Src     string `json:"prefsrc,omitempty"`
+	Table   uint32 `json:"table"`
+	MTU     uint32 `json:"mtu,omitempty"`     // route MTU metric if any
+	PathMTU uint32 `json:"pathmtu,omitempty"` // what forwarding would enforce
+	Iif     string `json:"iif,omitempty"`
+	Mark    uint32 `json:"mark,omitempty"`
+	// Explain lists every decision on the way: rules tried, table and
+	// prefix matched, nexthop chosen (and why, for ECMP), neighbour state.
+	Explain []string `json:"explain,omitempty"`
+}
+
+// Rule is a policy routing rule.
+type Rule struct {
+	Family      int    `json:"family,omitempty"`
+	Priority    uint32 `json:"priority"`
+	SetPriority bool   `json:"set_priority,omitempty"` // Priority was given (0 is a valid priority)
+	Not         bool   `json:"not,omitempty"`
+	From        string `json:"src,omitempty"` // prefix; "" or "all" = any
+	To          string `json:"dst,omitempty"`
+	Iif         string `json:"iif,omitempty"`
+	Oif         string `json:"oif,omitempty"`
+	FwMark      uint32 `json:"fwmark,omitempty"`
+	FwMask      uint32 `json:"fwmask,omitempty"`
+	TunID       uint64 `json:"tun_id,omitempty"`
+	Action      string `json:"action,omitempty"` // "lookup" (default), "blackhole", "unreachable", "prohibit"
+	Table       uint32 `json:"table,omitempty"`
+	// Detached in show: the iif/oif device does not exist now.
+	IifDetached bool `json:"iif_detached,omitempty"`
+	OifDetached bool `json:"oif_detached,omitempty"`
+}
+
+// Neigh is a neighbour entry.
+type Neigh struct {
+	Dev    string `json:"dev"`
+	Dst    string `json:"dst"`
+	LLAddr string `json:"lladdr,omitempty"`
+	State  string `json:"state,omitempty"` // "PERMANENT", "NOARP", "REACHABLE", "STALE", ... (add: default PERMANENT)
+	Router bool   `json:"router,omitempty"`
+}
+
+// Stats is the daemon's counters.
+type Stats struct {
+	Links []LinkStatsEntry `json:"links"`
+	// Drops by reason, summed over all workers.
+	Drops   map[string]uint64 `json:"drops"`
+	Workers []WorkerStats     `json:"workers,omitempty"`
+	Neigh   map[string]uint64 `json:"neigh,omitempty"`
+	// Snapshot generation of the running configuration.
+	Generation uint64 `json:"generation"`
+}
+
+// LinkStatsEntry is one device's counters in Stats.
+type LinkStatsEntry struct {
+	Name string `json:"name"`
+	LinkStats
+}
+
+// WorkerStats describe one worker goroutine.
+type WorkerStats struct {
+	ID        int    `json:"id"`
+	Port      string `json:"port"`
+	Queue     int    `json:"queue"`
+	Packets   uint64 `json:"packets"`
+	Batches   uint64 `json:"batches"`
+	PoolInUse int64  `json:"pool_in_use"`
+	PoolSize  int    `json:"pool_size"`
+	PoolEmpty uint64 `json:"pool_exhausted"`
+	Pending   int    `json:"pending"`
+}
