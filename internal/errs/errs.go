@@ -29,6 +29,7 @@ var codes = []struct {
 	{ErrRange, "ERANGE"}, {ErrNetUnreach, "ENETUNREACH"}, {ErrHostUnreach, "EHOSTUNREACH"},
 	{ErrBusy, "EBUSY"}, {ErrNoSpace, "ENOSPC"}, {ErrAddrInUse, "EADDRINUSE"},
 	{ErrAFNoSupport, "EAFNOSUPPORT"}, {ErrPermission, "EPERM"},
+	{ErrNetDown, "ENETDOWN"}, {ErrAddrNotAvail, "EADDRNOTAVAIL"},
 }
 
 // Code returns the errno name of the first sentinel err wraps ("EEXIST"),
