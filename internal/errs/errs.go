@@ -18,6 +18,8 @@ var (
 	ErrAddrInUse    = errors.New("address already in use")                   // EADDRINUSE
 	ErrAFNoSupport  = errors.New("address family not supported by protocol") // EAFNOSUPPORT
 	ErrPermission   = errors.New("operation not permitted")                  // EPERM
+	ErrNetDown      = errors.New("network is down")                          // ENETDOWN
+	ErrAddrNotAvail = errors.New("cannot assign requested address")          // EADDRNOTAVAIL
 )
 
 var codes = []struct {
