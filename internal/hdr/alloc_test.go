@@ -49,6 +49,14 @@ func TestNoAllocs(t *testing.T) {
 			ICMPv6(na).UpdateChecksum(v6A, v6B)
 			sinkA = SolicitedNodeMulticast(v6A)
 		},
+		"tunnel": func() {
+			PutVXLAN(big, 42)
+			n += int(VXLAN(big).VNI())
+			n += PutGeneve(big, 7, EtherTypeTEB, nil) + int(Geneve(big).VNI())
+			PutMPLS(big, 100, 0, true, 64)
+			k, _ := MPLSStackLen(big)
+			n += k
+		},
 		"builders": func() {
 			PutEthernet(f, macB, macA, EtherTypeIPv4)
 			PutIPv4(f[14:], &IPv4Fields{TotalLen: uint16(len(f) - 14), TTL: 64, Protocol: IPProtoUDP, Src: v4A, Dst: v4B})

@@ -9,7 +9,11 @@
 // to the slice so that a malformed length field never reaches past it.
 //
 //	frame:  | Ethernet 14 | VLAN 4 (0..2) | IPv4 20..60 / IPv6 40+ext | TCP/UDP/ICMP | payload |
-//	views:  Ethernet(b)   VLAN(b[12:])    IPv4(b[l3:])                TCP(b[l4:])
+//	views:  Ethernet(b)   VLAN(b[14:])    IPv4(b[l3:])                TCP(b[l4:])
+//
+// Covered: Ethernet, 802.1Q/802.1ad tags, ARP, IPv4, IPv6 and its
+// extension header chain, ICMPv4, ICMPv6, NDP neighbour solicitation and
+// advertisement, UDP, TCP, and the tunnel headers VXLAN, Geneve and MPLS.
 //
 // Setters write one field and never touch a checksum, except IPv4.DecTTL,
 // which patches the header checksum incrementally (RFC 1624) because that
