@@ -178,7 +178,7 @@ func segmentUFO(p *pkt.Packet, pool *pkt.Pool, out []*pkt.Packet) (int, bool) {
 	if p.GSO.NeedsCsum {
 		start := int(p.GSO.CsumStart)
 		field = start + int(p.GSO.CsumOffset)
-		if start < l3+ip.HeaderLen() || field+2 > end {
+		if start < l3+ip.HeaderLen() || field+2 > end || p.GSO.CsumOffset&1 != 0 {
 			return 0, false
 		}
 		csum = hdr.Checksum(b[start:end], 0)

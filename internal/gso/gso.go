@@ -88,7 +88,7 @@ func routedV6(ip []byte, off int) bool {
 // folded and stored there, and NeedsCsum cleared. A result of 0 is stored as
 // 0xffff, which means the same to TCP and is required by UDP. It reports
 // true if there was nothing to do, false (changing nothing) if the offsets
-// are outside the frame.
+// are outside the frame or CsumOffset is odd.
 func CompleteChecksum(p *pkt.Packet) bool {
 	if !p.GSO.NeedsCsum {
 		return true
@@ -102,7 +102,8 @@ func CompleteChecksum(p *pkt.Packet) bool {
 	}
 	start := int(p.GSO.CsumStart)
 	field := start + int(p.GSO.CsumOffset)
-	if start >= end || field+2 > end {
+	// An odd offset puts the field across 16-bit words: no sum can fill it.
+	if start >= end || field+2 > end || p.GSO.CsumOffset&1 != 0 {
 		return false
 	}
 	c := hdr.Checksum(b[start:end], 0)
