@@ -3,12 +3,14 @@ module flowpath
 go 1.26.8
 
 require (
-	github.com/gaissmai/bart v0.30.0 // indirect
-	github.com/google/gopacket v1.1.19 // indirect
+	github.com/gaissmai/bart v0.30.0
+	github.com/google/gopacket v1.1.19
+	github.com/spf13/cobra v1.10.2
+	github.com/vishvananda/netns v0.0.5
+	golang.org/x/sys v0.49.0
+)
+
+require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
-	github.com/vishvananda/netlink v1.3.1 // indirect
-	github.com/vishvananda/netns v0.0.5 // indirect
-	golang.org/x/sys v0.49.0 // indirect
 )

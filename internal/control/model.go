@@ -1,0 +1,508 @@
+package control
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"flowpath/api"
+	"flowpath/internal/dataplane"
+	"flowpath/internal/errs"
+	"flowpath/internal/fib"
+	"flowpath/internal/hdr"
+	"flowpath/internal/port"
+)
+
+// PortOpener opens the medium of a link of a kind that has one (afpacket,
+// tap; mem in tests). cmd/flowpathd supplies it: the control plane never
+// names a concrete port type.
+type PortOpener func(l *api.Link) (port.Port, error)
+
+// Options configure a Model.
+type Options struct {
+	Engine   *dataplane.Engine
+	OpenPort PortOpener
+	// HashL4 selects 5-tuple multipath hashing (fib_multipath_hash_policy 1).
+	HashL4 bool
+}
+
+// link is the control plane's record of one device.
+type link struct {
+	index    uint32
+	name     string
+	kind     string
+	ifname   string
+	queues   int
+	mac      hdr.MAC
+	mtu      uint32
+	up       bool
+	loopback bool
+	port     port.Port
+	addrs    []netip.Prefix // in the order added
+	kroutes  []fib.Route    // routes this link's addresses put in the FIB
+}
+
+func (l *link) clone() *link {
+	c := *l
+	c.addrs = append([]netip.Prefix(nil), l.addrs...)
+	c.kroutes = append([]fib.Route(nil), l.kroutes...)
+	return &c
+}
+
+// Model is the running configuration.
+type Model struct {
+	e      *dataplane.Engine
+	open   PortOpener
+	hashL4 bool
+	links  map[uint32]*link
+	fib    *fib.FIB
+	next   uint32
+}
+
+// NewModel makes a model with a loopback device (lo, index 1, 127.0.0.1/8
+// and ::1/128, up) and publishes it.
+func NewModel(o Options) (*Model, error) {
+	m := &Model{e: o.Engine, open: o.OpenPort, hashL4: o.HashL4, links: map[uint32]*link{}, fib: fib.Empty(), next: 2}
+	lo := &link{index: 1, name: "lo", kind: "loopback", mtu: 65536, up: true, loopback: true,
+		addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8"), netip.MustParsePrefix("::1/128")}}
+	txn := m.fib.Begin()
+	if err := m.syncKernelRoutes(txn, lo); err != nil {
+		return nil, err
+	}
+	m.links[1] = lo
+	m.fib = txn.Commit()
+	m.publish()
+	return m, nil
+}
+
+// publish builds the snapshot from the model and hands it to the engine.
+func (m *Model) publish() {
+	var max uint32
+	for i := range m.links {
+		if i > max {
+			max = i
+		}
+	}
+	s := &dataplane.Snapshot{Devices: make([]*dataplane.Device, max+1), FIB: m.fib, HashL4: m.hashL4}
+	for i, l := range m.links {
+		d := &dataplane.Device{Index: i, Name: l.name, Kind: l.kind, MAC: l.mac, MTU: l.mtu,
+			Up: l.up, Loopback: l.loopback, Port: l.port}
+		for _, a := range l.addrs {
+			if a.Addr().Is4() {
+				d.Addr4 = append(d.Addr4, a)
+			} else {
+				d.Addr6 = append(d.Addr6, a)
+			}
+		}
+		s.Devices[i] = d
+	}
+	m.e.Publish(s)
+}
+
+// Handle executes one request. It is not safe for concurrent use: the
+// server serialises calls.
+func (m *Model) Handle(req *api.Request) *api.Response {
+	resp, err := m.handle(req)
+	if err != nil {
+		return &api.Response{Error: err.Error(), Code: errs.Code(err)}
+	}
+	if resp == nil {
+		resp = &api.Response{}
+	}
+	return resp
+}
+
+func (m *Model) handle(req *api.Request) (*api.Response, error) {
+	if req.Version != api.Version {
+		return nil, fmt.Errorf("protocol version %d, want %d: %w", req.Version, api.Version, errs.ErrInvalid)
+	}
+	need := func(ok bool, what string) error {
+		if !ok {
+			return fmt.Errorf("%s: missing %s: %w", req.Op, what, errs.ErrInvalid)
+		}
+		return nil
+	}
+	switch req.Op {
+	case api.OpLinkAdd:
+		if err := need(req.Link != nil, "link"); err != nil {
+			return nil, err
+		}
+		return nil, m.linkAdd(req.Link)
+	case api.OpLinkSet:
+		if err := need(req.Link != nil, "link"); err != nil {
+			return nil, err
+		}
+		return nil, m.linkSet(req.Link)
+	case api.OpLinkDel:
+		if err := need(req.Link != nil, "link"); err != nil {
+			return nil, err
+		}
+		return nil, m.linkDel(req.Link.Name)
+	case api.OpLinkShow:
+		return m.linkShow(req)
+	case api.OpAddrAdd, api.OpAddrDel:
+		if err := need(req.Addr != nil, "address"); err != nil {
+			return nil, err
+		}
+		if req.Op == api.OpAddrAdd {
+			return nil, m.addrAdd(req.Addr)
+		}
+		return nil, m.addrDel(req.Addr)
+	case api.OpAddrShow:
+		return m.addrShow(req.Filter)
+	case api.OpAddrFlush:
+		return nil, m.addrFlush(req.Filter)
+	case api.OpRouteAdd, api.OpRouteReplace, api.OpRouteAppend:
+		if err := need(req.Route != nil, "route"); err != nil {
+			return nil, err
+		}
+		flags := map[string]fib.AddFlags{api.OpRouteAdd: fib.FlagsAdd, api.OpRouteReplace: fib.FlagsReplace,
+			api.OpRouteAppend: fib.FlagsAppend}[req.Op]
+		return nil, m.routeAdd(req.Route, flags)
+	case api.OpRouteDel:
+		if err := need(req.Route != nil, "route"); err != nil {
+			return nil, err
+		}
+		return nil, m.routeDel(req.Route)
+	case api.OpRouteShow:
+		return m.routeShow(req.Filter)
+	case api.OpRouteFlush:
+		return nil, m.routeFlush(req.Filter)
+	case api.OpRouteGet:
+		if err := need(req.RouteGet != nil, "route_get"); err != nil {
+			return nil, err
+		}
+		return m.routeGet(req.RouteGet)
+	case api.OpRuleAdd, api.OpRuleDel:
+		if err := need(req.Rule != nil, "rule"); err != nil {
+			return nil, err
+		}
+		if req.Op == api.OpRuleAdd {
+			return nil, m.ruleAdd(req.Rule)
+		}
+		return nil, m.ruleDel(req.Rule)
+	case api.OpRuleShow:
+		return m.ruleShow(req.Filter)
+	case api.OpNeighAdd, api.OpNeighReplace, api.OpNeighChange, api.OpNeighDel:
+		if err := need(req.Neigh != nil, "neighbour"); err != nil {
+			return nil, err
+		}
+		return nil, m.neighChange(req.Op, req.Neigh)
+	case api.OpNeighShow:
+		return m.neighShow(req.Filter)
+	case api.OpNeighFlush:
+		return nil, m.neighFlush(req.Filter)
+	case api.OpStats:
+		return m.stats()
+	}
+	return nil, fmt.Errorf("operation %q: %w", req.Op, errs.ErrNotSupported)
+}
+
+// linkByName finds a link; the error reads like iproute2's.
+func (m *Model) linkByName(name string) (*link, error) {
+	for _, l := range m.links {
+		if l.name == name {
+			return l, nil
+		}
+	}
+	return nil, fmt.Errorf("Cannot find device %q: %w", name, errs.ErrNoDevice)
+}
+
+// sortedLinks lists links by index.
+func (m *Model) sortedLinks() []*link {
+	out := make([]*link, 0, len(m.links))
+	for _, l := range m.links {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].index < out[j].index })
+	return out
+}
+
+func (m *Model) allocIndex() (uint32, error) {
+	for n := 0; n < dataplane.MaxDevices; n++ {
+		i := m.next
+		m.next++
+		if m.next >= dataplane.MaxDevices {
+			m.next = 2
+		}
+		if _, used := m.links[i]; !used && i >= 2 {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("no free device index: %w", errs.ErrNoSpace)
+}
+
+func validName(n string) bool {
+	if n == "" || len(n) > 15 || n == "." || n == ".." {
+		return false
+	}
+	return !strings.ContainsAny(n, "/: \t\n")
+}
+
+func randomMAC() hdr.MAC {
+	var m hdr.MAC
+	_, _ = rand.Read(m[:])
+	m[0] = m[0]&^0x01 | 0x02 // unicast, locally administered
+	return m
+}
+
+// linkAdd creates a device. Ports are opened before anything changes; if
+// a later step fails the port is closed again and the model is untouched.
+func (m *Model) linkAdd(a *api.Link) error {
+	if !validName(a.Name) {
+		return fmt.Errorf("link name %q: %w", a.Name, errs.ErrInvalid)
+	}
+	if _, err := m.linkByName(a.Name); err == nil {
+		return fmt.Errorf("link %s: %w", a.Name, errs.ErrExists)
+	}
+	l := &link{name: a.Name, kind: a.Kind, ifname: a.IfName, queues: a.Queues, mtu: 1500}
+	switch a.Kind {
+	case "dummy":
+		l.mac = randomMAC()
+	case "afpacket", "tap", "mem", "pcap":
+		if a.IfName == "" && a.Kind != "mem" && a.Kind != "pcap" {
+			return fmt.Errorf("link %s: type %s needs ifname: %w", a.Name, a.Kind, errs.ErrInvalid)
+		}
+		if a.Queues < 0 || a.Queues > dataplane.MaxWorkers {
+			return fmt.Errorf("link %s: queues %d not in 1..%d: %w", a.Name, a.Queues, dataplane.MaxWorkers, errs.ErrRange)
+		}
+		for _, o := range m.links {
+			if o.port != nil && o.kind == a.Kind && o.ifname == a.IfName && a.IfName != "" {
+				return fmt.Errorf("link %s: %s %s is already attached as %s: %w", a.Name, a.Kind, a.IfName, o.name, errs.ErrBusy)
+			}
+		}
+		if m.open == nil {
+			return fmt.Errorf("link %s: type %s: %w", a.Name, a.Kind, errs.ErrNotSupported)
+		}
+		p, err := m.open(a)
+		if err != nil {
+			return fmt.Errorf("link %s: %w", a.Name, err)
+		}
+		l.port = p
+		l.mac = p.HardwareAddr()
+		if a.Kind == "tap" || l.mac == (hdr.MAC{}) {
+			// The TAP's own MAC belongs to the kernel side of the wire;
+			// flowpath is the other station and needs its own.
+			l.mac = randomMAC()
+		}
+		if mtu := p.MTU(); mtu > 0 {
+			l.mtu = uint32(mtu)
+		}
+	case "":
+		return fmt.Errorf("link %s: missing type: %w", a.Name, errs.ErrInvalid)
+	default:
+		return fmt.Errorf("link %s: unknown type %q: %w", a.Name, a.Kind, errs.ErrNotSupported)
+	}
+	fail := func(err error) error {
+		if l.port != nil {
+			_ = l.port.Close()
+		}
+		return err
+	}
+	if a.MAC != "" {
+		mac, err := hdr.ParseMAC(a.MAC)
+		if err != nil || mac.IsMulticast() || mac.IsZero() {
+			return fail(fmt.Errorf("link %s: address %q: %w", a.Name, a.MAC, errs.ErrInvalid))
+		}
+		l.mac = mac
+	}
+	if a.MTU != 0 {
+		if err := checkMTU(a.MTU); err != nil {
+			return fail(fmt.Errorf("link %s: %w", a.Name, err))
+		}
+		l.mtu = uint32(a.MTU)
+	}
+	idx, err := m.allocIndex()
+	if err != nil {
+		return fail(err)
+	}
+	l.index = idx
+	txn := m.fib.Begin()
+	txn.SetRuleDevice(l.name, l.index)
+	txn.SetDeviceUp(l.index, false)
+	m.e.ResetDevice(idx)
+	m.links[idx] = l
+	m.fib = txn.Commit()
+	m.publish()
+	if l.port != nil {
+		if err := m.e.StartPort(idx, l.port); err != nil {
+			delete(m.links, idx)
+			txn := m.fib.Begin()
+			txn.SetRuleDevice(l.name, 0)
+			m.fib = txn.Commit()
+			m.publish()
+			return fail(fmt.Errorf("link %s: %w", a.Name, err))
+		}
+	}
+	return nil
+}
+
+func checkMTU(mtu int) error {
+	if mtu < 68 || mtu > 65535 {
+		return fmt.Errorf("mtu %d not in 68..65535: %w", mtu, errs.ErrInvalid)
+	}
+	return nil
+}
+
+// linkSet changes admin state, MTU or MAC. All changes of one request
+// apply together or not at all.
+func (m *Model) linkSet(a *api.Link) error {
+	cur, err := m.linkByName(a.Name)
+	if err != nil {
+		return err
+	}
+	l := cur.clone()
+	if a.MTU != 0 {
+		if err := checkMTU(a.MTU); err != nil {
+			return fmt.Errorf("link %s: %w", a.Name, err)
+		}
+		if l.loopback && a.MTU < 1280 {
+			return fmt.Errorf("link %s: mtu %d: %w", a.Name, a.MTU, errs.ErrInvalid)
+		}
+		l.mtu = uint32(a.MTU)
+	}
+	if a.MAC != "" {
+		mac, err := hdr.ParseMAC(a.MAC)
+		if err != nil || mac.IsMulticast() || mac.IsZero() {
+			return fmt.Errorf("link %s: address %q: %w", a.Name, a.MAC, errs.ErrInvalid)
+		}
+		if l.loopback {
+			return fmt.Errorf("link %s: loopback has no address: %w", a.Name, errs.ErrNotSupported)
+		}
+		l.mac = mac
+	}
+	wasUp := l.up
+	if a.Up != nil {
+		l.up = *a.Up
+	}
+	txn := m.fib.Begin()
+	if l.up != wasUp {
+		txn.SetDeviceUp(l.index, l.up)
+		if l.up && !l.loopback && l.mac != (hdr.MAC{}) {
+			ll := linkLocal(l.mac)
+			if !hasAddr(l.addrs, ll.Addr()) {
+				l.addrs = append(l.addrs, ll)
+			}
+		}
+		if err := m.syncKernelRoutes(txn, l); err != nil {
+			return fmt.Errorf("link %s: %w", a.Name, err)
+		}
+	}
+	m.links[l.index] = l
+	m.fib = txn.Commit()
+	if wasUp && !l.up {
+		m.e.Neigh().FlushDevice(l.index)
+	}
+	m.publish()
+	return nil
+}
+
+// linkDel removes a device: its routes, neighbours and workers go; rules
+// naming it stay, detached, as in the kernel.
+func (m *Model) linkDel(name string) error {
+	l, err := m.linkByName(name)
+	if err != nil {
+		return err
+	}
+	if l.loopback {
+		return fmt.Errorf("link %s: cannot delete loopback: %w", name, errs.ErrNotSupported)
+	}
+	txn := m.fib.Begin()
+	txn.FlushDevice(l.index)
+	txn.SetRuleDevice(l.name, 0)
+	delete(m.links, l.index)
+	m.fib = txn.Commit()
+	m.publish()
+	if l.port != nil {
+		m.e.StopPort(l.index)
+		_ = l.port.Close()
+	}
+	m.e.Neigh().FlushDevice(l.index)
+	return nil
+}
+
+func hasAddr(list []netip.Prefix, a netip.Addr) bool {
+	for _, p := range list {
+		if p.Addr() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// linkLocal is the EUI-64 IPv6 link-local address of a MAC (the kernel's
+// addrgenmode eui64).
+func linkLocal(mac hdr.MAC) netip.Prefix {
+	var b [16]byte
+	b[0], b[1] = 0xfe, 0x80
+	b[8], b[9], b[10] = mac[0]^0x02, mac[1], mac[2]
+	b[11], b[12] = 0xff, 0xfe
+	b[13], b[14], b[15] = mac[3], mac[4], mac[5]
+	return netip.PrefixFrom(netip.AddrFrom16(b), 64)
+}
+
+func (m *Model) linkShow(req *api.Request) (*api.Response, error) {
+	var out []api.Link
+	for _, l := range m.sortedLinks() {
+		if req.Link != nil && req.Link.Name != "" && req.Link.Name != l.name {
+			continue
+		}
+		up := l.up
+		al := api.Link{Name: l.name, Index: l.index, Kind: l.kind, IfName: l.ifname, Queues: l.queues,
+			MAC: l.mac.String(), MTU: int(l.mtu), Up: &up}
+		if l.loopback {
+			al.MAC = "00:00:00:00:00:00"
+			al.Flags = []string{"LOOPBACK"}
+		} else {
+			al.Flags = []string{"BROADCAST", "MULTICAST"}
+		}
+		al.OperState = "DOWN"
+		if l.up {
+			al.Flags = append(al.Flags, "UP", "LOWER_UP")
+			al.OperState = "UP"
+			if l.loopback || l.port == nil {
+				al.OperState = "UNKNOWN"
+			}
+		}
+		al.Stats = m.linkStats(l)
+		out = append(out, al)
+	}
+	if req.Link != nil && req.Link.Name != "" && len(out) == 0 {
+		return nil, fmt.Errorf("Device %q does not exist: %w", req.Link.Name, errs.ErrNoDevice)
+	}
+	return &api.Response{Links: out}, nil
+}
+
+func (m *Model) linkStats(l *link) *api.LinkStats {
+	st, drops := m.e.DeviceStats(l.index)
+	ls := &api.LinkStats{RxPackets: st.RxPackets, RxBytes: st.RxBytes, RxDropped: st.RxDropped,
+		TxPackets: st.TxPackets, TxBytes: st.TxBytes, TxDropped: st.TxDropped, Drops: drops}
+	if l.port != nil {
+		ps := l.port.Stats()
+		if ps.RxDropped != 0 {
+			ls.RxDropped += ps.RxDropped
+			ls.Drops["port_rx_dropped"] = ps.RxDropped
+		}
+		if ps.TxDropped != 0 {
+			ls.Drops["port_tx_dropped"] = ps.TxDropped
+		}
+	}
+	if len(ls.Drops) == 0 {
+		ls.Drops = nil
+	}
+	return ls
+}
+
+// Close stops every port's workers and closes the ports (TAPs the daemon
+// created disappear with them).
+func (m *Model) Close() {
+	for _, l := range m.sortedLinks() {
+		if l.port != nil {
+			m.e.StopPort(l.index)
+			_ = l.port.Close()
+			l.port = nil
+		}
+	}
+}

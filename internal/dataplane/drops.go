@@ -1,0 +1,103 @@
+package dataplane
+
+// DropReason says why a packet was dropped. Every drop on the packet path
+// is counted under exactly one reason.
+type DropReason uint8
+
+const (
+	DropNone DropReason = iota
+	DropL2Invalid
+	DropOtherHost
+	DropVLAN
+	DropUnknownEtherType
+	DropInputDown
+	DropARPInvalid
+	DropARPIgnored
+	DropIPv4Invalid
+	DropIPv4Checksum
+	DropIPv6Invalid
+	DropIPv6ExtHeader
+	DropMartianSource
+	DropMartianDest
+	DropMulticast
+	DropBroadcast
+	DropLinkLocalScope
+	DropNoRoute
+	DropBlackhole
+	DropUnreachable
+	DropProhibit
+	DropTTLExceeded
+	DropFragNeeded
+	DropPacketTooBig
+	DropFragFailed
+	DropGSOFailed
+	DropNeighFailed
+	DropNeighQueueFull
+	DropNeighTimeout
+	DropOutDown
+	DropNoCarrier
+	DropPoolEmpty
+	DropTxFailed
+	DropLocalUnhandled
+	DropLocalFragment
+	DropICMPInvalid
+	DropNDInvalid
+	numDropReasons
+)
+
+var dropNames = [numDropReasons]string{
+	DropNone:             "none",
+	DropL2Invalid:        "l2_invalid",
+	DropOtherHost:        "other_host",
+	DropVLAN:             "vlan_unsupported",
+	DropUnknownEtherType: "unknown_ethertype",
+	DropInputDown:        "input_device_down",
+	DropARPInvalid:       "arp_invalid",
+	DropARPIgnored:       "arp_not_for_us",
+	DropIPv4Invalid:      "ipv4_header_invalid",
+	DropIPv4Checksum:     "ipv4_checksum",
+	DropIPv6Invalid:      "ipv6_header_invalid",
+	DropIPv6ExtHeader:    "ipv6_ext_header_invalid",
+	DropMartianSource:    "martian_source",
+	DropMartianDest:      "martian_destination",
+	DropMulticast:        "multicast_unsupported",
+	DropBroadcast:        "broadcast",
+	DropLinkLocalScope:   "link_local_not_forwarded",
+	DropNoRoute:          "no_route",
+	DropBlackhole:        "blackhole",
+	DropUnreachable:      "unreachable_route",
+	DropProhibit:         "prohibit_route",
+	DropTTLExceeded:      "ttl_exceeded",
+	DropFragNeeded:       "frag_needed",
+	DropPacketTooBig:     "packet_too_big",
+	DropFragFailed:       "fragmentation_failed",
+	DropGSOFailed:        "gso_segmentation_failed",
+	DropNeighFailed:      "neighbour_failed",
+	DropNeighQueueFull:   "neighbour_queue_full",
+	DropNeighTimeout:     "neighbour_timeout",
+	DropOutDown:          "output_device_down",
+	DropNoCarrier:        "no_port",
+	DropPoolEmpty:        "pool_exhausted",
+	DropTxFailed:         "tx_failed",
+	DropLocalUnhandled:   "local_no_service",
+	DropLocalFragment:    "local_fragment",
+	DropICMPInvalid:      "icmp_invalid",
+	DropNDInvalid:        "nd_invalid",
+}
+
+// String is the reason's counter name.
+func (r DropReason) String() string {
+	if r < numDropReasons {
+		return dropNames[r]
+	}
+	return "unknown"
+}
+
+// DropReasons lists every reason, for stats output.
+func DropReasons() []DropReason {
+	out := make([]DropReason, 0, numDropReasons-1)
+	for r := DropReason(1); r < numDropReasons; r++ {
+		out = append(out, r)
+	}
+	return out
+}

@@ -1,0 +1,294 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"flowpath/internal/errs"
+	"flowpath/internal/fib"
+	"flowpath/internal/neigh"
+	"flowpath/internal/pkt"
+	"flowpath/internal/port"
+)
+
+// Config tunes the engine.
+type Config struct {
+	// PoolSize is the number of packets each worker owns.
+	PoolSize int
+	// RxTimeout is how long a worker waits for frames before running its
+	// housekeeping (pending neighbour queue, snapshot pick-up).
+	RxTimeout time.Duration
+	// ICMPRate and ICMPBurst bound the ICMP errors each worker sends
+	// (token bucket, like the kernel's icmp_msgs_per_sec/icmp_msgs_burst).
+	ICMPRate, ICMPBurst int
+	// PendingCap bounds the packets one worker holds waiting for
+	// neighbour resolution; PendingPerNeigh bounds them per neighbour.
+	PendingCap, PendingPerNeigh int
+	// Neigh configures the neighbour table.
+	Neigh neigh.Config
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		PoolSize:        4096,
+		RxTimeout:       50 * time.Millisecond,
+		ICMPRate:        1000,
+		ICMPBurst:       50,
+		PendingCap:      1024,
+		PendingPerNeigh: 101,
+		Neigh:           neigh.DefaultConfig(),
+	}
+}
+
+// Engine runs the workers against the current Snapshot.
+type Engine struct {
+	cfg   Config
+	snap  atomic.Pointer[Snapshot]
+	neigh *neigh.Table
+
+	mu      sync.Mutex // control side only: the worker set
+	workers [MaxWorkers]*worker
+	byDev   map[uint32][]*worker
+	// retired keeps the counters of stopped workers so totals survive a
+	// port going away.
+	retired []*workerCounters
+
+	ctrl *controlTx
+}
+
+// New makes an engine with an empty configuration. Call Run to start the
+// neighbour manager.
+func New(cfg Config) *Engine {
+	e := &Engine{cfg: cfg, byDev: map[uint32][]*worker{}}
+	e.ctrl = newControlTx(e)
+	e.neigh = neigh.NewTable(cfg.Neigh, MaxWorkers, e.ctrl.solicit)
+	e.snap.Store(&Snapshot{Devices: make([]*Device, 0), FIB: fib.Empty()})
+	return e
+}
+
+// Run runs the neighbour manager until ctx ends.
+func (e *Engine) Run(ctx context.Context) { e.neigh.Run(ctx) }
+
+// Neigh is the neighbour table.
+func (e *Engine) Neigh() *neigh.Table { return e.neigh }
+
+// Snapshot is the running configuration.
+func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
+
+// Publish makes s the running configuration. Devices in s must not be
+// changed afterwards. It returns once every worker has moved past the old
+// snapshot, so the caller may release what only the old one referenced
+// (a closed port, say).
+func (e *Engine) Publish(s *Snapshot) {
+	old := e.snap.Load()
+	s.Gen = old.Gen + 1
+	for _, d := range s.Devices {
+		if d != nil {
+			d.bind()
+		}
+	}
+	e.snap.Store(s)
+	e.quiesce(s.Gen)
+}
+
+// quiesce waits until each running worker has loaded generation gen (or
+// stopped). Workers load the snapshot at least every RxTimeout.
+func (e *Engine) quiesce(gen uint64) {
+	e.mu.Lock()
+	ws := e.workers
+	e.mu.Unlock()
+	deadline := time.Now().Add(2*e.cfg.RxTimeout + time.Second)
+	for _, w := range ws {
+		if w == nil {
+			continue
+		}
+		for w.seenGen.Load() < gen && !w.stopped.Load() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	e.ctrl.seenGen.Store(gen)
+}
+
+// StartPort starts one worker per receive queue of the port of device dev.
+func (e *Engine) StartPort(dev uint32, p port.Port) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.byDev[dev]; ok {
+		return fmt.Errorf("device %d already has workers: %w", dev, errs.ErrBusy)
+	}
+	if p.NumTx() < TxQueues {
+		return fmt.Errorf("port has %d transmit queues, needs %d: %w", p.NumTx(), TxQueues, errs.ErrInvalid)
+	}
+	qs := p.RxQueues()
+	var ids []int
+	for id := 0; id < MaxWorkers && len(ids) < len(qs); id++ {
+		if e.workers[id] == nil {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) < len(qs) {
+		return fmt.Errorf("%d receive queues, %d free workers: %w", len(qs), len(ids), errs.ErrNoSpace)
+	}
+	var ws []*worker
+	for i, q := range qs {
+		w := newWorker(e, ids[i], dev, q, i)
+		e.workers[ids[i]] = w
+		ws = append(ws, w)
+	}
+	e.byDev[dev] = ws
+	for _, w := range ws {
+		go w.run()
+	}
+	return nil
+}
+
+// StopPort stops the workers of device dev and waits for them. The port is
+// not closed: the caller closes it (which also unblocks a Receive).
+func (e *Engine) StopPort(dev uint32) {
+	e.mu.Lock()
+	ws := e.byDev[dev]
+	delete(e.byDev, dev)
+	e.mu.Unlock()
+	for _, w := range ws {
+		w.stop.Store(true)
+	}
+	for _, w := range ws {
+		<-w.done
+		e.mu.Lock()
+		e.workers[w.id] = nil
+		e.retired = append(e.retired, w.c)
+		e.mu.Unlock()
+	}
+}
+
+// Close stops every worker.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	var devs []uint32
+	for d := range e.byDev {
+		devs = append(devs, d)
+	}
+	e.mu.Unlock()
+	for _, d := range devs {
+		e.StopPort(d)
+	}
+}
+
+// DeviceStats sums device i's counters over all workers (and the control
+// transmitter).
+func (e *Engine) DeviceStats(i uint32) (st DeviceStats, drops map[string]uint64) {
+	if i >= MaxDevices {
+		return st, nil
+	}
+	drops = map[string]uint64{}
+	add := func(c *devCounters) {
+		st.RxPackets += c.rxPackets.Load()
+		st.RxBytes += c.rxBytes.Load()
+		st.TxPackets += c.txPackets.Load()
+		st.TxBytes += c.txBytes.Load()
+		st.RxDropped += c.rxDropped.Load()
+		st.TxDropped += c.txDropped.Load()
+		for r := DropReason(1); r < numDropReasons; r++ {
+			if v := c.drops[r].Load(); v != 0 {
+				drops[r.String()] += v
+			}
+		}
+	}
+	e.mu.Lock()
+	for _, w := range e.workers {
+		if w != nil {
+			add(&w.c.dev[i])
+		}
+	}
+	for _, c := range e.retired {
+		add(&c.dev[i])
+	}
+	e.mu.Unlock()
+	add(&e.ctrl.c.dev[i])
+	return st, drops
+}
+
+// Drops sums the drop counters by reason over all workers.
+func (e *Engine) Drops() map[string]uint64 {
+	out := map[string]uint64{}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sum := func(c *workerCounters) {
+		for r := DropReason(1); r < numDropReasons; r++ {
+			if v := c.drops[r].Load(); v != 0 {
+				out[r.String()] += v
+			}
+		}
+	}
+	for _, w := range e.workers {
+		if w != nil {
+			sum(w.c)
+		}
+	}
+	for _, c := range e.retired {
+		sum(c)
+	}
+	sum(e.ctrl.c)
+	return out
+}
+
+// WorkerInfo describes one running worker.
+type WorkerInfo struct {
+	ID                 int
+	Dev                uint32
+	Queue              int
+	Packets, Batches   uint64
+	ICMPSent, ICMPRate uint64
+	Pool               pkt.PoolStats
+	Pending            int
+}
+
+// Workers lists the running workers.
+func (e *Engine) Workers() []WorkerInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []WorkerInfo
+	for _, w := range e.workers {
+		if w == nil {
+			continue
+		}
+		out = append(out, WorkerInfo{ID: w.id, Dev: w.dev, Queue: w.queue,
+			Packets: w.c.packets.Load(), Batches: w.c.batches.Load(),
+			ICMPSent: w.c.icmpSent.Load(), ICMPRate: w.c.icmpRateLimited.Load(),
+			Pool: w.pool.Stats(), Pending: int(w.pendingLen.Load())})
+	}
+	return out
+}
+
+// ResetDevice zeroes device i's counters (its index is being reused).
+func (e *Engine) ResetDevice(i uint32) {
+	if i >= MaxDevices {
+		return
+	}
+	reset := func(c *devCounters) {
+		c.rxPackets.Store(0)
+		c.rxBytes.Store(0)
+		c.txPackets.Store(0)
+		c.txBytes.Store(0)
+		c.rxDropped.Store(0)
+		c.txDropped.Store(0)
+		for r := range c.drops {
+			c.drops[r].Store(0)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, w := range e.workers {
+		if w != nil {
+			reset(&w.c.dev[i])
+		}
+	}
+	for _, c := range e.retired {
+		reset(&c.dev[i])
+	}
+	reset(&e.ctrl.c.dev[i])
+}

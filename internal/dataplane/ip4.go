@@ -1,0 +1,299 @@
+package dataplane
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"flowpath/internal/fib"
+	"flowpath/internal/hdr"
+	"flowpath/internal/pkt"
+)
+
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// l4Ports returns the transport ports of a TCP or UDP header, if present.
+func l4Ports(proto uint8, l4 []byte) (sport, dport uint16) {
+	if (proto == hdr.IPProtoTCP || proto == hdr.IPProtoUDP) && len(l4) >= 4 {
+		return binary.BigEndian.Uint16(l4), binary.BigEndian.Uint16(l4[2:])
+	}
+	return 0, 0
+}
+
+// ip4Input validates an IPv4 packet received on in and routes it.
+func (w *worker) ip4Input(in *Device, p *pkt.Packet) {
+	ip := hdr.IPv4(p.Bytes()[p.L3:])
+	if !ip.IsValid() {
+		w.dropIn(in.Index, p, DropIPv4Invalid)
+		return
+	}
+	if !ip.ChecksumValid() {
+		w.dropIn(in.Index, p, DropIPv4Checksum)
+		return
+	}
+	// Drop link-layer padding beyond the IP datagram.
+	if end := int(p.L3) + int(ip.TotalLen()); end < p.Len() {
+		p.Truncate(end)
+		ip = hdr.IPv4(p.Bytes()[p.L3:])
+	}
+	src, dst := ip.Src(), ip.Dst()
+	if src.IsMulticast() || src == limitedBroadcast || src.IsLoopback() {
+		w.dropIn(in.Index, p, DropMartianSource)
+		return
+	}
+	if dst.IsLoopback() || dst.IsUnspecified() {
+		w.dropIn(in.Index, p, DropMartianDest)
+		return
+	}
+	if dst.IsMulticast() {
+		w.dropIn(in.Index, p, DropMulticast)
+		return
+	}
+	if dst == limitedBroadcast {
+		w.dropIn(in.Index, p, DropBroadcast)
+		return
+	}
+	s := w.snap
+	fl := fib.Flow{Dst: dst, Src: src, IIF: in.Index, Mark: p.Mark, Proto: ip.Protocol()}
+	if s.HashL4 && !ip.IsFragment() {
+		fl.SrcPort, fl.DstPort = l4Ports(fl.Proto, ip.Payload())
+	}
+	p.Hash = fib.FlowHash(&fl, s.HashL4)
+	var res fib.Result
+	if !s.FIB.Lookup(&fl, p.Hash, &res) {
+		w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodeNetUnreachable, 0)
+		w.dropIn(in.Index, p, DropNoRoute)
+		return
+	}
+	switch res.Type {
+	case fib.RouteUnicast:
+		w.ip4Forward(in, p, ip, &res)
+	case fib.RouteLocal:
+		w.ip4Local(in, p, ip)
+	case fib.RouteBroadcast:
+		w.dropIn(in.Index, p, DropBroadcast)
+	case fib.RouteBlackhole:
+		w.dropIn(in.Index, p, DropBlackhole)
+	case fib.RouteUnreachable:
+		w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodeHostUnreachable, 0)
+		w.dropIn(in.Index, p, DropUnreachable)
+	case fib.RouteProhibit:
+		w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodeAdminProhibited, 0)
+		w.dropIn(in.Index, p, DropProhibit)
+	default:
+		w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodeNetUnreachable, 0)
+		w.dropIn(in.Index, p, DropNoRoute)
+	}
+}
+
+// pathMTU is the MTU a packet routed by res must fit: the route's mtu
+// metric if it has one and it is smaller, else the device's.
+func pathMTU(out *Device, res *fib.Result) uint32 {
+	mtu := out.MTU
+	if res.Route != nil && res.Route.MTU != 0 && res.Route.MTU < mtu {
+		mtu = res.Route.MTU
+	}
+	return mtu
+}
+
+// gsoFits reports whether every segment of a GSO super-frame fits mtu.
+func gsoFits(p *pkt.Packet, mtu uint32) bool {
+	return int(p.GSO.HdrLen)-int(p.L3)+int(p.GSO.Size) <= int(mtu)
+}
+
+// ip4Forward forwards a transit packet (ip_forward).
+func (w *worker) ip4Forward(in *Device, p *pkt.Packet, ip hdr.IPv4, res *fib.Result) {
+	if ip.TTL() <= 1 {
+		w.icmp4Error(in, p, hdr.ICMPv4TimeExceeded, 0, 0)
+		w.dropIn(in.Index, p, DropTTLExceeded)
+		return
+	}
+	nh := res.Nexthop
+	out := w.snap.Device(nh.Dev)
+	if out == nil || !out.Up {
+		w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodeNetUnreachable, 0)
+		w.dropIn(in.Index, p, DropOutDown)
+		return
+	}
+	mtu := pathMTU(out, res)
+	var fragMTU uint32
+	if uint32(ip.TotalLen()) > mtu && !(p.GSO.IsGSO() && gsoFits(p, mtu)) {
+		if ip.DF() {
+			w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodeFragNeeded, mtu)
+			w.dropIn(in.Index, p, DropFragNeeded)
+			return
+		}
+		fragMTU = mtu
+	}
+	ip.DecTTL()
+	gw := nh.Gateway
+	if !gw.IsValid() {
+		gw = ip.Dst()
+	}
+	w.output(out, p, gw, fragMTU)
+}
+
+// ip4Local handles a packet addressed to this host: echo requests are
+// answered, UDP gets port unreachable (no sockets here), the rest is
+// counted and dropped.
+func (w *worker) ip4Local(in *Device, p *pkt.Packet, ip hdr.IPv4) {
+	if ip.IsFragment() {
+		w.dropIn(in.Index, p, DropLocalFragment)
+		return
+	}
+	switch ip.Protocol() {
+	case hdr.IPProtoICMP:
+		ic := hdr.ICMPv4(ip.Payload())
+		if len(ic) < 8 || hdr.Checksum(ic, 0) != 0 {
+			w.dropIn(in.Index, p, DropICMPInvalid)
+			return
+		}
+		if ic.Type() != hdr.ICMPv4Echo {
+			w.dropIn(in.Index, p, DropLocalUnhandled)
+			return
+		}
+		// Answer in place: swap addresses (the header checksum is a sum,
+		// so it does not change), fresh TTL, type echo reply.
+		src, dst := ip.Src(), ip.Dst()
+		ip.SetSrc(dst)
+		ip.SetDst(src)
+		old := uint16(ip.TTL())<<8 | uint16(ip.Protocol())
+		ip.SetTTL(64)
+		ip.SetChecksum(hdr.UpdateChecksum16(ip.Checksum(), old, uint16(64)<<8|uint16(ip.Protocol())))
+		oldw := uint16(ic.Type())<<8 | uint16(ic.Code())
+		ic[0] = hdr.ICMPv4EchoReply
+		ic.SetChecksum(hdr.UpdateChecksum16(ic.Checksum(), oldw, uint16(hdr.ICMPv4EchoReply)<<8|uint16(ic.Code())))
+		p.InPort = 0
+		p.GSO = pkt.GSO{}
+		w.sendLocal4(p, ip)
+	case hdr.IPProtoUDP:
+		w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodePortUnreachable, 0)
+		w.dropIn(in.Index, p, DropLocalUnhandled)
+	default:
+		w.dropIn(in.Index, p, DropLocalUnhandled)
+	}
+}
+
+// sendLocal4 routes and sends a packet this host originates (its IPv4
+// header at p.L3, room for the Ethernet header before it).
+func (w *worker) sendLocal4(p *pkt.Packet, ip hdr.IPv4) {
+	s := w.snap
+	fl := fib.Flow{Dst: ip.Dst(), Src: ip.Src(), Mark: p.Mark, Proto: ip.Protocol()}
+	if s.HashL4 {
+		fl.SrcPort, fl.DstPort = l4Ports(fl.Proto, ip.Payload())
+	}
+	var res fib.Result
+	if !s.FIB.Lookup(&fl, fib.FlowHash(&fl, s.HashL4), &res) || res.Type != fib.RouteUnicast {
+		w.dropOut(0, p, DropNoRoute)
+		return
+	}
+	out := s.Device(res.Nexthop.Dev)
+	if out == nil {
+		w.dropOut(0, p, DropOutDown)
+		return
+	}
+	var fragMTU uint32
+	if mtu := pathMTU(out, &res); uint32(ip.TotalLen()) > mtu {
+		if ip.DF() {
+			w.dropOut(out.Index, p, DropFragNeeded)
+			return
+		}
+		fragMTU = mtu
+	}
+	gw := res.Nexthop.Gateway
+	if !gw.IsValid() {
+		gw = ip.Dst()
+	}
+	w.output(out, p, gw, fragMTU)
+}
+
+// icmp4MaxLen is the largest ICMP error datagram (RFC 1812 4.3.2.3: no
+// more than 576 bytes).
+const icmp4MaxLen = 576
+
+// icmp4Error sends an ICMP error about packet p (received on in) back to
+// its source. p is not consumed. info is the next-hop MTU for
+// fragmentation needed. RFC 1122/1812 suppressions apply: no errors about
+// ICMP errors, non-first fragments, or non-unicast packets.
+func (w *worker) icmp4Error(in *Device, p *pkt.Packet, typ, code uint8, info uint32) {
+	orig := hdr.IPv4(p.Bytes()[p.L3:])
+	if !orig.IsValid() || orig.FragOffset() != 0 {
+		return
+	}
+	src := orig.Src()
+	if src.IsUnspecified() || src.IsMulticast() || src == limitedBroadcast || src.IsLoopback() {
+		return
+	}
+	if hdr.Ethernet(p.Bytes()).Dst().IsMulticast() {
+		return
+	}
+	if orig.Protocol() == hdr.IPProtoICMP {
+		pl := orig.Payload()
+		if len(pl) < 1 {
+			return
+		}
+		switch pl[0] {
+		case hdr.ICMPv4Echo, hdr.ICMPv4EchoReply, 13, 14, 15, 16, 17, 18:
+		default:
+			return // an error (or unknown): never answer it
+		}
+	}
+	if !w.icmp.allow(w.now) {
+		w.c.icmpRateLimited.Add(1)
+		return
+	}
+	s := w.snap
+	fl := fib.Flow{Dst: src, Mark: p.Mark, Proto: hdr.IPProtoICMP}
+	var res fib.Result
+	if !s.FIB.Lookup(&fl, fib.FlowHash(&fl, false), &res) || res.Type != fib.RouteUnicast {
+		return
+	}
+	out := s.Device(res.Nexthop.Dev)
+	if out == nil {
+		return
+	}
+	saddr := res.Route.PrefSrc
+	if !saddr.IsValid() {
+		saddr = out.PrimaryAddr(src)
+	}
+	if !saddr.IsValid() {
+		saddr = in.PrimaryAddr(src)
+	}
+	if !saddr.IsValid() {
+		return
+	}
+	q := w.pool.Get()
+	if q == nil {
+		w.c.drops[DropPoolEmpty].Add(1)
+		return
+	}
+	quote := int(orig.TotalLen())
+	if max := icmp4MaxLen - hdr.IPv4MinLen - 8; quote > max {
+		quote = max
+	}
+	total := hdr.IPv4MinLen + 8 + quote
+	frame := q.Append(hdr.EthernetLen + total)
+	hdr.PutEthernet(frame, hdr.MAC{}, out.MAC, hdr.EtherTypeIPv4)
+	w.ipID++
+	hdr.PutIPv4(frame[hdr.EthernetLen:], &hdr.IPv4Fields{
+		TOS: orig.TOS()&0x1e | 0xc0, TotalLen: uint16(total), ID: w.ipID,
+		TTL: 64, Protocol: hdr.IPProtoICMP, Src: saddr, Dst: src})
+	ic := frame[hdr.EthernetLen+hdr.IPv4MinLen:]
+	ic[0], ic[1] = typ, code
+	clear(ic[2:8])
+	if typ == hdr.ICMPv4DestUnreachable && code == hdr.ICMPv4CodeFragNeeded {
+		binary.BigEndian.PutUint16(ic[6:], uint16(info))
+	}
+	copy(ic[8:], orig[:quote])
+	hdr.ICMPv4(ic).SetChecksum(hdr.Checksum(ic, 0))
+	q.L3 = hdr.EthernetLen
+	q.EtherType = hdr.EtherTypeIPv4
+	w.c.icmpSent.Add(1)
+	w.output(out, q, nexthopOr(res.Nexthop.Gateway, src), 0)
+}
+
+func nexthopOr(gw, dst netip.Addr) netip.Addr {
+	if gw.IsValid() {
+		return gw
+	}
+	return dst
+}

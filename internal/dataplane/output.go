@@ -1,0 +1,119 @@
+package dataplane
+
+import (
+	"net/netip"
+
+	"flowpath/internal/gso"
+	"flowpath/internal/hdr"
+	"flowpath/internal/neigh"
+	"flowpath/internal/pkt"
+)
+
+// output sends an IP packet (an Ethernet frame whose network header is at
+// p.L3) out of device out towards the neighbour nh. fragMTU is non-zero
+// when the IPv4 packet exceeds the path MTU and must be fragmented.
+func (w *worker) output(out *Device, p *pkt.Packet, nh netip.Addr, fragMTU uint32) {
+	if !out.Up {
+		w.dropOut(out.Index, p, DropOutDown)
+		return
+	}
+	p.OutPort, p.NextHop, p.MTU = out.Index, nh, fragMTU
+	if out.Port == nil {
+		w.enqueue(out, p)
+		return
+	}
+	mac, st, ok := w.e.neigh.Lookup(out.Index, nh)
+	if ok && st.Valid() {
+		if st == neigh.Stale {
+			w.e.neigh.UsedStale(w.id, out.Index, nh)
+		}
+		w.xmit(out, p, mac)
+		return
+	}
+	// Unknown, incomplete or failed: (re)start resolution and wait.
+	w.e.neigh.Miss(w.id, out.Index, nh)
+	if ev := w.pending.Push(out.Index, nh, p); ev != nil {
+		w.dropOut(out.Index, ev, DropNeighQueueFull)
+	}
+}
+
+// pendingReady sends a packet whose neighbour got resolved.
+func (w *worker) pendingReady(p *pkt.Packet, mac [6]byte) {
+	out := w.snap.Device(p.OutPort)
+	if out == nil || !out.Up {
+		w.dropOut(p.OutPort, p, DropOutDown)
+		return
+	}
+	w.xmit(out, p, mac)
+}
+
+// pendingFailed answers a packet whose neighbour could not be resolved
+// with host unreachable (forwarded packets only, as the kernel's
+// ipv4_link_failure / ip6_link_failure do) and drops it.
+func (w *worker) pendingFailed(p *pkt.Packet) {
+	if p.InPort != 0 {
+		if in := w.snap.Device(p.InPort); in != nil {
+			switch p.EtherType {
+			case hdr.EtherTypeIPv4:
+				w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodeHostUnreachable, 0)
+			case hdr.EtherTypeIPv6:
+				w.icmp6Error(in, p, hdr.ICMPv6DestUnreachable, hdr.ICMPv6CodeAddressUnreachable, 0)
+			}
+		}
+	}
+	w.dropOut(p.OutPort, p, DropNeighFailed)
+}
+
+// xmit rewrites the Ethernet header and queues the frame, fragmenting or
+// segmenting it first when the output cannot take it as it is.
+func (w *worker) xmit(out *Device, p *pkt.Packet, mac hdr.MAC) {
+	eth := hdr.Ethernet(p.Bytes())
+	eth.SetDst(mac)
+	eth.SetSrc(out.MAC)
+	switch {
+	case p.GSO.IsGSO() && (!out.TxGSO || p.MTU != 0):
+		n, ok := gso.Segment(p, w.pool, w.scratch[:])
+		if !ok {
+			w.dropOut(out.Index, p, DropGSOFailed)
+			return
+		}
+		fragMTU := p.MTU
+		p.Free()
+		for i := 0; i < n; i++ {
+			s := w.scratch[i]
+			w.scratch[i] = nil
+			if fragMTU != 0 && s.Len()-int(s.L3) > int(fragMTU) {
+				w.fragment(out, s, fragMTU)
+				continue
+			}
+			w.enqueue(out, s)
+		}
+	case p.MTU != 0:
+		w.fragment(out, p, p.MTU)
+	default:
+		if p.GSO.NeedsCsum && !out.TxGSO && !gso.CompleteChecksum(p) {
+			w.dropOut(out.Index, p, DropGSOFailed)
+			return
+		}
+		w.enqueue(out, p)
+	}
+}
+
+// fragment splits an IPv4 packet into fragments of at most mtu bytes.
+func (w *worker) fragment(out *Device, p *pkt.Packet, mtu uint32) {
+	if p.GSO.NeedsCsum && !gso.CompleteChecksum(p) {
+		w.dropOut(out.Index, p, DropFragFailed)
+		return
+	}
+	n, ok := gso.FragmentIPv4(p, int(mtu), w.pool, w.frags[:])
+	if !ok {
+		w.dropOut(out.Index, p, DropFragFailed)
+		return
+	}
+	p.Free()
+	for i := 0; i < n; i++ {
+		f := w.frags[i]
+		w.frags[i] = nil
+		w.enqueue(out, f)
+	}
+}

@@ -1,0 +1,327 @@
+package dataplane
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"flowpath/internal/fib"
+	"flowpath/internal/hdr"
+	"flowpath/internal/neigh"
+	"flowpath/internal/pkt"
+	"flowpath/internal/port"
+)
+
+// txBatch collects the packets a worker sends to one device during a batch.
+type txBatch struct {
+	n      int
+	listed bool // in the worker's dirty list
+	pkts   [pkt.BatchSize]*pkt.Packet
+}
+
+// worker owns one receive queue and everything it needs to run packets to
+// completion: pool, transmit batches, pending queue, counters, scratch.
+type worker struct {
+	e     *Engine
+	id    int
+	dev   uint32
+	queue int
+	rxq   port.RxQueue
+	pool  *pkt.Pool
+	c     *workerCounters
+
+	rx      [pkt.BatchSize]*pkt.Packet
+	tx      [MaxDevices]txBatch
+	dirty   [MaxDevices]uint16 // indices of devices with queued tx, in order
+	ndirty  int
+	scratch [256]*pkt.Packet // segmentation output
+	frags   [1024]*pkt.Packet // fragmentation output
+	ipID    uint16
+
+	pending    *neigh.Pending
+	pendingLen atomic.Int64
+
+	snap    *Snapshot
+	now     int64 // monotonic ns at the start of the batch
+	start   time.Time
+	icmp    tokenBucket
+	ready   func(p *pkt.Packet, mac [6]byte)
+	failed  func(p *pkt.Packet)
+	seenGen atomic.Uint64
+	stop    atomic.Bool
+	stopped atomic.Bool
+	done    chan struct{}
+}
+
+func newWorker(e *Engine, id int, dev uint32, q port.RxQueue, queue int) *worker {
+	w := &worker{e: e, id: id, dev: dev, queue: queue, rxq: q,
+		pool:    pkt.NewPool("worker", e.cfg.PoolSize),
+		c:       new(workerCounters),
+		pending: neigh.NewPending(e.cfg.PendingCap, e.cfg.PendingPerNeigh),
+		start:   time.Now(),
+		done:    make(chan struct{}),
+	}
+	w.icmp.init(e.cfg.ICMPRate, e.cfg.ICMPBurst)
+	w.ready = w.pendingReady
+	w.failed = w.pendingFailed
+	return w
+}
+
+func (w *worker) clock() int64 { return int64(time.Since(w.start)) }
+
+func (w *worker) run() {
+	defer func() {
+		w.stopped.Store(true)
+		close(w.done)
+	}()
+	for !w.stop.Load() {
+		timeout := w.e.cfg.RxTimeout
+		if w.pending.Len() > 0 {
+			timeout = time.Millisecond
+		}
+		n := w.rxq.Receive(w.pool, w.rx[:], timeout)
+		w.snap = w.e.snap.Load()
+		w.seenGen.Store(w.snap.Gen)
+		w.now = w.clock()
+		if n > 0 {
+			w.processBatch(w.rx[:n])
+		}
+		if w.pending.Len() > 0 {
+			w.pending.Resolve(w.e.neigh, w.now, w.ready, w.failed)
+			w.pendingLen.Store(int64(w.pending.Len()))
+		}
+		w.flush()
+	}
+	// Packets still waiting for resolution go back to the pool.
+	w.snap = w.e.snap.Load()
+	w.pending.Resolve(w.e.neigh, 1<<62, w.ready, w.failed)
+	w.flush()
+}
+
+// processBatch runs a received batch through the pipeline.
+func (w *worker) processBatch(batch []*pkt.Packet) {
+	s := w.snap
+	in := s.Device(w.dev)
+	w.c.batches.Add(1)
+	w.c.packets.Add(uint64(len(batch)))
+	if in == nil || !in.Up {
+		for _, p := range batch {
+			w.dropIn(w.dev, p, DropInputDown)
+		}
+		return
+	}
+	var bytes uint64
+	for _, p := range batch {
+		bytes += uint64(p.Len())
+	}
+	dc := &w.c.dev[in.Index]
+	dc.rxPackets.Add(uint64(len(batch)))
+	dc.rxBytes.Add(bytes)
+	for i, p := range batch {
+		batch[i] = nil
+		p.InPort = in.Index
+		w.ethernetInput(in, p)
+	}
+}
+
+// dropIn frees a packet received on device dev, counting the reason on the
+// worker and as an rx drop on the device.
+func (w *worker) dropIn(dev uint32, p *pkt.Packet, r DropReason) {
+	w.c.drops[r].Add(1)
+	if dev < MaxDevices {
+		dc := &w.c.dev[dev]
+		dc.rxDropped.Add(1)
+		dc.drops[r].Add(1)
+	}
+	p.Free()
+}
+
+// dropOut frees a packet that was to leave on device dev.
+func (w *worker) dropOut(dev uint32, p *pkt.Packet, r DropReason) {
+	w.c.drops[r].Add(1)
+	if dev < MaxDevices {
+		dc := &w.c.dev[dev]
+		dc.txDropped.Add(1)
+		dc.drops[r].Add(1)
+	}
+	p.Free()
+}
+
+// drop frees a packet counting the reason against its input device, or
+// its output device if it was generated locally.
+func (w *worker) drop(p *pkt.Packet, r DropReason) {
+	if p.InPort != 0 {
+		w.dropIn(p.InPort, p, r)
+		return
+	}
+	w.dropOut(p.OutPort, p, r)
+}
+
+// ethernetInput classifies a frame received on in.
+func (w *worker) ethernetInput(in *Device, p *pkt.Packet) {
+	b := p.Bytes()
+	eth := hdr.Ethernet(b)
+	if !eth.IsValid() {
+		w.dropIn(in.Index, p, DropL2Invalid)
+		return
+	}
+	dst := eth.Dst()
+	if dst != in.MAC && !dst.IsMulticast() {
+		w.dropIn(in.Index, p, DropOtherHost)
+		return
+	}
+	et := eth.EtherType()
+	p.L3 = hdr.EthernetLen
+	p.EtherType = et
+	switch et {
+	case hdr.EtherTypeIPv4:
+		w.ip4Input(in, p)
+	case hdr.EtherTypeIPv6:
+		w.ip6Input(in, p)
+	case hdr.EtherTypeARP:
+		w.arpInput(in, p)
+	case hdr.EtherTypeVLAN, hdr.EtherTypeQinQ:
+		w.dropIn(in.Index, p, DropVLAN)
+	default:
+		w.dropIn(in.Index, p, DropUnknownEtherType)
+	}
+}
+
+// arpInput answers requests for local addresses and feeds the neighbour
+// table (arp_process: a request for us creates or refreshes the sender's
+// entry; a reply confirms it).
+func (w *worker) arpInput(in *Device, p *pkt.Packet) {
+	a := hdr.ARP(p.Bytes()[p.L3:])
+	if !a.IsValid() {
+		w.dropIn(in.Index, p, DropARPInvalid)
+		return
+	}
+	op := a.Op()
+	sip, tip := a.SenderIP(), a.TargetIP()
+	sha := a.SenderMAC()
+	if sha.IsMulticast() || !sip.IsValid() {
+		w.dropIn(in.Index, p, DropARPInvalid)
+		return
+	}
+	forUs := w.isLocal(in, tip)
+	switch op {
+	case hdr.ARPRequest:
+		if !forUs {
+			w.dropIn(in.Index, p, DropARPIgnored)
+			return
+		}
+		if !sip.IsUnspecified() {
+			w.e.neigh.Confirm(w.id, in.Index, sip, sha, neigh.IsRequest)
+		}
+		// Turn the request into the reply in place.
+		eth := hdr.Ethernet(p.Bytes())
+		eth.SetDst(sha)
+		eth.SetSrc(in.MAC)
+		hdr.PutARP(p.Bytes()[p.L3:], hdr.ARPReply, in.MAC, tip, sha, sip)
+		w.enqueue(in, p)
+	case hdr.ARPReply:
+		if !sip.IsUnspecified() {
+			// A reply unicast to us answers our request; a broadcast
+			// one only makes the entry stale (the kernel's PACKET_HOST
+			// test), and a gratuitous one (sender = target) overrides.
+			flags := neigh.ConfirmFlags(0)
+			if hdr.Ethernet(p.Bytes()).Dst() == in.MAC {
+				flags |= neigh.Solicited
+			}
+			if sip == tip {
+				flags |= neigh.Override
+			}
+			w.e.neigh.Confirm(w.id, in.Index, sip, sha, flags)
+		}
+		p.Free()
+	default:
+		w.dropIn(in.Index, p, DropARPInvalid)
+	}
+}
+
+// isLocal reports whether a is one of this host's addresses (any device,
+// like the kernel with arp_ignore=0).
+func (w *worker) isLocal(in *Device, a netip.Addr) bool {
+	var res fib.Result
+	if !w.snap.FIB.LookupTable(fib.TableLocal, a, 0, &res) {
+		return false
+	}
+	return res.Type == fib.RouteLocal && res.Route.Prefix.Bits() == res.Route.Prefix.Addr().BitLen()
+}
+
+// enqueue adds a finished frame to the transmit batch of out, flushing
+// the batch when it is full.
+func (w *worker) enqueue(out *Device, p *pkt.Packet) {
+	if out.Port == nil {
+		// No medium (dummy, loopback): the kernel's dummy counts and
+		// discards.
+		dc := &w.c.dev[out.Index]
+		dc.txPackets.Add(1)
+		dc.txBytes.Add(uint64(p.Len()))
+		p.Free()
+		return
+	}
+	tb := &w.tx[out.Index]
+	if !tb.listed {
+		tb.listed = true
+		w.dirty[w.ndirty] = uint16(out.Index)
+		w.ndirty++
+	}
+	tb.pkts[tb.n] = p
+	tb.n++
+	if tb.n == len(tb.pkts) {
+		w.flushDev(out.Index)
+	}
+}
+
+// flush transmits every queued batch.
+func (w *worker) flush() {
+	for i := 0; i < w.ndirty; i++ {
+		idx := uint32(w.dirty[i])
+		w.flushDev(idx)
+		w.tx[idx].listed = false
+	}
+	w.ndirty = 0
+}
+
+func (w *worker) flushDev(idx uint32) {
+	tb := &w.tx[idx]
+	if tb.n == 0 {
+		return
+	}
+	pkts := tb.pkts[:tb.n]
+	d := w.snap.Device(idx)
+	dc := &w.c.dev[idx]
+	var q port.TxQueue
+	if d != nil && d.Up {
+		q = d.tx[w.id]
+	}
+	if q == nil {
+		for i, p := range pkts {
+			w.dropOut(idx, p, DropOutDown)
+			pkts[i] = nil
+		}
+		tb.n = 0
+		return
+	}
+	sent := q.Transmit(pkts)
+	var bytes uint64
+	for i, p := range pkts {
+		if i < sent {
+			bytes += uint64(p.Len())
+		}
+	}
+	dc.txPackets.Add(uint64(sent))
+	dc.txBytes.Add(bytes)
+	if sent < len(pkts) {
+		n := uint64(len(pkts) - sent)
+		dc.txDropped.Add(n)
+		dc.drops[DropTxFailed].Add(n)
+		w.c.drops[DropTxFailed].Add(n)
+	}
+	for i, p := range pkts {
+		p.Free()
+		pkts[i] = nil
+	}
+	tb.n = 0
+}
