@@ -9,22 +9,22 @@
 // (index = worker id on every port), its pending-resolution queue and its
 // counters.
 //
-//	 Receive(batch) ─► ethernet input ─┬─► ARP ──────────────► neighbour events, ARP replies
-//	  InPort set,       (dst MAC ours   ├─► IPv6 ND (NS/NA) ──► neighbour events, NA replies
-//	  counters          or multicast)   ├─► IPv4 input ─┐
-//	                                    └─► IPv6 input ─┤  header checks, martians
-//	                                                    ▼
-//	                          FIB lookup: rules → table → route (ECMP by flow hash)
-//	              local ◄─────────┤ unicast           └─► blackhole / unreachable / prohibit
-//	   echo reply, ICMP errors    ▼                           (counted, ICMP errors)
-//	   (built in place, routed    forward: TTL/hop limit, MTU (frag-needed / too-big,
-//	    like any local packet)    or IPv4 fragmentation), TTL decrement
-//	                              ▼
-//	                 neighbour lookup ─ miss ─► pending queue (per worker) + solicit
-//	                              ▼ hit
-//	                 L2 rewrite ─► GSO kept (port takes it) or segmented / checksummed
-//	                              ▼
-//	                 per-device transmit batch ─► port.TxQueue(worker).Transmit
+//	Receive(batch) ─► ethernet input ─┬─► ARP ──────────────► neighbour events, ARP replies
+//	 InPort set,       (dst MAC ours   ├─► IPv6 ND (NS/NA) ──► neighbour events, NA replies
+//	 counters          or multicast)   ├─► IPv4 input ─┐
+//	                                   └─► IPv6 input ─┤  header checks, martians
+//	                                                   ▼
+//	                         FIB lookup: rules → table → route (ECMP by flow hash)
+//	             local ◄─────────┤ unicast           └─► blackhole / unreachable / prohibit
+//	  echo reply, ICMP errors    ▼                           (counted, ICMP errors)
+//	  (built in place, routed    forward: TTL/hop limit, MTU (frag-needed / too-big,
+//	   like any local packet)    or IPv4 fragmentation), TTL decrement
+//	                             ▼
+//	                neighbour lookup ─ miss ─► pending queue (per worker) + solicit
+//	                             ▼ hit
+//	                L2 rewrite ─► GSO kept (port takes it) or segmented / checksummed
+//	                             ▼
+//	                per-device transmit batch ─► port.TxQueue(worker).Transmit
 //
 // Nothing on this path allocates, locks or returns an error: every packet
 // ends transmitted, queued for resolution, or freed with a DropReason

@@ -34,7 +34,7 @@ type worker struct {
 	tx      [MaxDevices]txBatch
 	dirty   [MaxDevices]uint16 // indices of devices with queued tx, in order
 	ndirty  int
-	scratch [256]*pkt.Packet // segmentation output
+	scratch [256]*pkt.Packet  // segmentation output
 	frags   [1024]*pkt.Packet // fragmentation output
 	ipID    uint16
 

@@ -4,7 +4,7 @@
 // the hosts on either side (ARP/ND, ping, TCP/UDP, GSO super-frames),
 // decoding what the router sends with gopacket as an independent decoder.
 //
-//	  test "h1" ──mem──► [ r1 ]── flowpath engine ──[ r2 ] ◄──mem── test "h2"
+//	test "h1" ──mem──► [ r1 ]── flowpath engine ──[ r2 ] ◄──mem── test "h2"
 //
 // It has no non-test code besides this comment.
 package scenario
