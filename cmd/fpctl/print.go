@@ -361,7 +361,14 @@ func sortedKeys(m map[string]uint64) []string {
 func FormatAddrs(links []api.Link, addrs []api.Addr, f *api.Filter) string {
 	byDev := map[string][]api.Addr{}
 	var order []string
-	for _, a := range addrs {
+	// ip lists a link's IPv4 addresses before its IPv6 ones (the kernel
+	// dumps family by family); the daemon's order is kept within each.
+	sorted := make([]api.Addr, len(addrs))
+	copy(sorted, addrs)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		return addrFam(&sorted[i]) == 4 && addrFam(&sorted[j]) == 6
+	})
+	for _, a := range sorted {
 		if _, ok := byDev[a.Dev]; !ok {
 			order = append(order, a.Dev)
 		}
@@ -402,12 +409,16 @@ func FormatAddrs(links []api.Link, addrs []api.Addr, f *api.Filter) string {
 	return b.String()
 }
 
+func addrFam(a *api.Addr) int {
+	if a.Family != 0 {
+		return a.Family
+	}
+	return textFamily(a.Prefix)
+}
+
 func formatAddr(a *api.Addr) string {
 	var b strings.Builder
-	fam := a.Family
-	if fam == 0 {
-		fam = textFamily(a.Prefix)
-	}
+	fam := addrFam(a)
 	scope := a.Scope
 	if scope == "" {
 		scope = "global"

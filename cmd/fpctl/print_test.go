@@ -212,8 +212,8 @@ func TestFormatAddrs(t *testing.T) {
 	}
 	addrs := []api.Addr{
 		{Dev: "lo", Prefix: "127.0.0.1/8", Family: 4, Scope: "host"},
+		{Dev: "d0", Prefix: "2001:db8::1/64", Family: 6, Scope: "global"}, // IPv6 first: printed after IPv4
 		{Dev: "d0", Prefix: "10.1.0.1/24", Family: 4, Broadcast: "10.1.0.255"},
-		{Dev: "d0", Prefix: "2001:db8::1/64", Family: 6, Scope: "global"},
 		{Dev: "gone", Prefix: "10.9.9.9/24"},
 	}
 	lo := "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 state UNKNOWN\n    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n" +
@@ -229,7 +229,7 @@ func TestFormatAddrs(t *testing.T) {
 	// -6: only links with (IPv6) addresses; the daemon did the filtering.
 	d0v6 := "3: d0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n" +
 		"    inet6 2001:db8::1/64 scope global \n       valid_lft forever preferred_lft forever\n"
-	if got := FormatAddrs(links, addrs[2:3], &api.Filter{Family: 6}); got != d0v6 {
+	if got := FormatAddrs(links, addrs[1:2], &api.Filter{Family: 6}); got != d0v6 {
 		t.Errorf("addr show -6:\n got %q\nwant %q", got, d0v6)
 	}
 	if got := FormatAddrs(links, nil, &api.Filter{Dev: "d1"}); got != d1 {
