@@ -423,7 +423,9 @@ func ip6Of(t testing.TB, p gopacket.Packet) *layers.IPv6 {
 	return ip
 }
 
-func ethOf(p gopacket.Packet) *layers.Ethernet { return p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet) }
+func ethOf(p gopacket.Packet) *layers.Ethernet {
+	return p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+}
 
 func addrOf(b []byte) netip.Addr {
 	a, _ := netip.AddrFromSlice(b)
