@@ -11,9 +11,10 @@ import (
 	"flowpath/api"
 )
 
-// ecmpRouter builds h1 — r1 [router] r2 — gw2 (10.2.0.2)
+// ecmpRouter builds
 //
-//	r3 — gw3 (10.3.0.2)
+//	h1 — r1 [router] r2 — gw2 (10.2.0.2)
+//	                 r3 — gw3 (10.3.0.2)
 //
 // with 10.9.0.0/24 and fd00:9::/64 split over both gateways.
 func ecmpRouter(t *testing.T, hashL4 bool) (h *harness, h1, gw2, gw3 *host) {
