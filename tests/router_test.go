@@ -1,0 +1,211 @@
+//go:build netns
+
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPing: IPv4 and IPv6 echo both ways through the router, and to each
+// of the router's own addresses from both hosts.
+func TestPing(t *testing.T) {
+	kinds(t, func(t *testing.T, kind string) {
+		tp := newTopo(t, topoConfig{kind: kind})
+		h1, h2 := tp.host("h1"), tp.host("h2")
+		for _, p := range [][2]*host{{h1, h2}, {h2, h1}} {
+			src, dst := p[0], p[1]
+			for _, a := range []string{dst.v4, dst.v6} {
+				out, ok := tp.ping(src, "-c", "3", "-i", "0.2", "-W", "2", a)
+				if !ok || !strings.Contains(out, " 0% packet loss") {
+					t.Errorf("%s -> %s: ping lost packets:\n%s", src.role, a, out)
+					continue
+				}
+				// Forwarded once: the kernel's 64 minus the router's hop.
+				if !strings.Contains(out, "ttl=63") {
+					t.Errorf("%s -> %s: reply without ttl=63:\n%s", src.role, a, out)
+				}
+			}
+			for _, a := range []string{h1.gw4, h2.gw4, h1.gw6, h2.gw6} {
+				out, ok := tp.ping(src, "-c", "2", "-i", "0.2", "-W", "2", a)
+				if !ok || !strings.Contains(out, "ttl=64") {
+					t.Errorf("%s -> router %s: no answer with ttl=64:\n%s", src.role, a, out)
+				}
+			}
+		}
+	}, bothKinds...)
+}
+
+// TestIperfTCP: one TCP stream h1 -> h2 for 3 s must pass 1 Gbit/s.
+func TestIperfTCP(t *testing.T) {
+	kinds(t, func(t *testing.T, kind string) {
+		tp := newTopo(t, topoConfig{kind: kind})
+		h1, h2 := tp.host("h1"), tp.host("h2")
+		bps, retr, out := tp.iperfTCP(h1, h2, 3)
+		if bps < 0 {
+			t.Fatalf("iperf3 failed:\n%s", out)
+		}
+		t.Logf("%s: iperf3 TCP h1 -> h2, 3 s: %.2f Gbit/s, %d retransmits", kind, bps/1e9, retr)
+		if bps <= 1e9 {
+			t.Errorf("%s: TCP throughput %.2f Gbit/s, want > 1 Gbit/s", kind, bps/1e9)
+		}
+	}, bothKinds...)
+}
+
+// iperfTCP runs one iperf3 TCP stream from src to dst for secs seconds
+// and returns the receiver's bits per second and the sender's
+// retransmits; bps is -1 on failure, with iperf3's output.
+func (tp *topo) iperfTCP(src, dst *host, secs int) (bps float64, retransmits int, out string) {
+	tp.t.Helper()
+	tp.iperfServer(dst)
+	out, err := tp.in(src.ns, time.Duration(secs+15)*time.Second,
+		"iperf3", "-c", dst.v4, "-p", "5201", "-t", fmt.Sprint(secs), "-J")
+	var r struct {
+		Error string `json:"error"`
+		End   struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+			SumSent struct {
+				Retransmits int `json:"retransmits"`
+			} `json:"sum_sent"`
+		} `json:"end"`
+	}
+	if jerr := json.Unmarshal([]byte(out), &r); err != nil || jerr != nil || r.Error != "" {
+		return -1, 0, out
+	}
+	return r.End.SumReceived.BitsPerSecond, r.End.SumSent.Retransmits, out
+}
+
+// iperfServer starts a one-shot iperf3 server in h and waits until it
+// listens.
+func (tp *topo) iperfServer(h *host) {
+	tp.t.Helper()
+	var log bytes.Buffer
+	tp.background(h.ns, &log, "iperf3", "-s", "-1", "-p", "5201")
+	for i := 0; i < 50; i++ {
+		out, _ := tp.in(h.ns, 5*time.Second, "ss", "-Hltn", "sport", "= :5201")
+		if strings.Contains(out, "5201") {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tp.t.Fatalf("iperf3 server in %s does not listen:\n%s", h.ns, log.String())
+}
+
+// TestTTLExceeded: a packet that arrives with TTL 1 (hop limit 1) gets
+// time exceeded from the router's address on the way in.
+func TestTTLExceeded(t *testing.T) {
+	tp := newTopo(t, topoConfig{kind: kindAFPacket})
+	h1, h2 := tp.host("h1"), tp.host("h2")
+	out, _ := tp.ping(h1, "-t", "1", "-c", "1", "-W", "2", h2.v4)
+	if !strings.Contains(out, "From "+h1.gw4) || !strings.Contains(out, "Time to live exceeded") {
+		t.Errorf("ping -t 1 %s: want Time to live exceeded from %s:\n%s", h2.v4, h1.gw4, out)
+	}
+	out, _ = tp.ping(h1, "-6", "-t", "1", "-c", "1", "-W", "2", h2.v6)
+	if !strings.Contains(out, "From "+h1.gw6) || !strings.Contains(out, "Time exceeded: Hop limit") {
+		t.Errorf("ping -6 -t 1 %s: want Time exceeded: Hop limit from %s:\n%s", h2.v6, h1.gw6, out)
+	}
+	// TTL 2 is enough to cross one router.
+	if out, ok := tp.ping(h1, "-t", "2", "-c", "1", "-W", "2", h2.v4); !ok {
+		t.Errorf("ping -t 2 %s failed:\n%s", h2.v4, out)
+	}
+}
+
+// TestMTU: a smaller MTU on the way out. DF packets that do not fit get
+// frag needed (IPv4) or packet too big (IPv6) with the MTU; IPv4 packets
+// without DF are fragmented by the router.
+func TestMTU(t *testing.T) {
+	tp := newTopo(t, topoConfig{kind: kindAFPacket})
+	h1, h2 := tp.host("h1"), tp.host("h2")
+	tp.fpctlOK("link", "set", "h2", "mtu", "1400")
+	// The whole h2 link runs at 1400: a veth drops frames longer than the
+	// receiving end's MTU, so both kernel ends must agree with flowpathd
+	// (h2 then fragments its 1500-byte echo replies itself).
+	tp.must("ip", "-n", tp.r, "link", "set", h2.rif, "mtu", "1400")
+	tp.must("ip", "-n", h2.ns, "link", "set", "eth0", "mtu", "1400")
+	if l := tp.link("h2"); l.MTU != 1400 {
+		t.Errorf("fpctl link show h2: mtu %d, want 1400", l.MTU)
+	}
+
+	// First without DF, while h1 knows no path MTU yet and sends 1500
+	// bytes whole: only the router can have cut them.
+	before := tp.link("h2").Stats.TxPackets
+	out, ok := tp.ping(h1, "-M", "dont", "-s", "1472", "-c", "2", "-i", "0.2", "-W", "2", h2.v4)
+	if !ok || !strings.Contains(out, "1480 bytes from "+h2.v4) {
+		t.Errorf("ping -M dont -s 1472: want replies (router fragments):\n%s", out)
+	}
+	if sent := tp.link("h2").Stats.TxPackets - before; sent < 4 {
+		t.Errorf("h2 tx grew by %d packets for 2 pings of 1500 bytes, want >= 4 (two fragments each)", sent)
+	}
+
+	out, _ = tp.ping(h1, "-M", "do", "-s", "1472", "-c", "1", "-W", "2", h2.v4)
+	if !strings.Contains(out, "From "+h1.gw4) || !strings.Contains(out, "mtu = 1400") {
+		t.Errorf("ping -M do -s 1472: want Frag needed (mtu = 1400) from %s:\n%s", h1.gw4, out)
+	}
+	// 1372 + 28 = 1400 fits exactly.
+	if out, ok := tp.ping(h1, "-M", "do", "-s", "1372", "-c", "1", "-W", "2", h2.v4); !ok {
+		t.Errorf("ping -M do -s 1372 (exactly 1400 bytes) failed:\n%s", out)
+	}
+
+	out, _ = tp.ping(h1, "-6", "-M", "do", "-s", "1452", "-c", "1", "-W", "2", h2.v6)
+	if !strings.Contains(out, "From "+h1.gw6) || !strings.Contains(out, "Packet too big: mtu=1400") {
+		t.Errorf("ping -6 -M do -s 1452: want Packet too big: mtu=1400 from %s:\n%s", h1.gw6, out)
+	}
+	// 1352 + 8 + 40 = 1400.
+	if out, ok := tp.ping(h1, "-6", "-s", "1352", "-c", "1", "-W", "2", h2.v6); !ok {
+		t.Errorf("ping -6 -s 1352 (exactly 1400 bytes) failed:\n%s", out)
+	}
+}
+
+// TestUnreachable: unreachable and prohibit routes, and no route at all,
+// answer with the ICMP errors the kernel sends for them.
+func TestUnreachable(t *testing.T) {
+	tp := newTopo(t, topoConfig{kind: kindAFPacket})
+	h1 := tp.host("h1")
+	tp.fpctlOK("route", "add", "unreachable", "10.9.0.0/24")
+	tp.fpctlOK("route", "add", "prohibit", "10.8.0.0/24")
+	tp.fpctlOK("-6", "route", "add", "unreachable", "fd00:9::/64")
+	tp.fpctlOK("-6", "route", "add", "prohibit", "fd00:8::/64")
+	for _, c := range []struct{ dst, from, want string }{
+		{"10.9.0.1", h1.gw4, "Destination Host Unreachable"},
+		{"10.8.0.1", h1.gw4, "Packet filtered"},
+		{"10.7.0.1", h1.gw4, "Destination Net Unreachable"},
+		{"fd00:9::1", h1.gw6, "Destination unreachable: No route"},
+		{"fd00:8::1", h1.gw6, "Destination unreachable: Administratively prohibited"},
+		{"fd00:7::1", h1.gw6, "Destination unreachable: No route"},
+	} {
+		out, ok := tp.ping(h1, "-c", "1", "-W", "2", c.dst)
+		if ok || !strings.Contains(out, "From "+c.from) || !strings.Contains(out, c.want) {
+			t.Errorf("ping %s: want %q from %s:\n%s", c.dst, c.want, c.from, out)
+		}
+	}
+	var st statsJSON
+	tp.fpctlJSON(&st, "stats")
+	for reason, min := range map[string]uint64{"unreachable_route": 2, "prohibit_route": 2, "no_route": 2} {
+		if st.Drops[reason] < min {
+			t.Errorf("stats: drops[%s] = %d, want >= %d (all: %v)", reason, st.Drops[reason], min, st.Drops)
+		}
+	}
+}
+
+// statsJSON is the part of fpctl -j stats the tests read.
+type statsJSON struct {
+	Links []struct {
+		Name      string `json:"name"`
+		RxPackets uint64 `json:"rx_packets"`
+		TxPackets uint64 `json:"tx_packets"`
+	} `json:"links"`
+	Drops   map[string]uint64 `json:"drops"`
+	Workers []struct {
+		Port     string `json:"port"`
+		Packets  uint64 `json:"packets"`
+		PoolSize int    `json:"pool_size"`
+	} `json:"workers"`
+	Neigh      map[string]uint64 `json:"neigh"`
+	Generation uint64            `json:"generation"`
+}
