@@ -258,6 +258,21 @@ func (m *Model) linkAdd(a *api.Link) error {
 		return fmt.Errorf("link %s: %w", a.Name, errs.ErrExists)
 	}
 	l := &link{name: a.Name, kind: a.Kind, ifname: a.IfName, queues: a.Queues, mtu: 1500}
+	// Check the arguments before a port is opened: opening may create
+	// something outside (a TAP) that a refused request must not touch.
+	var mac hdr.MAC
+	if a.MAC != "" {
+		var err error
+		mac, err = hdr.ParseMAC(a.MAC)
+		if err != nil || mac.IsMulticast() || mac.IsZero() {
+			return fmt.Errorf("link %s: address %q: %w", a.Name, a.MAC, errs.ErrInvalid)
+		}
+	}
+	if a.MTU != 0 {
+		if err := checkMTU(a.MTU); err != nil {
+			return fmt.Errorf("link %s: %w", a.Name, err)
+		}
+	}
 	switch a.Kind {
 	case "dummy":
 		l.mac = randomMAC()
@@ -302,16 +317,9 @@ func (m *Model) linkAdd(a *api.Link) error {
 		return err
 	}
 	if a.MAC != "" {
-		mac, err := hdr.ParseMAC(a.MAC)
-		if err != nil || mac.IsMulticast() || mac.IsZero() {
-			return fail(fmt.Errorf("link %s: address %q: %w", a.Name, a.MAC, errs.ErrInvalid))
-		}
 		l.mac = mac
 	}
 	if a.MTU != 0 {
-		if err := checkMTU(a.MTU); err != nil {
-			return fail(fmt.Errorf("link %s: %w", a.Name, err))
-		}
 		l.mtu = uint32(a.MTU)
 	}
 	idx, err := m.allocIndex()
