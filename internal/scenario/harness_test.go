@@ -28,6 +28,9 @@ type harness struct {
 	offloads port.Offloads
 	// openErr, when set, makes the next port opening fail with it.
 	openErr error
+	// txQueues, when set, is the number of transmit queues of ports
+	// opened next (too few makes the engine refuse the port).
+	txQueues int
 	// opened counts successful port openings.
 	opened int
 }
@@ -58,7 +61,11 @@ func newHarnessWith(t *testing.T, hashL4 bool, tweak func(*dataplane.Config)) *h
 		h.opened++
 		var mac [6]byte
 		copy(mac[:], []byte{0x02, 0xfe, 0, 0, 0, byte(len(h.ports) + 1)})
-		p := mem.New(l.IfName, mac, 1500, dataplane.TxQueues)
+		ntx := dataplane.TxQueues
+		if h.txQueues != 0 {
+			ntx = h.txQueues
+		}
+		p := mem.New(l.IfName, mac, 1500, ntx)
 		p.SetOffloads(h.offloads)
 		h.ports[l.IfName] = p
 		return p, nil
