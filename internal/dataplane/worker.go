@@ -92,9 +92,10 @@ func (w *worker) run() {
 		}
 		w.flush()
 	}
-	// Packets still waiting for resolution go back to the pool.
+	// Packets still waiting for resolution go back to the pool, counted.
 	w.snap = w.e.snap.Load()
-	w.pending.Resolve(w.e.neigh, 1<<62, w.ready, w.failed)
+	w.pending.Drain(w.discardPending)
+	w.pendingLen.Store(0)
 	w.flush()
 }
 
@@ -325,3 +326,7 @@ func (w *worker) flushDev(idx uint32) {
 	}
 	tb.n = 0
 }
+
+// discardPending frees a packet still waiting for its neighbour when the
+// worker stops.
+func (w *worker) discardPending(p *pkt.Packet) { w.dropOut(p.OutPort, p, DropNeighTimeout) }
