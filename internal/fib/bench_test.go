@@ -160,6 +160,12 @@ func BenchmarkLookup(b *testing.B) {
 	b.Run("v4/1M/rand", func(b *testing.B) { benchLookups(b, bench1M.f, bench1M.addrs) })
 	b.Run("v4/1M/hot", func(b *testing.B) { benchLookups(b, bench1M.f, bench1M.addrs[:1]) })
 	b.Run("v6/100k/rand", func(b *testing.B) { benchLookups(b, bench100k.f, bench100k.addrs) })
+	// A device that no route uses is down: the check per lookup is one
+	// bitmap test.
+	tx0 := bench1M.f.Begin()
+	tx0.SetDeviceUp(77, false)
+	withDown := tx0.Commit()
+	b.Run("v4/1M/devdown/rand", func(b *testing.B) { benchLookups(b, withDown, bench1M.addrs) })
 	// With policy rules in front (the general path): 10 rules that do
 	// not match, then main.
 	tx := bench1M.f.Begin()

@@ -24,6 +24,7 @@ type trie = bart.Table[*node]
 type node struct {
 	routes  []Route
 	hot     *Nexthop
+	hotDev  uint32
 	hotType RouteType
 }
 
@@ -37,6 +38,7 @@ func newNode(routes []Route) *node {
 func (n *node) setHot() {
 	if len(n.routes) == 1 && n.routes[0].Type.hasNexthops() && len(n.routes[0].Nexthops) == 1 {
 		n.hot, n.hotType = &n.routes[0].Nexthops[0], n.routes[0].Type
+		n.hotDev = n.hot.Dev
 	}
 }
 
@@ -305,7 +307,7 @@ func (f *FIB) LookupTable(table uint32, dst netip.Addr, hash uint32, res *Result
 func (f *FIB) lookupIn(t *table, dst netip.Addr, oif uint32, h int32, res *Result) bool {
 	n, ok := t.rt.Lookup(dst)
 	for ok {
-		if n.hot != nil && oif == 0 && !f.anyDown {
+		if n.hot != nil && oif == 0 && !(f.anyDown && f.isDown(n.hotDev)) {
 			*res = Result{Type: n.hotType, Table: t.id, Route: &n.routes[0], Nexthop: n.hot}
 			return true
 		}

@@ -577,14 +577,33 @@ func TestFlowHash(t *testing.T) {
 	if FlowHash(&a, true) == FlowHash(&b, true) {
 		t.Fatal("l4 hash ignores ports")
 	}
+	// Swapped source and destination are different flows.
+	r := Flow{Src: a.Dst, Dst: a.Src}
+	if FlowHash(&a, false) == FlowHash(&r, false) {
+		t.Fatal("swapped v4 flows collide")
+	}
+	a6 := Flow{Src: addr("2001:db8::1"), Dst: addr("2001:db8::2")}
+	r6 := Flow{Src: a6.Dst, Dst: a6.Src}
+	if FlowHash(&a6, false) == FlowHash(&r6, false) {
+		t.Fatal("swapped v6 flows collide")
+	}
+	// No source yet, or mixed families: no panic.
+	for _, fl := range []Flow{{Dst: addr("10.0.0.1")}, {Dst: addr("10.0.0.1"), Src: addr("::1")}, {}} {
+		FlowHash(&fl, true)
+	}
 	// Spread: 4096 flows over 4 buckets of hash>>1 thresholds.
 	var buckets [4]int
 	for i := range 4096 {
 		fl := Flow{Src: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), Dst: addr("10.9.9.9")}
 		buckets[(FlowHash(&fl, false)>>1)>>29]++
+		fl6 := Flow{Src: netip.AddrFrom16([16]byte{0x20, 1, 13: byte(i >> 8), 15: byte(i)}), Dst: addr("2001:db8::9")}
+		buckets[(FlowHash(&fl6, false)>>1)>>29]++
+		fl.SrcPort = uint16(i)
+		fl.Src = addr("10.0.0.1")
+		buckets[(FlowHash(&fl, true)>>1)>>29]++
 	}
 	for _, n := range buckets {
-		if n < 900 || n > 1150 {
+		if n < 3*900 || n > 3*1150 {
 			t.Fatalf("uneven %v", buckets)
 		}
 	}
@@ -622,6 +641,24 @@ func TestZeroAllocs(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { FlowHash(&fls[1], true) }); n != 0 {
 		t.Errorf("FlowHash: %v allocs", n)
+	}
+}
+
+func TestDefaultScope(t *testing.T) {
+	for _, c := range []struct {
+		r    Route
+		want Scope
+	}{
+		{Route{Type: RouteLocal, Nexthops: []Nexthop{{Dev: 1}}}, ScopeHost},
+		{Route{Type: RouteBroadcast, Nexthops: []Nexthop{{Dev: 1}}}, ScopeLink},
+		{Route{Nexthops: []Nexthop{{Dev: 1}}}, ScopeLink},
+		{Route{Nexthops: []Nexthop{{Dev: 1, Gateway: addr("10.0.0.1")}}}, ScopeUniverse},
+		{Route{Nexthops: []Nexthop{{Dev: 1}, {Dev: 2}}}, ScopeUniverse},
+		{Route{Type: RouteBlackhole}, ScopeUniverse},
+	} {
+		if got := DefaultScope(&c.r); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.r, got, c.want)
+		}
 	}
 }
 

@@ -56,6 +56,25 @@ func (t RouteType) minScope() Scope {
 	return ScopeUniverse
 }
 
+// DefaultScope is the scope iproute2 gives a route when none is named:
+// host for local routes, link for broadcast routes and for unicast routes
+// with a single nexthop and no gateway (directly connected), universe
+// otherwise. AddRoute itself takes the scope as given and validates it
+// like the kernel (an IPv4 local route of universe scope is EINVAL).
+func DefaultScope(r *Route) Scope {
+	switch r.Type {
+	case RouteLocal:
+		return ScopeHost
+	case RouteBroadcast:
+		return ScopeLink
+	case RouteUnicast:
+		if len(r.Nexthops) == 1 && !r.Nexthops[0].Gateway.IsValid() {
+			return ScopeLink
+		}
+	}
+	return ScopeUniverse
+}
+
 // Scope is how far a route's destination is (the kernel's RT_SCOPE_*).
 type Scope uint8
 
@@ -274,7 +293,8 @@ const (
 
 // RouteMatch selects a route to delete. Table and Prefix are always
 // compared (table 0 means main, as in the kernel); every other field only
-// when given.
+// when given. IPv6, like the kernel's ip6_route_del, compares only the
+// metric, protocol, device and gateway.
 type RouteMatch struct {
 	Table  uint32
 	Prefix netip.Prefix
@@ -286,7 +306,7 @@ type RouteMatch struct {
 	Metric   uint32 // 0 = any (the kernel cannot tell "metric 0" from none)
 	Protocol Protocol
 	SetProto bool
-	PrefSrc  netip.Addr // invalid = any (IPv4 only; IPv6 ignores it, as the kernel)
+	PrefSrc  netip.Addr // invalid = any
 
 	// Dev and Gateway are compared with the route's first nexthop (IPv4)
 	// or with any leg (IPv6, whose multipath legs are separate routes in
