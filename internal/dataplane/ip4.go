@@ -74,7 +74,14 @@ func (w *worker) ip4Input(in *Device, p *pkt.Packet) {
 	case fib.RouteBlackhole:
 		w.dropIn(in.Index, p, DropBlackhole)
 	case fib.RouteUnreachable:
-		w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodeHostUnreachable, 0)
+		// An unreachable route is EHOSTUNREACH (host unreachable); a
+		// rule's unreachable action (no Route) is ENETUNREACH, which
+		// the kernel's ip_error answers with network unreachable.
+		code := uint8(hdr.ICMPv4CodeHostUnreachable)
+		if res.Route == nil {
+			code = hdr.ICMPv4CodeNetUnreachable
+		}
+		w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, code, 0)
 		w.dropIn(in.Index, p, DropUnreachable)
 	case fib.RouteProhibit:
 		w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodeAdminProhibited, 0)
