@@ -1,52 +1,11 @@
 package afpacket
 
 import (
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"flowpath/internal/pkt"
-	"flowpath/internal/port"
 	"flowpath/internal/sys/nstest"
 )
-
-// wire forwards every frame from one port to another, unchanged, on its
-// own goroutine (a one-queue L2 cable through userspace), and records what
-// it saw.
-type wire struct {
-	frames, gso, bigGSO, maxLen atomic.Int64
-	stop                        atomic.Bool
-	wg                          sync.WaitGroup
-}
-
-func (w *wire) run(from port.RxQueue, to port.TxQueue, mtu int) {
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		pool := pkt.NewPool("wire", 256)
-		got := make([]*pkt.Packet, 64)
-		for !w.stop.Load() {
-			n := from.Receive(pool, got, 20*time.Millisecond)
-			for _, p := range got[:n] {
-				w.frames.Add(1)
-				if p.GSO.IsGSO() {
-					w.gso.Add(1)
-					if p.Len() > mtu+14 {
-						w.bigGSO.Add(1)
-					}
-				}
-				if int64(p.Len()) > w.maxLen.Load() {
-					w.maxLen.Store(int64(p.Len()))
-				}
-			}
-			to.Transmit(got[:n])
-			pool.PutBatch(got[:n])
-		}
-	}()
-}
-
-func (w *wire) close() { w.stop.Store(true); w.wg.Wait() }
 
 // TestTCPThroughPorts runs a TCP stream h1 → h2 across two veths joined by
 // two afpacket ports and a userspace wire:
@@ -65,18 +24,18 @@ func TestTCPThroughPorts(t *testing.T) {
 	h2.IP(t, "addr", "add", "10.9.0.2/24", "dev", "eth0")
 	a := open(t, r, "ra", Config{})
 	b := open(t, r, "rb", Config{})
-	var w wire
-	w.run(a.RxQueues()[0], b.TxQueue(0), a.MTU())
-	w.run(b.RxQueues()[0], a.TxQueue(0), b.MTU())
-	defer w.close()
+	var w nstest.Wire
+	w.Run(a.RxQueues()[0], b.TxQueue(0), a.MTU())
+	w.Run(b.RxQueues()[0], a.TxQueue(0), b.MTU())
+	defer w.Close()
 
 	const size = 256 << 20
 	d := nstest.Transfer(t, h1, h2, "10.9.0.2:5201", size, 30*time.Second)
-	w.close()
+	w.Close()
 	t.Logf("%d MiB in %v: %.2f Gbit/s; %d frames, %d GSO (%d > MTU), largest %d B",
 		size>>20, d.Round(time.Millisecond), float64(size)*8/d.Seconds()/1e9,
-		w.frames.Load(), w.gso.Load(), w.bigGSO.Load(), w.maxLen.Load())
-	if w.bigGSO.Load() == 0 || w.maxLen.Load() <= int64(a.MTU()+14) {
+		w.Frames.Load(), w.GSO.Load(), w.BigGSO.Load(), w.MaxLen.Load())
+	if w.BigGSO.Load() == 0 || w.MaxLen.Load() <= int64(a.MTU()+14) {
 		t.Fatal("no GSO super-frame crossed the port")
 	}
 	sa, sb := a.Stats(), b.Stats()

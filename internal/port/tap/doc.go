@@ -1,0 +1,40 @@
+// Package tap is a port on a Linux TAP device: the kernel sees an Ethernet
+// interface, flowpath holds the other end of the wire through /dev/net/tun.
+//
+//	  kernel stack                         flowpath
+//	┌──────────────┐  frames the kernel  ┌──────────────┐
+//	│  tap0 (MAC)  │ ──── sends ───────► │ RxQueue  read│
+//	│              │ ◄─── receives ───── │ TxQueue write│
+//	└──────────────┘                     └──────────────┘
+//
+// The TAP is opened with IFF_VNET_HDR and TUNSETOFFLOAD (checksum, TSO4/6
+// with ECN, and USO4/6 where the kernel accepts them), so every read and
+// write carries a virtio-net header and TCP moves as 64 KiB super-frames
+// with partial checksums both ways: the kernel skips segmentation and
+// checksumming, and so does flowpath unless a hop needs them.
+//
+// Receive: a TAP has no batched read, so Receive reads one frame per
+// system call (readv of [virtio-net header, packet buffer at
+// DefaultHeadroom]) but drains up to len(pkts) frames per call without
+// waiting once one is ready; when none is, it sleeps in ppoll on the TAP and
+// the port's eventfd (signalled by Close).
+//
+// Transmit: one writev per frame, [virtio-net header from Packet.GSO,
+// frame], from arrays preallocated per queue. The header is not written into
+// the packet's headroom: the packet is the caller's and Transmit leaves it
+// untouched.
+//
+// Queues: with Queues > 1 the TAP is multi-queue (IFF_MULTI_QUEUE), one file
+// descriptor per receive queue; the kernel spreads flows over them.
+// Transmit queue i writes to descriptor i % Queues (a write is atomic per
+// frame, so sharing a descriptor between transmit queues is safe).
+//
+// Addresses: HardwareAddr is the TAP interface's own MAC unless
+// Config.HardwareAddr sets one. The TAP's MAC is the kernel's side of the
+// wire; a dataplane that answers ARP on the TAP must use a different MAC for
+// itself (configure the device or set Config.HardwareAddr), or the kernel
+// would see its own address as the neighbour's.
+//
+// A TAP created by Open disappears on Close; an existing persistent TAP is
+// attached to and left in place.
+package tap

@@ -1,0 +1,370 @@
+package tap
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"flowpath/internal/errs"
+	"flowpath/internal/pkt"
+	"flowpath/internal/port"
+	"flowpath/internal/sys"
+)
+
+// Config says how to open the TAP. The zero value is a one-queue TAP with
+// the virtio-net header and offloads on.
+type Config struct {
+	// Queues is the number of receive queues (IFF_MULTI_QUEUE when > 1).
+	// Default 1.
+	Queues int
+	// NumTx is the number of transmit queues: one per worker plus one for
+	// the control plane. Default 1.
+	NumTx int
+	// NoVnetHdr opens the TAP without the virtio-net header: plain frames,
+	// no offloads.
+	NoVnetHdr bool
+	// MTU, if not 0, is set on the interface.
+	MTU int
+	// HardwareAddr, if not zero, is what HardwareAddr reports instead of
+	// the TAP interface's MAC.
+	HardwareAddr [6]byte
+}
+
+// offloadsFull are the TUNSETOFFLOAD bits tried first; offloadsNoUSO is the
+// fallback for kernels without UDP segmentation offload (before 6.2).
+const (
+	offloadsFull  = sys.TunFCsum | sys.TunFTSO4 | sys.TunFTSO6 | sys.TunFTSOECN | sys.TunFUSO4 | sys.TunFUSO6
+	offloadsNoUSO = sys.TunFCsum | sys.TunFTSO4 | sys.TunFTSO6 | sys.TunFTSOECN
+)
+
+// Port is a TAP port.
+type Port struct {
+	name     string
+	mac      [6]byte
+	mtu      int
+	vnet     bool
+	offloads uint
+
+	fds    []int
+	rx     []*rxQueue
+	tx     []*txQueue
+	wakeFd int
+	gate   sys.Gate
+	mu     sync.Mutex // Close vs Close
+}
+
+type rxQueue struct {
+	p    *Port
+	fd   int
+	slot *sys.Slot
+	pfd  [2]sys.PollFd
+	hdr  [pkt.VnetHdrLen]byte
+	iov  [2]sys.Iovec
+
+	packets, bytes, dropped atomic.Uint64
+}
+
+type txQueue struct {
+	p    *Port
+	fd   int
+	slot *sys.Slot
+	hdr  [pkt.VnetHdrLen]byte
+	iov  [2]sys.Iovec
+
+	packets, bytes, dropped atomic.Uint64
+}
+
+// Open creates the TAP ifname (or attaches to an existing persistent one)
+// in the calling thread's network namespace, enables the offloads and
+// brings it up. ifname may be a pattern like "tap%d"; Name reports the
+// result.
+func Open(ifname string, cfg Config) (*Port, error) {
+	if cfg.Queues < 1 {
+		cfg.Queues = 1
+	}
+	if cfg.NumTx < 1 {
+		cfg.NumTx = 1
+	}
+	if cfg.Queues > 256 || cfg.MTU < 0 {
+		return nil, fmt.Errorf("tap %s: config %+v: %w", ifname, cfg, errs.ErrInvalid)
+	}
+	p := &Port{name: ifname, vnet: !cfg.NoVnetHdr, wakeFd: -1}
+	fail := func(err error) (*Port, error) {
+		p.release()
+		return nil, fmt.Errorf("tap %s: %w", ifname, err)
+	}
+	flags := uint16(sys.IffTap | sys.IffNoPI)
+	if p.vnet {
+		flags |= sys.IffVnetHdr
+	}
+	if cfg.Queues > 1 {
+		flags |= sys.IffMultiQueue
+	}
+	for i := 0; i < cfg.Queues; i++ {
+		fd, name, err := sys.OpenTap(p.name, flags)
+		if err != nil {
+			return fail(err)
+		}
+		p.fds = append(p.fds, fd)
+		p.name = name // a pattern resolves on the first open
+	}
+	if p.vnet {
+		for _, fd := range p.fds {
+			if err := sys.SetTapVnetHdrSize(fd, pkt.VnetHdrLen); err != nil {
+				return fail(err)
+			}
+		}
+		p.offloads = offloadsFull
+		err := sys.SetTapOffload(p.fds[0], p.offloads)
+		if errors.Is(err, errs.ErrInvalid) {
+			p.offloads = offloadsNoUSO
+			err = sys.SetTapOffload(p.fds[0], p.offloads)
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	var err error
+	if p.wakeFd, err = sys.Eventfd(); err != nil {
+		return fail(err)
+	}
+	if cfg.MTU > 0 {
+		if err := sys.SetInterfaceMTU(p.name, cfg.MTU); err != nil {
+			return fail(err)
+		}
+	}
+	if p.mac, err = sys.InterfaceMAC(p.name); err != nil {
+		return fail(err)
+	}
+	if cfg.HardwareAddr != ([6]byte{}) {
+		p.mac = cfg.HardwareAddr
+	}
+	if p.mtu, err = sys.InterfaceMTU(p.name); err != nil {
+		return fail(err)
+	}
+	if err := sys.SetLinkUp(p.name); err != nil {
+		return fail(err)
+	}
+	for _, fd := range p.fds {
+		q := &rxQueue{p: p, fd: fd, slot: p.gate.NewSlot()}
+		q.pfd[0] = sys.PollFd{Fd: int32(fd), Events: sys.POLLIN}
+		q.pfd[1] = sys.PollFd{Fd: int32(p.wakeFd), Events: sys.POLLIN}
+		sys.SetIovec(&q.iov[0], q.hdr[:])
+		p.rx = append(p.rx, q)
+	}
+	for i := 0; i < cfg.NumTx; i++ {
+		q := &txQueue{p: p, fd: p.fds[i%len(p.fds)], slot: p.gate.NewSlot()}
+		sys.SetIovec(&q.iov[0], q.hdr[:])
+		p.tx = append(p.tx, q)
+	}
+	return p, nil
+}
+
+func (p *Port) release() {
+	for _, fd := range p.fds {
+		sys.Close(fd)
+	}
+	p.fds = nil
+	if p.wakeFd >= 0 {
+		sys.Close(p.wakeFd)
+		p.wakeFd = -1
+	}
+}
+
+// Kind implements port.Port.
+func (p *Port) Kind() string { return "tap" }
+
+// Name is the TAP interface's name.
+func (p *Port) Name() string { return p.name }
+
+// HardwareAddr implements port.Port (see the package comment).
+func (p *Port) HardwareAddr() [6]byte { return p.mac }
+
+// MTU implements port.Port.
+func (p *Port) MTU() int { return p.mtu }
+
+// Offloads implements port.Port: GSO both ways with the virtio-net header.
+func (p *Port) Offloads() port.Offloads {
+	return port.Offloads{RxGSO: p.vnet, TxGSO: p.vnet}
+}
+
+// KernelOffloads reports the TUNSETOFFLOAD bits the kernel accepted.
+func (p *Port) KernelOffloads() uint { return p.offloads }
+
+// RxQueues implements port.Port.
+func (p *Port) RxQueues() []port.RxQueue {
+	qs := make([]port.RxQueue, len(p.rx))
+	for i, q := range p.rx {
+		qs[i] = q
+	}
+	return qs
+}
+
+// TxQueue implements port.Port.
+func (p *Port) TxQueue(i int) port.TxQueue { return p.tx[i] }
+
+// NumTx implements port.Port.
+func (p *Port) NumTx() int { return len(p.tx) }
+
+// Stats implements port.Port.
+func (p *Port) Stats() port.Stats {
+	var s port.Stats
+	for _, q := range p.rx {
+		s.RxPackets += q.packets.Load()
+		s.RxBytes += q.bytes.Load()
+		s.RxDropped += q.dropped.Load()
+	}
+	for _, q := range p.tx {
+		s.TxPackets += q.packets.Load()
+		s.TxBytes += q.bytes.Load()
+		s.TxDropped += q.dropped.Load()
+	}
+	return s
+}
+
+// Close implements port.Port: it wakes blocked receivers, waits until no
+// queue is in use and closes the descriptors (which removes a TAP that is
+// not persistent).
+func (p *Port) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.gate.Close() {
+		return nil
+	}
+	err := sys.EventfdSignal(p.wakeFd)
+	p.gate.Wait()
+	p.release()
+	if err != nil {
+		return fmt.Errorf("tap %s: close: %w", p.name, err)
+	}
+	return nil
+}
+
+// Receive implements port.RxQueue.
+func (q *rxQueue) Receive(pool *pkt.Pool, pkts []*pkt.Packet, timeout time.Duration) int {
+	if len(pkts) == 0 || !q.slot.Enter() {
+		return 0
+	}
+	n := q.drain(pool, pkts)
+	if n == 0 && timeout > 0 {
+		deadline := time.Now().Add(timeout)
+		for {
+			left := time.Until(deadline)
+			if left <= 0 {
+				break
+			}
+			sys.Ppoll(q.pfd[:], left)
+			if q.p.gate.Closed() {
+				break
+			}
+			if n = q.drain(pool, pkts); n > 0 {
+				break
+			}
+		}
+	}
+	q.slot.Exit()
+	return n
+}
+
+// drain reads frames until pkts is full, the TAP has none left or the pool
+// is empty.
+func (q *rxQueue) drain(pool *pkt.Pool, pkts []*pkt.Packet) int {
+	n, bytes, dropped := 0, 0, 0
+	var p *pkt.Packet
+	for n < len(pkts) {
+		if p == nil {
+			if p = pool.Get(); p == nil {
+				break
+			}
+		}
+		buf := p.RecvBuf()
+		var k int
+		var e syscall.Errno
+		hl := 0
+		if q.p.vnet {
+			sys.SetIovec(&q.iov[1], buf)
+			k, e = sys.Readv(q.fd, q.iov[:])
+			hl = pkt.VnetHdrLen
+		} else {
+			k, e = sys.Read(q.fd, buf)
+		}
+		if e == sys.EINTR {
+			continue
+		}
+		if e != 0 {
+			break // EAGAIN: empty; EIO/EBADFD: device gone, poll will say
+		}
+		k -= hl
+		if k < 14 || !p.SetFrame(k) {
+			dropped++
+			continue
+		}
+		p.GSO = pkt.GSO{}
+		if q.p.vnet && !p.GSO.DecodeVnetHdr(q.hdr[:]) {
+			dropped++
+			continue
+		}
+		pkts[n] = p
+		p = nil
+		n++
+		bytes += k
+	}
+	if p != nil {
+		p.Free()
+	}
+	if n > 0 {
+		q.packets.Add(uint64(n))
+		q.bytes.Add(uint64(bytes))
+	}
+	if dropped > 0 {
+		q.dropped.Add(uint64(dropped))
+	}
+	return n
+}
+
+// Transmit implements port.TxQueue: one writev per frame.
+func (q *txQueue) Transmit(pkts []*pkt.Packet) int {
+	if len(pkts) == 0 {
+		return 0
+	}
+	if !q.slot.Enter() {
+		q.dropped.Add(uint64(len(pkts)))
+		return 0
+	}
+	sent, bytes := 0, 0
+	for _, p := range pkts {
+		b := p.Bytes()
+		if len(b) < 14 {
+			continue
+		}
+		if !q.p.vnet && (p.GSO.IsGSO() || p.GSO.NeedsCsum) {
+			continue // nothing could finish it
+		}
+		e := sys.EINTR
+		for e == sys.EINTR {
+			if q.p.vnet {
+				p.GSO.EncodeVnetHdr(q.hdr[:])
+				sys.SetIovec(&q.iov[1], b)
+				_, e = sys.Writev(q.fd, q.iov[:])
+			} else {
+				_, e = sys.Write(q.fd, b)
+			}
+		}
+		if e == 0 {
+			sent++
+			bytes += len(b)
+		}
+	}
+	// Drop the references to the caller's buffers.
+	sys.SetIovec(&q.iov[1], nil)
+	q.slot.Exit()
+	q.packets.Add(uint64(sent))
+	q.bytes.Add(uint64(bytes))
+	if d := len(pkts) - sent; d > 0 {
+		q.dropped.Add(uint64(d))
+	}
+	return sent
+}

@@ -1,0 +1,348 @@
+package tap
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"flowpath/internal/errs"
+	"flowpath/internal/pkt"
+	"flowpath/internal/port"
+	"flowpath/internal/sys/nstest"
+)
+
+var _ port.Port = (*Port)(nil)
+
+var peerMAC = [6]byte{2, 0, 0, 0, 0, 2}
+
+func open(t *testing.T, ns *nstest.NS, name string, cfg Config) *Port {
+	t.Helper()
+	var p *Port
+	if err := ns.Do(func() (err error) {
+		p, err = Open(name, cfg)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func csum(sum uint32, b []byte) uint32 {
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	return sum
+}
+
+func fold(sum uint32) uint16 {
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return uint16(sum)
+}
+
+// udpFrame builds Ethernet/IPv4/UDP. With partial, the UDP checksum field
+// holds only the pseudo-header sum and g says where to finish it (what a
+// virtio-net NEEDS_CSUM frame looks like); otherwise the checksum is full.
+func udpFrame(dst, src [6]byte, sip, dip netip.Addr, sport, dport uint16, payload []byte, partial bool) ([]byte, pkt.GSO) {
+	f := make([]byte, 42+len(payload))
+	copy(f, dst[:])
+	copy(f[6:], src[:])
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	ip := f[14:34]
+	ip[0], ip[8], ip[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(ip[2:], uint16(28+len(payload)))
+	s4, d4 := sip.As4(), dip.As4()
+	copy(ip[12:], s4[:])
+	copy(ip[16:], d4[:])
+	binary.BigEndian.PutUint16(ip[10:], ^fold(csum(0, ip)))
+	udp := f[34:]
+	binary.BigEndian.PutUint16(udp[0:], sport)
+	binary.BigEndian.PutUint16(udp[2:], dport)
+	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
+	copy(udp[8:], payload)
+	pseudo := csum(0, s4[:]) + csum(0, d4[:]) + 17 + uint32(8+len(payload))
+	var g pkt.GSO
+	if partial {
+		binary.BigEndian.PutUint16(udp[6:], fold(pseudo))
+		g = pkt.GSO{NeedsCsum: true, CsumStart: 34, CsumOffset: 6}
+	} else {
+		c := ^fold(csum(pseudo, udp))
+		if c == 0 {
+			c = 0xffff
+		}
+		binary.BigEndian.PutUint16(udp[6:], c)
+	}
+	return f, g
+}
+
+func TestOpenErrors(t *testing.T) {
+	ns := nstest.New(t, "porttaperr")
+	err := ns.Do(func() error {
+		_, err := Open("a-name-longer-than-ifnamsiz", Config{})
+		return err
+	})
+	if !errors.Is(err, errs.ErrInvalid) {
+		t.Fatalf("long name: %v", err)
+	}
+	// A TAP name taken by a veth.
+	nstest.Veth(t, ns, "v0", ns, "v1")
+	err = ns.Do(func() error {
+		_, err := Open("v0", Config{})
+		return err
+	})
+	if err == nil {
+		t.Fatal("opened a veth as a TAP")
+	}
+}
+
+// TestFrames: the kernel sends a UDP datagram out of the TAP and Receive
+// gets it; Transmit injects UDP datagrams (full and partial checksum) that
+// a socket in the namespace receives.
+func TestFrames(t *testing.T) {
+	ns := nstest.New(t, "porttap")
+	p := open(t, ns, "fptap0", Config{NumTx: 2, MTU: 1400})
+	if p.Kind() != "tap" || p.Name() != "fptap0" || p.MTU() != 1400 || p.HardwareAddr() == ([6]byte{}) ||
+		!p.Offloads().RxGSO || !p.Offloads().TxGSO {
+		t.Fatalf("identity: %s %d %v %v", p.Name(), p.MTU(), p.HardwareAddr(), p.Offloads())
+	}
+	t.Logf("kernel offloads %#x", p.KernelOffloads())
+	ns.IP(t, "addr", "add", "10.8.0.1/24", "dev", "fptap0")
+	ns.IP(t, "neigh", "add", "10.8.0.2", "lladdr", "02:00:00:00:00:02", "dev", "fptap0", "nud", "permanent")
+	var conn *net.UDPConn
+	if err := ns.Do(func() (err error) {
+		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 8, 0, 1), Port: 9998})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	// Kernel → TAP.
+	if _, err := conn.WriteToUDPAddrPort([]byte("hello"), netip.MustParseAddrPort("10.8.0.2:9999")); err != nil {
+		t.Fatal(err)
+	}
+	pool := pkt.NewPool("t", 64)
+	got := make([]*pkt.Packet, 16)
+	var frame []byte
+	var g pkt.GSO
+	for deadline := time.Now().Add(2 * time.Second); frame == nil && time.Now().Before(deadline); {
+		n := p.RxQueues()[0].Receive(pool, got, 100*time.Millisecond)
+		for _, pk := range got[:n] {
+			b := pk.Bytes()
+			if len(b) >= 47 && binary.BigEndian.Uint16(b[12:]) == 0x0800 && b[23] == 17 && binary.BigEndian.Uint16(b[36:]) == 9999 {
+				frame, g = append([]byte(nil), b...), pk.GSO
+			}
+			pk.Free()
+		}
+	}
+	if frame == nil {
+		t.Fatal("datagram did not come out of the TAP")
+	}
+	if !bytes.Equal(frame[0:6], peerMAC[:]) || !bytes.Equal(frame[6:12], p.mac[:]) || string(frame[42:]) != "hello" {
+		t.Fatalf("frame %x", frame)
+	}
+	t.Logf("kernel datagram GSO state %+v", g)
+	if g.NeedsCsum && (g.CsumStart != 34 || g.CsumOffset != 6) {
+		t.Fatalf("partial checksum at %d+%d", g.CsumStart, g.CsumOffset)
+	}
+
+	// TAP → kernel, full and partial checksum, from both transmit queues.
+	for i, partial := range []bool{false, true} {
+		msg := []byte{'w', 'o', 'r', 'l', 'd', byte('0' + i)}
+		f, gso := udpFrame(p.mac, peerMAC, netip.MustParseAddr("10.8.0.2"), netip.MustParseAddr("10.8.0.1"), 7777, 9998, msg, partial)
+		pk := pool.Get()
+		pk.SetBytes(f)
+		pk.GSO = gso
+		if p.TxQueue(i).Transmit([]*pkt.Packet{pk}) != 1 {
+			t.Fatal("transmit")
+		}
+		pk.Free()
+		conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 100)
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil || string(buf[:n]) != string(msg) || from.String() != "10.8.0.2:7777" {
+			t.Fatalf("partial=%v: got %q from %v: %v", partial, buf[:n], from, err)
+		}
+	}
+	// A runt is dropped and counted.
+	pk := pool.Get()
+	pk.SetBytes(make([]byte, 10))
+	if p.TxQueue(0).Transmit([]*pkt.Packet{pk}) != 0 {
+		t.Fatal("runt sent")
+	}
+	pk.Free()
+	s := p.Stats()
+	if s.TxPackets != 2 || s.TxDropped != 1 || s.RxPackets == 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	if pool.Stats().InUse != 0 {
+		t.Fatal("leak")
+	}
+}
+
+// TestTCPThroughTaps moves two TAPs into two hosts and joins them with a
+// userspace wire:
+//
+//	h1 [fpta 10.10.0.1] ⇄ port A ⇄ wire ⇄ port B ⇄ [fptb 10.10.0.2] h2
+//
+// TCP must arrive intact, and the kernel must have handed port A GSO
+// super-frames (TSO through TUNSETOFFLOAD) that port B wrote back whole.
+func TestTCPThroughTaps(t *testing.T) {
+	h1, r, h2 := nstest.New(t, "porttaph1"), nstest.New(t, "porttapr"), nstest.New(t, "porttaph2")
+	a := open(t, r, "fpta", Config{})
+	b := open(t, r, "fptb", Config{})
+	r.IP(t, "link", "set", "fpta", "netns", h1.Name)
+	r.IP(t, "link", "set", "fptb", "netns", h2.Name)
+	h1.IP(t, "addr", "add", "10.10.0.1/24", "dev", "fpta")
+	h2.IP(t, "addr", "add", "10.10.0.2/24", "dev", "fptb")
+	h1.IP(t, "link", "set", "fpta", "up")
+	h2.IP(t, "link", "set", "fptb", "up")
+	var w nstest.Wire
+	w.Run(a.RxQueues()[0], b.TxQueue(0), a.MTU())
+	w.Run(b.RxQueues()[0], a.TxQueue(0), b.MTU())
+	defer w.Close()
+	const size = 256 << 20
+	d := nstest.Transfer(t, h1, h2, "10.10.0.2:5201", size, 30*time.Second)
+	w.Close()
+	t.Logf("%d MiB in %v: %.2f Gbit/s; %d frames, %d GSO (%d > MTU), largest %d B",
+		size>>20, d.Round(time.Millisecond), float64(size)*8/d.Seconds()/1e9,
+		w.Frames.Load(), w.GSO.Load(), w.BigGSO.Load(), w.MaxLen.Load())
+	if w.BigGSO.Load() == 0 {
+		t.Fatal("no GSO super-frame came out of the TAP")
+	}
+	sa, sb := a.Stats(), b.Stats()
+	if sa.TxDropped+sb.TxDropped+sa.RxDropped+sb.RxDropped != 0 {
+		t.Errorf("drops: A %+v B %+v", sa, sb)
+	}
+}
+
+// TestMultiQueue opens a two-queue TAP and checks Close wakes receivers
+// blocked on both queues.
+func TestMultiQueueClose(t *testing.T) {
+	ns := nstest.New(t, "porttapmq")
+	p := open(t, ns, "fptmq", Config{Queues: 2, NumTx: 3})
+	if len(p.RxQueues()) != 2 || p.NumTx() != 3 {
+		t.Fatal("queues")
+	}
+	done := make(chan int, 2)
+	for _, q := range p.RxQueues() {
+		go func() {
+			// Frames the kernel sends on link-up (IPv6 router
+			// solicitations) may arrive first; receive until Close.
+			pool := pkt.NewPool("r", 4)
+			got := make([]*pkt.Packet, 4)
+			for {
+				n := q.Receive(pool, got, time.Hour)
+				pool.PutBatch(got[:n])
+				if n == 0 {
+					done <- q.Receive(pool, got, time.Hour)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	p.Close()
+	for i := 0; i < 2; i++ {
+		select {
+		case n := <-done:
+			if n != 0 {
+				t.Fatal("received after close")
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatal("Close did not unblock Receive")
+		}
+	}
+	// The TAP was ours, not persistent: it is gone.
+	if out := ns.IP(t, "link", "show"); bytes.Contains([]byte(out), []byte("fptmq")) {
+		t.Fatalf("TAP left behind:\n%s", out)
+	}
+}
+
+// echoFrame builds an ICMP echo request (Ethernet/IPv4) with id and seq.
+func echoFrame(dst, src [6]byte, sip, dip netip.Addr, seq uint16) []byte {
+	f := make([]byte, 14+20+8+56)
+	copy(f, dst[:])
+	copy(f[6:], src[:])
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	ip := f[14:34]
+	ip[0], ip[8], ip[9] = 0x45, 64, 1
+	binary.BigEndian.PutUint16(ip[2:], uint16(len(f)-14))
+	s4, d4 := sip.As4(), dip.As4()
+	copy(ip[12:], s4[:])
+	copy(ip[16:], d4[:])
+	binary.BigEndian.PutUint16(ip[10:], ^fold(csum(0, ip)))
+	icmp := f[34:]
+	icmp[0] = 8
+	binary.BigEndian.PutUint16(icmp[4:], 0x4242)
+	binary.BigEndian.PutUint16(icmp[6:], seq)
+	binary.BigEndian.PutUint16(icmp[2:], ^fold(csum(0, icmp)))
+	return f
+}
+
+// TestNoAllocs: Transmit and Receive on a TAP allocate nothing. The kernel
+// answers our ICMP echo requests (echo replies are not rate limited), so
+// the test drives both directions without a socket of its own.
+func TestNoAllocs(t *testing.T) {
+	ns := nstest.New(t, "porttapal")
+	p := open(t, ns, "fptal", Config{})
+	ns.IP(t, "addr", "add", "10.8.0.1/24", "dev", "fptal")
+	ns.IP(t, "neigh", "add", "10.8.0.2", "lladdr", "02:00:00:00:00:02", "dev", "fptal", "nud", "permanent")
+	pool := pkt.NewPool("t", 64)
+	batch := make([]*pkt.Packet, 8)
+	for i := range batch {
+		batch[i] = pool.Get()
+		batch[i].SetBytes(echoFrame(p.mac, peerMAC, netip.MustParseAddr("10.8.0.2"), netip.MustParseAddr("10.8.0.1"), uint16(i)))
+	}
+	got := make([]*pkt.Packet, 16)
+	rx, tx := p.RxQueues()[0], p.TxQueue(0)
+	run := func() {
+		if tx.Transmit(batch) != len(batch) {
+			t.Fatal("transmit")
+		}
+		for n := 0; n < len(batch); {
+			k := rx.Receive(pool, got, 500*time.Millisecond)
+			if k == 0 {
+				t.Fatalf("%d of %d echo replies", n, len(batch))
+			}
+			for _, pk := range got[:k] {
+				if b := pk.Bytes(); len(b) > 34 && b[23] == 1 && b[34] == 0 {
+					n++
+				}
+			}
+			pool.PutBatch(got[:k])
+		}
+	}
+	run()
+	if allocs := testing.AllocsPerRun(50, run); allocs != 0 {
+		t.Fatalf("%v allocations per Transmit+Receive", allocs)
+	}
+}
+
+// TestPersistent attaches to a TAP made by ip tuntap and leaves it there.
+func TestPersistent(t *testing.T) {
+	ns := nstest.New(t, "porttapp")
+	ns.IP(t, "tuntap", "add", "dev", "fptp", "mode", "tap", "vnet_hdr")
+	p := open(t, ns, "fptp", Config{NumTx: 2})
+	if p.Name() != "fptp" || !p.Offloads().TxGSO {
+		t.Fatal("attach")
+	}
+	p.Close()
+	if out := ns.IP(t, "link", "show", "fptp"); !bytes.Contains([]byte(out), []byte("fptp")) {
+		t.Fatal("persistent TAP removed")
+	}
+	// A pattern name gets a fresh device.
+	q := open(t, ns, "fpq%d", Config{})
+	if q.Name() != "fpq0" {
+		t.Fatalf("pattern gave %q", q.Name())
+	}
+}
