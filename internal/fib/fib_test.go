@@ -662,6 +662,24 @@ func TestDefaultScope(t *testing.T) {
 	}
 }
 
+// The zero FIB has no rules and no tables; it must still work.
+func TestZeroFIB(t *testing.T) {
+	var f FIB
+	var res Result
+	fl := Flow{Dst: addr("10.0.0.1")}
+	if f.Lookup(&fl, 0, &res) || f.LookupTable(TableMain, fl.Dst, 0, &res) {
+		t.Fatal("route in the zero FIB")
+	}
+	tx := f.Begin()
+	mustAdd(t, tx, uni("10.0.0.0/8", 0, 1, ""), FlagsAdd)
+	if err := tx.AddRule(Rule{Family: 4, Table: TableMain}); err != nil {
+		t.Fatal(err)
+	}
+	if res, ok := look(tx.Commit(), "10.0.0.1"); !ok || res.Nexthop.Dev != 1 {
+		t.Fatalf("%+v %v", res, ok)
+	}
+}
+
 func TestTypeStrings(t *testing.T) {
 	for i := RouteType(0); i < numRouteTypes; i++ {
 		if p, ok := ParseRouteType(i.String()); !ok || p != i {

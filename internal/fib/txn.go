@@ -542,7 +542,8 @@ func (t *Txn) Commit() *FIB {
 	b := t.base
 	f := &FIB{tables: b.tables, rs: b.rs, down: b.down, downHi: b.downHi}
 	if len(t.tables) > 0 {
-		f.tables = maps.Clone(b.tables)
+		f.tables = make(map[uint32]*table, len(b.tables)+len(t.tables))
+		maps.Copy(f.tables, b.tables)
 		for id, tt := range t.tables {
 			f.tables[id] = tt.t
 		}
