@@ -3,7 +3,6 @@
 package tests
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -85,7 +84,7 @@ func (tp *topo) iperfTCP(src, dst *host, secs int) (bps float64, retransmits int
 // listens.
 func (tp *topo) iperfServer(h *host) {
 	tp.t.Helper()
-	var log bytes.Buffer
+	var log syncBuffer
 	tp.background(h.ns, &log, "iperf3", "-s", "-1", "-p", "5201")
 	for i := 0; i < 50; i++ {
 		out, _ := tp.in(h.ns, 5*time.Second, "ss", "-Hltn", "sport", "= :5201")

@@ -291,7 +291,7 @@ func (tp *topo) in(ns string, timeout time.Duration, argv ...string) (string, er
 
 // background starts argv in ns; close stops it. Output goes to out if
 // not nil.
-func (tp *topo) background(ns string, out *bytes.Buffer, argv ...string) *exec.Cmd {
+func (tp *topo) background(ns string, out *syncBuffer, argv ...string) *exec.Cmd {
 	tp.t.Helper()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
 	if out != nil {
