@@ -1,0 +1,131 @@
+// Command flowpathd is the flowpath daemon: it runs the dataplane engine,
+// serves the control API on a unix socket, and wires the concrete port
+// types (AF_PACKET, TAP) to the links fpctl creates. It holds no logic of
+// its own beyond that wiring.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"flowpath/api"
+	"flowpath/internal/control"
+	"flowpath/internal/dataplane"
+	"flowpath/internal/errs"
+	"flowpath/internal/port"
+	"flowpath/internal/port/afpacket"
+	"flowpath/internal/port/tap"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("flowpathd", flag.ContinueOnError)
+	socket := fs.String("socket", api.DefaultSocket, "control socket path")
+	hash := fs.String("multipath-hash", "l3", "ECMP hash policy: l3 (addresses) or l4 (5-tuple)")
+	pool := fs.Int("pool", 0, "packets per worker pool (default 4096)")
+	rxTimeout := fs.Duration("rx-timeout", 0, "worker poll timeout (default 50ms)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit")
+	blockSize := fs.Int("afpacket-block-size", 0, "AF_PACKET ring block size in bytes (default 256 KiB)")
+	blocks := fs.Int("afpacket-blocks", 0, "AF_PACKET ring blocks per queue (default 128)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(os.Stderr, "flowpathd: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *hash != "l3" && *hash != "l4" {
+		fmt.Fprintf(os.Stderr, "flowpathd: --multipath-hash must be l3 or l4, not %q\n", *hash)
+		return 2
+	}
+	cfg := dataplane.DefaultConfig()
+	if *pool > 0 {
+		cfg.PoolSize = *pool
+	}
+	if *rxTimeout > 0 {
+		cfg.RxTimeout = *rxTimeout
+	}
+	logger := log.New(os.Stderr, "flowpathd: ", log.LstdFlags)
+	afpacketCfg.BlockSize, afpacketCfg.NumBlocks = *blockSize, *blocks
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			logger.Print(err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			logger.Print(err)
+			return 1
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
+
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+
+	engine := dataplane.New(cfg)
+	go engine.Run(ctx)
+	model, err := control.NewModel(control.Options{Engine: engine, OpenPort: openPort, HashL4: *hash == "l4"})
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	srv := control.NewServer(model.Handle)
+	srv.Logf = logger.Printf
+	if err := srv.Listen(*socket); err != nil {
+		logger.Print(err)
+		return 1
+	}
+	logger.Printf("listening on %s", *socket)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	select {
+	case <-ctx.Done():
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			logger.Print(err)
+		}
+	}
+	_ = srv.Close()
+	model.Close()
+	engine.Close()
+	logger.Printf("stopped")
+	// Give the neighbour manager a moment to see the cancellation.
+	time.Sleep(10 * time.Millisecond)
+	return 0
+}
+
+// afpacketCfg holds the ring geometry from the command line.
+var afpacketCfg afpacket.Config
+
+// openPort opens the medium for a link; the engine needs one transmit
+// queue per worker plus the control queue on every port.
+func openPort(l *api.Link) (port.Port, error) {
+	queues := l.Queues
+	if queues < 1 {
+		queues = 1
+	}
+	switch l.Kind {
+	case "afpacket":
+		c := afpacketCfg
+		c.Queues, c.NumTx = queues, dataplane.TxQueues
+		return afpacket.Open(l.IfName, c)
+	case "tap":
+		return tap.Open(l.IfName, tap.Config{Queues: queues, NumTx: dataplane.TxQueues})
+	}
+	return nil, fmt.Errorf("link type %s: %w", l.Kind, errs.ErrNotSupported)
+}
