@@ -140,6 +140,12 @@ func (w *worker) ip6Local(in *Device, p *pkt.Packet, ip hdr.IPv6, proto uint8, o
 		ic.SetChecksum(hdr.UpdateChecksum16(ic.Checksum(), oldw, uint16(hdr.ICMPv6EchoReply)<<8|uint16(ic.Code())))
 		p.InPort = 0
 		p.GSO = pkt.GSO{}
+		if src.IsLinkLocalUnicast() {
+			// Link-local addresses are only meaningful on the link the
+			// request came from: answer there, not by a route lookup.
+			w.output(in, p, src, 0)
+			return
+		}
 		w.sendLocal6(p, ip)
 	case hdr.IPProtoUDP:
 		w.icmp6Error(in, p, hdr.ICMPv6DestUnreachable, hdr.ICMPv6CodePortUnreachable, 0)
