@@ -33,7 +33,9 @@ func imports(t *testing.T, pattern string) map[string][]string {
 	return m
 }
 
-func isStd(p string) bool { return !strings.Contains(strings.Split(p, "/")[0], ".") && !strings.HasPrefix(p, "flowpath") }
+func isStd(p string) bool {
+	return !strings.Contains(strings.Split(p, "/")[0], ".") && !strings.HasPrefix(p, "flowpath")
+}
 
 func TestHeaderAndPacketUseStdlibOnly(t *testing.T) {
 	for _, pkg := range []string{"internal/hdr", "internal/pkt"} {
