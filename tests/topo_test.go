@@ -207,8 +207,11 @@ func (tp *topo) close() {
 	}
 	tp.procs = nil
 	code := tp.stopDaemon()
-	if tp.t.Failed() || code != 0 {
-		tp.t.Logf("flowpathd exit status %d, log:\n%s", code, tp.daemonLog())
+	if code != 0 {
+		tp.t.Errorf("flowpathd exited with status %d after SIGTERM", code)
+	}
+	if tp.t.Failed() {
+		tp.t.Logf("flowpathd log:\n%s", tp.daemonLog())
 	}
 	for _, ns := range tp.nss {
 		killNSProcs(ns)

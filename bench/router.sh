@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# flowpath as an IPv4 router vs the kernel router, side by side in one run.
+#
+#   bn-fp-kh1 eth0 --veth-- r1 [bn-fp-kr: kernel, ip_forward=1] r2 --veth-- eth0 bn-fp-kh2   (kernel)
+#   bn-fp-ah1 eth0 --veth-- r-h1 [bn-fp-ar: flowpathd, afpacket] r-h2 --veth-- eth0 bn-fp-ah2 (afpacket)
+#   bn-fp-th1 eth0 =tap= [bn-fp-tr: flowpathd, tap ports t-h1/t-h2] =tap= eth0 bn-fp-th2    (tap)
+#   every variant: h1 10.1.0.1/24 -> router 10.1.0.254 | 10.2.0.254 -> h2 10.2.0.1/24
+#
+# All variants are up at once; each repetition measures every variant in
+# turn (TCP, then UDP 64 B), so slow drift of the VM hits all of them alike.
+# Then a "no loss" search: the highest iperf3 -u -l 64 -b RATE at which the
+# loss stays below 0.1 %, by bisection between 10 kpps and the -b 0 send rate.
+#
+# Usage: sudo bench/router.sh            env: DUR=5 (s per run) REPS=3 (median of)
+#        VARIANTS="kernel afpacket tap"  SEARCH=1 (0 skips the no-loss search)
+#        STEP=2 (s per search step)      RAW=/tmp/bench-raw/router (iperf3 JSON)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+: "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/router}"
+: "${VARIANTS:=kernel afpacket tap}" "${SEARCH:=1}" "${STEP:=2}"
+export DUR REPS RAW
+
+lib=$repo/../shared/bench/baselines/lib.sh
+if [ -f "$lib" ]; then
+    # shellcheck source=/dev/null
+    . "$lib"
+else
+    # The few helpers of shared/bench/baselines/lib.sh this script uses,
+    # for a checkout without the shared tree. Same conventions: PIDs only,
+    # our own namespaces only, medians of REPS, raw JSON kept.
+    mkdir -p "$RAW"
+    need_root() { [ "$(id -u)" = 0 ] || { echo "must run as root" >&2; exit 1; }; }
+    need_tools() {
+        local t missing=()
+        for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+        [ ${#missing[@]} -eq 0 ] || { echo "missing tools: ${missing[*]}" >&2; exit 1; }
+    }
+    ns_del() {
+        local ns pid
+        for ns in "$@"; do
+            ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$ns" || continue
+            for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+            sleep 0.2
+            for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+            ip netns del "$ns" 2>/dev/null
+        done
+    }
+    ns_add() {
+        local ns
+        for ns in "$@"; do
+            ip netns add "$ns"; ip -n "$ns" link set lo up
+            ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+        done
+    }
+    median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
+    iperf_server() {
+        local ns=$1 i
+        ip netns exec "$ns" iperf3 -s -p 5201 >/dev/null 2>&1 &
+        local pid=$!
+        for i in $(seq 1 50); do ip netns exec "$ns" ss -ltn 2>/dev/null | grep -q ':5201 ' && break; sleep 0.1; done
+        echo "$pid"
+    }
+    tcp_once() {
+        local ns=$1 dst=$2 tag=$3 f="$RAW/$3.json"
+        ip netns exec "$ns" iperf3 -c "$dst" -p 5201 -t "$DUR" -J >"$f" 2>&1
+        jq -r 'if .error then "nan nan nan" else
+                 (.end.sum_received.bits_per_second/1e9*1000|round/1000|tostring) + " " +
+                 (.end.cpu_utilization_percent.host_total|round|tostring) + " " +
+                 (.end.cpu_utilization_percent.remote_total|round|tostring) end' "$f" 2>/dev/null || echo "nan nan nan"
+    }
+    udp_once() {
+        local ns=$1 dst=$2 tag=$3 f="$RAW/$3.json"
+        ip netns exec "$ns" iperf3 -c "$dst" -p 5201 -u -l 64 -b 0 -t "$DUR" -J >"$f" 2>&1
+        jq -r 'if .error then "nan nan nan nan nan" else
+                 (.end.sum_received) as $r | (.end.sum_sent) as $s | (.end.cpu_utilization_percent) as $c |
+                 ($r.bytes/64/$r.seconds|round|tostring) + " " + ($s.packets/$s.seconds|round|tostring) + " " +
+                 ($r.lost_percent*100|round/100|tostring) + " " +
+                 ($c.host_total|round|tostring) + " " + ($c.remote_total|round|tostring) end' "$f" 2>/dev/null || echo "nan nan nan nan nan"
+    }
+    pingcheck() { ip netns exec "$1" ping -c 2 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }
+fi
+mkdir -p "$RAW"
+
+need_root
+need_tools ip iperf3 jq ss go
+
+# Figures from shared/bench/baselines/RESULTS.md (OVS 3.1 userspace
+# datapath, NORMAL, AF_PACKET ports, row 4a), NOT measured by this run.
+OVS_TCP=0.84
+OVS_UDP_RX=110921
+
+BIN=$(mktemp -d /tmp/bn-fp-bin.XXXXXX)
+FPD_PIDS=()
+SPIDS=()
+ALLNS="bn-fp-kh1 bn-fp-kr bn-fp-kh2 bn-fp-ah1 bn-fp-ar bn-fp-ah2 bn-fp-th1 bn-fp-tr bn-fp-th2"
+cleanup() {
+    local p
+    for p in "${SPIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${FPD_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+        kill -9 "$p" 2>/dev/null
+    done
+    # shellcheck disable=SC2086
+    ns_del $ALLNS
+    rm -rf "$BIN"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# shellcheck disable=SC2086
+ns_del $ALLNS   # leftovers of an interrupted run
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== building flowpathd and fpctl"
+(cd "$repo" && go build -o "$BIN/" ./cmd/flowpathd ./cmd/fpctl) || { echo "build failed" >&2; exit 1; }
+
+# hosts PFX: namespaces PFXh1 PFXh2 with addresses and default routes on
+# their eth0 (which must exist).
+hosts_up() {
+    local p=$1
+    ip -n "${p}h1" addr add 10.1.0.1/24 dev eth0
+    ip -n "${p}h2" addr add 10.2.0.1/24 dev eth0
+    ip -n "${p}h1" link set eth0 up
+    ip -n "${p}h2" link set eth0 up
+    ip -n "${p}h1" route add default via 10.1.0.254
+    ip -n "${p}h2" route add default via 10.2.0.254
+}
+
+setup_kernel() {   # as shared/bench/baselines/02-kernel-router.sh
+    ns_add bn-fp-kh1 bn-fp-kr bn-fp-kh2
+    ip link add eth0 netns bn-fp-kh1 type veth peer name r1 netns bn-fp-kr
+    ip link add eth0 netns bn-fp-kh2 type veth peer name r2 netns bn-fp-kr
+    ip -n bn-fp-kr addr add 10.1.0.254/24 dev r1
+    ip -n bn-fp-kr addr add 10.2.0.254/24 dev r2
+    ip -n bn-fp-kr link set r1 up
+    ip -n bn-fp-kr link set r2 up
+    ip netns exec bn-fp-kr sysctl -qw net.ipv4.ip_forward=1
+    hosts_up bn-fp-k
+}
+
+# start_fpd NS: flowpathd in NS, socket $BIN/NS.sock; waits until it answers.
+start_fpd() {
+    local ns=$1 i
+    ip netns exec "$ns" "$BIN/flowpathd" --socket "$BIN/$ns.sock" >"$RAW/$ns-flowpathd.log" 2>&1 &
+    FPD_PIDS+=($!)
+    for i in $(seq 1 50); do
+        "$BIN/fpctl" --socket "$BIN/$ns.sock" link show >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "flowpathd in $ns does not answer; log:" >&2; cat "$RAW/$ns-flowpathd.log" >&2
+    return 1
+}
+
+setup_afpacket() {
+    local c="$BIN/fpctl --socket $BIN/bn-fp-ar.sock" i
+    ns_add bn-fp-ah1 bn-fp-ar bn-fp-ah2
+    for i in 1 2; do
+        ip link add eth0 netns "bn-fp-ah$i" type veth peer name "r-h$i" netns bn-fp-ar
+        # the router namespace's kernel stays silent on flowpath's ports
+        ip netns exec bn-fp-ar sysctl -qw "net.ipv6.conf.r-h$i.disable_ipv6=1"
+        ip -n bn-fp-ar link set "r-h$i" up
+    done
+    start_fpd bn-fp-ar || return 1
+    for i in 1 2; do
+        $c link add "h$i" type afpacket ifname "r-h$i" && $c link set "h$i" up &&
+            $c addr add "10.$i.0.254/24" dev "h$i" || return 1
+    done
+    hosts_up bn-fp-a
+}
+
+setup_tap() {
+    local c="$BIN/fpctl --socket $BIN/bn-fp-tr.sock" i
+    ns_add bn-fp-th1 bn-fp-tr bn-fp-th2
+    start_fpd bn-fp-tr || return 1
+    for i in 1 2; do
+        # flowpathd makes the TAP in its namespace; its kernel end goes to the host
+        $c link add "h$i" type tap ifname "t-h$i" || return 1
+        ip -n bn-fp-tr link set "t-h$i" netns "bn-fp-th$i" &&
+            ip -n "bn-fp-th$i" link set "t-h$i" name eth0 || return 1
+        $c link set "h$i" up && $c addr add "10.$i.0.254/24" dev "h$i" || return 1
+    done
+    hosts_up bn-fp-t
+}
+
+declare -A H1 H2 TCP RX TX LOSS NOLOSS
+ACTIVE=()
+for v in $VARIANTS; do
+    case $v in
+        kernel) p=bn-fp-k ;;
+        afpacket) p=bn-fp-a ;;
+        tap) p=bn-fp-t ;;
+        *) echo "unknown variant $v" >&2; exit 2 ;;
+    esac
+    echo "== setting up $v"
+    if ! "setup_$v"; then
+        echo "   $v: setup failed, skipped"
+        continue
+    fi
+    if ! pingcheck "${p}h1" 10.2.0.1; then
+        echo "   $v: h1 cannot ping h2, skipped"
+        continue
+    fi
+    H1[$v]=${p}h1 H2[$v]=${p}h2
+    SPIDS+=("$(iperf_server "${p}h2")")
+    ACTIVE+=("$v")
+done
+[ ${#ACTIVE[@]} -gt 0 ] || { echo "nothing to measure" >&2; exit 1; }
+
+declare -A tcps rxs txs losses
+for r in $(seq 1 "$REPS"); do
+    for v in "${ACTIVE[@]}"; do
+        # shellcheck disable=SC2046
+        set -- $(tcp_once "${H1[$v]}" 10.2.0.1 "$v-tcp-$r")
+        tcps[$v]="${tcps[$v]:-} $1"
+        echo "  [$v] run $r TCP: $1 Gbit/s (cpu client $2% server $3%)"
+        sleep 0.5
+    done
+    for v in "${ACTIVE[@]}"; do
+        # shellcheck disable=SC2046
+        set -- $(udp_once "${H1[$v]}" 10.2.0.1 "$v-udp-$r")
+        rxs[$v]="${rxs[$v]:-} $1" txs[$v]="${txs[$v]:-} $2" losses[$v]="${losses[$v]:-} $3"
+        echo "  [$v] run $r UDP64: rx $1 pps, tx $2 pps, loss $3 %"
+        sleep 0.5
+    done
+done
+for v in "${ACTIVE[@]}"; do
+    # shellcheck disable=SC2086
+    TCP[$v]=$(median ${tcps[$v]}) RX[$v]=$(median ${rxs[$v]}) TX[$v]=$(median ${txs[$v]}) LOSS[$v]=$(median ${losses[$v]})
+done
+
+# udp_at NS PPS SECS TAG -> "rx_pps tx_pps loss_pct" at a fixed offered rate
+udp_at() {
+    local ns=$1 pps=$2 secs=$3 f="$RAW/$4.json"
+    ip netns exec "$ns" iperf3 -c 10.2.0.1 -p 5201 -u -l 64 -b $((pps * 64 * 8)) -t "$secs" -J >"$f" 2>&1
+    jq -r 'if .error then "nan nan 100" else
+             (.end.sum_received) as $r | (.end.sum_sent) as $s |
+             ($r.bytes/64/$r.seconds|round|tostring) + " " + ($s.packets/$s.seconds|round|tostring) + " " +
+             ($r.lost_percent|tostring) end' "$f" 2>/dev/null || echo "nan nan 100"
+}
+# lossless PCT: true if PCT < 0.1 (nan counts as loss)
+lossless() { awk -v l="$1" 'BEGIN { exit !(l == l + 0 && l < 0.1) }'; }
+
+# step V PPS -> true if the loss at PPS is < 0.1 %. A failed step is run
+# once more: on a shared 2-vCPU VM a descheduled iperf3 client catches up
+# with a burst, and one such burst should not end the search.
+step() {
+    local v=$1 pps=$2 try
+    for try in 1 2; do
+        # shellcheck disable=SC2046
+        set -- $(udp_at "${H1[$v]}" "$pps" "$STEP" "$v-search-$pps-$try")
+        echo "  [$v] search $pps pps (try $try): rx $1 pps, loss $3 %"
+        lossless "$3" && return 0
+    done
+    return 1
+}
+
+# search V: bisection for the highest offered pps with loss < 0.1 %,
+# between 10 kpps and the rate iperf3 reached with -b 0.
+search() {
+    local v=$1 lo=10000 hi n=0 mid
+    hi=$(printf '%.0f' "${TX[$v]}" 2>/dev/null) || hi=0
+    [ "$hi" -gt "$lo" ] 2>/dev/null || hi=$((lo * 10))
+    if ! step "$v" "$lo"; then NOLOSS[$v]="<$lo"; return; fi
+    if step "$v" "$hi"; then NOLOSS[$v]=">=$hi"; return; fi
+    while [ $((hi - lo)) -gt $((lo / 20)) ] && [ $n -lt 7 ]; do
+        mid=$(((lo + hi) / 2)); n=$((n + 1))
+        if step "$v" "$mid"; then lo=$mid; else hi=$mid; fi
+    done
+    NOLOSS[$v]=$lo
+}
+if [ "$SEARCH" = 1 ]; then
+    echo "== no-loss search (iperf3 -u -l 64 -b RATE -t $STEP, loss < 0.1 %)"
+    for v in "${ACTIVE[@]}"; do search "$v"; done
+fi
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == a + 0 && b == b + 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+
+echo
+echo "== router: flowpath vs kernel (median of $REPS, ${DUR}s each; $(uname -r), $(nproc) CPUs)"
+echo "   load average at start $LOAD_START, now $(cut -d' ' -f1-3 /proc/loadavg): other work on the machine skews every figure"
+printf '%-26s %10s %12s %12s %8s %14s\n' "path" "TCP Gbit/s" "UDP64 rx pps" "UDP64 tx pps" "loss %" "no-loss pps"
+for v in "${ACTIVE[@]}"; do
+    case $v in kernel) name="kernel router" ;; *) name="flowpath $v" ;; esac
+    printf '%-26s %10s %12s %12s %8s %14s\n' "$name" "${TCP[$v]}" "${RX[$v]}" "${TX[$v]}" "${LOSS[$v]}" "${NOLOSS[$v]:--}"
+done
+printf '%-26s %10s %12s %12s %8s %14s\n' "OVS userspace (RESULTS.md)" "$OVS_TCP" "$OVS_UDP_RX" "-" "-" "-"
+echo "   (the OVS row is not measured here: it is shared/bench/baselines/RESULTS.md row 4a)"
+echo
+printf '%-34s %8s %10s\n' "ratio" "TCP" "UDP64 rx"
+for v in "${ACTIVE[@]}"; do
+    [ "$v" = kernel ] && continue
+    if [ -n "${TCP[kernel]:-}" ]; then
+        printf '%-34s %8s %10s\n' "flowpath $v / kernel" "$(ratio "${TCP[$v]}" "${TCP[kernel]}")" "$(ratio "${RX[$v]}" "${RX[kernel]}")"
+    fi
+    printf '%-34s %8s %10s\n' "flowpath $v / OVS (RESULTS.md)" "$(ratio "${TCP[$v]}" "$OVS_TCP")" "$(ratio "${RX[$v]}" "$OVS_UDP_RX")"
+done
+echo "raw iperf3 JSON and flowpathd logs: $RAW"
