@@ -13,10 +13,11 @@ type PollFd = unix.PollFd
 
 // Poll events.
 const (
-	POLLIN  = unix.POLLIN
-	POLLOUT = unix.POLLOUT
-	POLLERR = unix.POLLERR
-	POLLHUP = unix.POLLHUP
+	POLLIN   = unix.POLLIN
+	POLLOUT  = unix.POLLOUT
+	POLLERR  = unix.POLLERR
+	POLLHUP  = unix.POLLHUP
+	POLLNVAL = unix.POLLNVAL
 )
 
 // Ppoll waits up to timeout (rounded to nanoseconds; <= 0 returns at once)

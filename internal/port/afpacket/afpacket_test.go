@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -277,5 +279,45 @@ func TestNoAllocs(t *testing.T) {
 	run()
 	if allocs := testing.AllocsPerRun(50, run); allocs != 0 {
 		t.Fatalf("%v allocations per Transmit+Receive", allocs)
+	}
+}
+
+// threadCPU is the CPU time the calling thread has used.
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestPoolEmpty: with frames waiting and an empty pool, Receive sleeps out
+// its timeout without spinning, and the frames are still there after.
+func TestPoolEmpty(t *testing.T) {
+	ns := nstest.New(t, "portpe")
+	nstest.Veth(t, ns, "pa", ns, "pb")
+	a := open(t, ns, "pa", Config{})
+	b := open(t, ns, "pb", Config{})
+	pool := pkt.NewPool("t", 64)
+	dst, src := b.HardwareAddr(), a.HardwareAddr()
+	if send(t, a.TxQueue(0), pool, testFrame(dst, src, 100, 1), testFrame(dst, src, 100, 2)) != 2 {
+		t.Fatal("send")
+	}
+	time.Sleep(20 * time.Millisecond) // let the block retire
+	hold := make([]*pkt.Packet, 64)
+	pool.GetBatch(hold)
+	got := make([]*pkt.Packet, 8)
+	runtime.LockOSThread()
+	t0, c0 := time.Now(), threadCPU()
+	n := b.RxQueues()[0].Receive(pool, got, 100*time.Millisecond)
+	d, c := time.Since(t0), threadCPU()-c0
+	runtime.UnlockOSThread()
+	if n != 0 || d < 100*time.Millisecond {
+		t.Fatalf("starved Receive: %d frames after %v", n, d)
+	}
+	if c > 30*time.Millisecond {
+		t.Fatalf("starved Receive burned %v of CPU in %v", c, d)
+	}
+	pool.PutBatch(hold)
+	if f := collect(t, b.RxQueues()[0], pool, 2, time.Second); len(f) != 2 {
+		t.Fatalf("%d frames after the pool refilled", len(f))
 	}
 }

@@ -19,10 +19,10 @@ func (q *rxQueue) Receive(pool *pkt.Pool, pkts []*pkt.Packet, timeout time.Durat
 	if len(pkts) == 0 || !q.slot.Enter() {
 		return 0
 	}
-	n := q.drain(pool, pkts)
+	n, starved := q.drain(pool, pkts)
 	if n == 0 && timeout > 0 {
 		deadline := time.Now().Add(timeout)
-		for {
+		for !starved {
 			left := time.Until(deadline)
 			if left <= 0 {
 				break
@@ -32,7 +32,7 @@ func (q *rxQueue) Receive(pool *pkt.Pool, pkts []*pkt.Packet, timeout time.Durat
 			if q.p.gate.Closed() {
 				break
 			}
-			if n = q.drain(pool, pkts); n > 0 {
+			if n, starved = q.drain(pool, pkts); n > 0 {
 				break
 			}
 			if q.pfd[0].Revents&sys.POLLERR != 0 {
@@ -42,15 +42,24 @@ func (q *rxQueue) Receive(pool *pkt.Pool, pkts []*pkt.Packet, timeout time.Durat
 				sys.SocketError(q.fd)
 			}
 		}
+		if starved && n == 0 {
+			// Frames wait but the pool is empty, and only its owner (the
+			// caller, who is here) can refill it: sleep instead of
+			// spinning on a ready ring; Close still wakes us.
+			if left := time.Until(deadline); left > 0 {
+				sys.Ppoll(q.pfd[1:], left)
+			}
+		}
 	}
 	q.slot.Exit()
 	return n
 }
 
 // drain copies ready frames into packets from pool, block by block, and
-// returns the blocks it finished to the kernel.
-func (q *rxQueue) drain(pool *pkt.Pool, pkts []*pkt.Packet) int {
-	n, bytes, dropped := 0, 0, 0
+// returns the blocks it finished to the kernel. starved reports that it
+// stopped because the pool was empty.
+func (q *rxQueue) drain(pool *pkt.Pool, pkts []*pkt.Packet) (n int, starved bool) {
+	bytes, dropped := 0, 0
 	for n < len(pkts) {
 		blk := q.ring[q.cur*q.bs : (q.cur+1)*q.bs]
 		if !q.open {
@@ -89,13 +98,13 @@ func (q *rxQueue) drain(pool *pkt.Pool, pkts []*pkt.Packet) int {
 		case frameNoPacket:
 			// Pool empty: leave the frame for the next call.
 			q.count(n, bytes, dropped)
-			return n
+			return n, true
 		}
 		q.left--
 		q.off += next
 	}
 	q.count(n, bytes, dropped)
-	return n
+	return n, false
 }
 
 func (q *rxQueue) count(n, bytes, dropped int) {

@@ -273,10 +273,12 @@ func (p *Port) Close() error {
 func (q *rxQueue) Receive(pool *pkt.Pool, pkts []*pkt.Packet, timeout time.Duration) int {
 	p := q.p
 	n, bytes, dropped := 0, 0, 0
+	starved := false
 	var pk *pkt.Packet // taken before a record is read, so an empty pool loses nothing
 	for n < len(pkts) && !p.done.Load() && !p.closed.Load() {
 		if pk == nil {
 			if pk = pool.Get(); pk == nil {
+				starved = true
 				break
 			}
 		}
@@ -317,7 +319,9 @@ func (q *rxQueue) Receive(pool *pkt.Pool, pkts []*pkt.Packet, timeout time.Durat
 	if dropped > 0 {
 		q.dropped.Add(uint64(dropped))
 	}
-	if n == 0 && timeout > 0 && (p.done.Load() || p.closed.Load()) {
+	if n == 0 && timeout > 0 && (starved || p.done.Load() || p.closed.Load()) {
+		// Nothing to give before the timeout: wait it out rather than
+		// let the worker spin.
 		idle(timeout, &p.closed)
 	}
 	return n

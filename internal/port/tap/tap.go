@@ -248,20 +248,32 @@ func (q *rxQueue) Receive(pool *pkt.Pool, pkts []*pkt.Packet, timeout time.Durat
 	if len(pkts) == 0 || !q.slot.Enter() {
 		return 0
 	}
-	n := q.drain(pool, pkts)
+	n, starved := q.drain(pool, pkts)
 	if n == 0 && timeout > 0 {
 		deadline := time.Now().Add(timeout)
-		for {
+		for !starved {
 			left := time.Until(deadline)
 			if left <= 0 {
 				break
 			}
+			q.pfd[0].Revents = 0
 			sys.Ppoll(q.pfd[:], left)
 			if q.p.gate.Closed() {
 				break
 			}
-			if n = q.drain(pool, pkts); n > 0 {
+			if n, starved = q.drain(pool, pkts); n > 0 {
 				break
+			}
+			if q.pfd[0].Revents&(sys.POLLERR|sys.POLLHUP|sys.POLLNVAL) != 0 {
+				starved = true // the TAP is gone: poll would return at once
+			}
+		}
+		if starved && n == 0 {
+			// Nothing can change before the timeout (an empty pool only
+			// refills on its owner's goroutine, a dead TAP stays dead):
+			// sleep, but let Close wake us.
+			if left := time.Until(deadline); left > 0 {
+				sys.Ppoll(q.pfd[1:], left)
 			}
 		}
 	}
@@ -270,13 +282,14 @@ func (q *rxQueue) Receive(pool *pkt.Pool, pkts []*pkt.Packet, timeout time.Durat
 }
 
 // drain reads frames until pkts is full, the TAP has none left or the pool
-// is empty.
-func (q *rxQueue) drain(pool *pkt.Pool, pkts []*pkt.Packet) int {
-	n, bytes, dropped := 0, 0, 0
+// is empty (starved).
+func (q *rxQueue) drain(pool *pkt.Pool, pkts []*pkt.Packet) (n int, starved bool) {
+	bytes, dropped := 0, 0
 	var p *pkt.Packet
 	for n < len(pkts) {
 		if p == nil {
 			if p = pool.Get(); p == nil {
+				starved = true
 				break
 			}
 		}
@@ -322,7 +335,7 @@ func (q *rxQueue) drain(pool *pkt.Pool, pkts []*pkt.Packet) int {
 	if dropped > 0 {
 		q.dropped.Add(uint64(dropped))
 	}
-	return n
+	return n, starved
 }
 
 // Transmit implements port.TxQueue: one writev per frame.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -345,4 +347,47 @@ func TestPersistent(t *testing.T) {
 	if q.Name() != "fpq0" {
 		t.Fatalf("pattern gave %q", q.Name())
 	}
+}
+
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestPoolEmpty: with an empty pool and frames waiting, Receive sleeps out
+// its timeout without spinning, and the frames are still there after.
+func TestPoolEmpty(t *testing.T) {
+	ns := nstest.New(t, "porttappe")
+	p := open(t, ns, "fptpe", Config{})
+	ns.IP(t, "addr", "add", "10.8.0.1/24", "dev", "fptpe")
+	ns.IP(t, "neigh", "add", "10.8.0.2", "lladdr", "02:00:00:00:00:02", "dev", "fptpe", "nud", "permanent")
+	pool := pkt.NewPool("t", 64)
+	pk := pool.Get()
+	pk.SetBytes(echoFrame(p.mac, peerMAC, netip.MustParseAddr("10.8.0.2"), netip.MustParseAddr("10.8.0.1"), 1))
+	p.TxQueue(0).Transmit([]*pkt.Packet{pk})
+	pk.Free()
+	hold := make([]*pkt.Packet, 64)
+	pool.GetBatch(hold)
+	got := make([]*pkt.Packet, 8)
+	runtime.LockOSThread()
+	t0, c0 := time.Now(), threadCPU()
+	n := p.RxQueues()[0].Receive(pool, got, 100*time.Millisecond)
+	d, c := time.Since(t0), threadCPU()-c0
+	runtime.UnlockOSThread()
+	if n != 0 || d < 100*time.Millisecond || c > 30*time.Millisecond {
+		t.Fatalf("starved Receive: %d frames after %v, %v CPU", n, d, c)
+	}
+	pool.PutBatch(hold)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		n := p.RxQueues()[0].Receive(pool, got, 50*time.Millisecond)
+		for _, pk := range got[:n] {
+			if b := pk.Bytes(); len(b) > 34 && b[23] == 1 && b[34] == 0 {
+				pool.PutBatch(got[:n])
+				return
+			}
+		}
+		pool.PutBatch(got[:n])
+	}
+	t.Fatal("echo reply lost")
 }
