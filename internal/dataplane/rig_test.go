@@ -54,6 +54,7 @@ type rig struct {
 	dpool        *pkt.Pool
 	dbuf         [pkt.BatchSize]*pkt.Packet
 	batch        [pkt.BatchSize]*pkt.Packet
+	setup        time.Duration // benchmarks: time to build the rig
 }
 
 type rigOpts struct {
@@ -61,7 +62,8 @@ type rigOpts struct {
 	routes  func(tx *fib.Txn) // extra routes
 	r2      port.Offloads     // offloads of r2's port
 	hashL4  bool
-	noNeigh bool // leave h1 and h2 unresolved
+	noNeigh bool      // leave h1 and h2 unresolved
+	r2Port  port.Port // replaces r2's memory port (benchmarks: a sink)
 }
 
 func mustAdd(tb testing.TB, tx *fib.Txn, r fib.Route) {
@@ -117,6 +119,9 @@ func newRig(tb testing.TB, o rigOpts) *rig {
 	a26 := []netip.Prefix{netip.MustParsePrefix("fd00:2::254/64")}
 	d1 := &Device{Index: devR1, Name: "r1", Kind: "mem", MAC: macR1, MTU: 1500, Up: true, Port: r.p1, Addr4: a1, Addr6: a16}
 	d2 := &Device{Index: devR2, Name: "r2", Kind: "mem", MAC: macR2, MTU: 1500, Up: true, Port: r.p2, Addr4: a2, Addr6: a26}
+	if o.r2Port != nil {
+		d2.Port = o.r2Port
+	}
 
 	tx := fib.Empty().Begin()
 	for _, a := range []struct {
