@@ -29,7 +29,10 @@ func TestPing(t *testing.T) {
 					t.Errorf("%s -> %s: reply without ttl=63:\n%s", src.role, a, out)
 				}
 			}
-			for _, a := range []string{h1.gw4, h2.gw4, h1.gw6, h2.gw6} {
+			// The router's link-local address on src's link answers too
+			// (the reply must leave by the link the request came in on).
+			ll := tp.linkLocal(src.role) + "%eth0"
+			for _, a := range []string{h1.gw4, h2.gw4, h1.gw6, h2.gw6, ll} {
 				out, ok := tp.ping(src, "-c", "2", "-i", "0.2", "-W", "2", a)
 				if !ok || !strings.Contains(out, "ttl=64") {
 					t.Errorf("%s -> router %s: no answer with ttl=64:\n%s", src.role, a, out)
@@ -37,6 +40,22 @@ func TestPing(t *testing.T) {
 			}
 		}
 	}, bothKinds...)
+}
+
+// linkLocal is the router's fe80:: address on link name, from fpctl.
+func (tp *topo) linkLocal(name string) string {
+	tp.t.Helper()
+	var addrs []struct {
+		Local string `json:"local"`
+	}
+	tp.fpctlJSON(&addrs, "-6", "addr", "show", "dev", name)
+	for _, a := range addrs {
+		if strings.HasPrefix(a.Local, "fe80:") {
+			return strings.SplitN(a.Local, "/", 2)[0]
+		}
+	}
+	tp.t.Fatalf("link %s has no link-local address: %+v", name, addrs)
+	return ""
 }
 
 // TestIperfTCP: one TCP stream h1 -> h2 for 3 s must pass 1 Gbit/s.
