@@ -1,7 +1,3 @@
-// This check needs golang.org/x/net in go.sum (gopacket's pcapgo imports
-// x/net/bpf); run it with -tags pcapgo once
-// "go get github.com/google/gopacket/pcapgo@v1.1.19" has been done.
-
 package pcap
 
 import (
