@@ -103,8 +103,42 @@ func pathMTU(out *Device, res *fib.Result) uint32 {
 }
 
 // gsoFits reports whether every segment of a GSO super-frame fits mtu.
+// The headers each segment repeats are measured in the frame, as
+// gso.Segment cuts it: the sender's HdrLen is only a hint, and a wrong
+// one must not let oversized segments out. An unparsable super-frame
+// does not fit.
 func gsoFits(p *pkt.Packet, mtu uint32) bool {
-	return int(p.GSO.HdrLen)-int(p.L3)+int(p.GSO.Size) <= int(mtu)
+	b := p.Bytes()
+	l3 := int(p.L3)
+	var nh int // network and transport header bytes of a segment
+	var proto uint8
+	switch p.EtherType {
+	case hdr.EtherTypeIPv4:
+		ip := hdr.IPv4(b[l3:])
+		nh, proto = ip.HeaderLen(), ip.Protocol()
+	case hdr.EtherTypeIPv6:
+		pr, off, _, ok := hdr.IPv6Transport(hdr.IPv6(b[l3:]))
+		if !ok {
+			return false
+		}
+		nh, proto = off, pr
+	default:
+		return false
+	}
+	if l3+nh > len(b) {
+		return false
+	}
+	switch p.GSO.Type {
+	case pkt.GSOTCPv4, pkt.GSOTCPv6:
+		t := hdr.TCP(b[l3+nh:])
+		if proto != hdr.IPProtoTCP || !t.IsValid() {
+			return false
+		}
+		nh += t.DataOffset()
+	case pkt.GSOUDPL4:
+		nh += hdr.UDPLen
+	}
+	return nh+int(p.GSO.Size) <= int(mtu)
 }
 
 // ip4Forward forwards a transit packet (ip_forward).
