@@ -264,3 +264,53 @@ func TestPartialChecksumCompleted(t *testing.T) {
 		t.Fatal("payload changed")
 	}
 }
+
+// TestGSOWrongHdrLen: the fit of segments is judged on the headers in the
+// frame, not on the sender's HdrLen hint.
+func TestGSOWrongHdrLen(t *testing.T) {
+	h, h1, h2 := gsoHosts(t, port.Offloads{})
+	payload := gsoPayload(4000)
+
+	// HdrLen far too big: the 1440-byte segments still fit 1500.
+	f, g := h1.tcpSuper("10.2.0.1", false, true, payload, 1400)
+	g.HdrLen = 1000
+	if !h1.port.InjectGSO(f, g) {
+		t.Fatal("inject")
+	}
+	fs := h2.port.WaitSent(3, 2e9)
+	var ps []gopacket.Packet
+	for _, fr := range fs {
+		ps = append(ps, gopacket.NewPacket(fr.Data, layers.LayerTypeEthernet, gopacket.Default))
+	}
+	if len(ps) != 3 {
+		t.Fatalf("%d segments, want 3", len(ps))
+	}
+	checkSegments(t, ps, h2, false, 1500, 1400, payload)
+
+	// HdrLen 0 on a 1400 link: the segments would be 1440 bytes, so DF
+	// gets fragmentation needed rather than oversized frames.
+	h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "r2", MTU: 1400}})
+	f, g = h1.tcpSuper("10.2.0.1", false, true, payload, 1400)
+	g.HdrLen = 0
+	if !h1.port.InjectGSO(f, g) {
+		t.Fatal("inject")
+	}
+	e := h1.recvICMPError(false)
+	expectError(t, e, "10.1.0.254", 3, 4, f)
+	if e.info != 1400 {
+		t.Fatalf("next-hop MTU %d", e.info)
+	}
+	h2.quiet()
+
+	// The same over IPv6: packet too big.
+	f, g = h1.tcpSuper("fd00:2::1", true, true, payload, 1400)
+	g.HdrLen = 0
+	if !h1.port.InjectGSO(f, g) {
+		t.Fatal("inject")
+	}
+	e = h1.recvICMPError(true)
+	if e.typ != 2 || e.info != 1400 {
+		t.Fatalf("ICMPv6 %d/%d mtu %d, want packet too big 1400", e.typ, e.code, e.info)
+	}
+	h2.quiet()
+}
