@@ -271,7 +271,7 @@ func (w *worker) ndInput(in *Device, p *pkt.Packet, ip hdr.IPv6, off int) {
 			return
 		}
 		target := ns.TargetAddress()
-		if !w.isLocal(in, target) {
+		if !hasAddr6(in, target) {
 			w.dropIn(in.Index, p, DropARPIgnored)
 			return
 		}
@@ -340,4 +340,17 @@ func (w *worker) sendNA(in *Device, p *pkt.Packet, l2dst hdr.MAC, target, dst ne
 	hdr.ICMPv6(ic).SetChecksum(hdr.TransportChecksum(target, dst, hdr.IPProtoICMPv6, ic))
 	p.GSO = pkt.GSO{}
 	w.enqueue(in, p)
+}
+
+// hasAddr6 reports whether a is one of d's own IPv6 addresses. Unlike ARP
+// (answered for any local address, arp_ignore=0), a neighbour
+// solicitation is answered only for an address of the device it arrived
+// on: the kernel's ndisc_recv_ns looks the target up strictly on it.
+func hasAddr6(d *Device, a netip.Addr) bool {
+	for _, p := range d.Addr6 {
+		if p.Addr() == a {
+			return true
+		}
+	}
+	return false
 }
