@@ -10,6 +10,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"flowpath/api"
+	"flowpath/internal/hdr"
 )
 
 // checkForwarded4 checks a forwarded IPv4 frame against what was sent:
@@ -212,4 +213,63 @@ func TestPingRouterAddresses(t *testing.T) {
 			t.Fatalf("reply header %+v", rip)
 		}
 	}
+}
+
+// sendNS sends a neighbour solicitation for target from h1.
+func (hs *host) sendNS(target netip.Addr) {
+	snm := hdr.SolicitedNodeMulticast(target)
+	l2 := hdr.IPv6MulticastMAC(snm)
+	ip := &layers.IPv6{Version: 6, HopLimit: 255, NextHeader: layers.IPProtocolICMPv6, SrcIP: hs.ip6.AsSlice(), DstIP: snm.AsSlice()}
+	ic := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeNeighborSolicitation, 0)}
+	_ = ic.SetNetworkLayerForChecksum(ip)
+	hs.send(&layers.Ethernet{SrcMAC: hs.mac[:], DstMAC: l2[:], EthernetType: layers.EthernetTypeIPv6}, ip, ic,
+		&layers.ICMPv6NeighborSolicitation{TargetAddress: target.AsSlice(),
+			Options: layers.ICMPv6Options{{Type: layers.ICMPv6OptSourceAddress, Data: hs.mac[:]}}})
+}
+
+func (hs *host) sendARPRequest(target netip.Addr) {
+	hs.send(&layers.Ethernet{SrcMAC: hs.mac[:], DstMAC: []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+			Operation: layers.ARPRequest, SourceHwAddress: hs.mac[:], SourceProtAddress: hs.ip4.AsSlice(),
+			DstHwAddress: make([]byte, 6), DstProtAddress: target.AsSlice()})
+}
+
+// TestResolveScope: ARP answers for any of the router's addresses (the
+// kernel's arp_ignore=0), ND only for the receiving link's own (its
+// link-local one included), never for other hosts.
+func TestResolveScope(t *testing.T) {
+	h, h1, _ := twoHosts(t, false)
+	h1.permanent()
+
+	h1.sendARPRequest(netip.MustParseAddr("10.2.0.254"))
+	p := h1.recv()
+	if a, ok := p.Layer(layers.LayerTypeARP).(*layers.ARP); !ok || a.Operation != layers.ARPReply ||
+		addrOf(a.SourceProtAddress).String() != "10.2.0.254" || [6]byte(a.SourceHwAddress) != h1.rmac {
+		t.Fatalf("want ARP reply for 10.2.0.254 with r1's MAC, got %v", p)
+	}
+
+	// The link-local address of r1 (EUI-64 of its MAC) is answered.
+	var ll netip.Addr
+	for _, a := range h.do(api.Request{Op: api.OpAddrShow, Filter: &api.Filter{Dev: "r1", Family: 6}}).Addrs {
+		if pf := netip.MustParsePrefix(a.Prefix); pf.Addr().IsLinkLocalUnicast() {
+			ll = pf.Addr()
+		}
+	}
+	if !ll.IsValid() {
+		t.Fatal("r1 has no link-local address")
+	}
+	h1.sendNS(ll)
+	p = h1.recv()
+	na, ok := p.Layer(layers.LayerTypeICMPv6NeighborAdvertisement).(*layers.ICMPv6NeighborAdvertisement)
+	if !ok || addrOf(na.TargetAddress) != ll {
+		t.Fatalf("want NA for %s, got %v", ll, p)
+	}
+	checkSums(t, p.Data())
+
+	before := h.drops()["arp_not_for_us"]
+	h1.sendNS(netip.MustParseAddr("fd00:2::254")) // r2's address, asked on r1
+	h1.sendNS(netip.MustParseAddr("fd00:1::77"))  // nobody's
+	h1.sendARPRequest(netip.MustParseAddr("10.1.0.77"))
+	h1.quiet()
+	h.waitDrop("arp_not_for_us", before+3)
 }
