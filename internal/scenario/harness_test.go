@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,8 +14,10 @@ import (
 	"flowpath/internal/control"
 	"flowpath/internal/dataplane"
 	"flowpath/internal/hdr"
+	"flowpath/internal/pkt"
 	"flowpath/internal/port"
 	"flowpath/internal/port/mem"
+	"flowpath/internal/port/pcap"
 )
 
 // harness is a running router with memory ports, configured through the
@@ -33,6 +36,10 @@ type harness struct {
 	txQueues int
 	// opened counts successful port openings.
 	opened int
+	// pcapFiles gives the capture files (receive, transmit) of a pcap
+	// link, by link name; pcapPorts holds the opened ports, gated.
+	pcapFiles map[string][2]string
+	pcapPorts map[string]*gatedPort
 }
 
 func newHarness(t *testing.T, hashL4 bool) *harness {
@@ -50,7 +57,8 @@ func newHarnessWith(t *testing.T, hashL4 bool, tweak func(*dataplane.Config)) *h
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	h := &harness{t: t, e: dataplane.New(cfg), ports: map[string]*mem.Port{}}
+	h := &harness{t: t, e: dataplane.New(cfg), ports: map[string]*mem.Port{},
+		pcapFiles: map[string][2]string{}, pcapPorts: map[string]*gatedPort{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	go h.e.Run(ctx)
 	open := func(l *api.Link) (port.Port, error) {
@@ -60,7 +68,10 @@ func newHarnessWith(t *testing.T, hashL4 bool, tweak func(*dataplane.Config)) *h
 		}
 		h.opened++
 		var mac [6]byte
-		copy(mac[:], []byte{0x02, 0xfe, 0, 0, 0, byte(len(h.ports) + 1)})
+		copy(mac[:], []byte{0x02, 0xfe, 0, 0, 0, byte(len(h.ports) + len(h.pcapPorts) + 1)})
+		if l.Kind == "pcap" {
+			return h.openPcap(l, mac)
+		}
 		ntx := dataplane.TxQueues
 		if h.txQueues != 0 {
 			ntx = h.txQueues
@@ -437,4 +448,48 @@ func ethOf(p gopacket.Packet) *layers.Ethernet {
 func addrOf(b []byte) netip.Addr {
 	a, _ := netip.AddrFromSlice(b)
 	return a.Unmap()
+}
+
+// openPcap opens a capture-file port for link l (files from pcapFiles)
+// behind a gate: its frames flow only once the test opens the gate, after
+// the link is configured.
+func (h *harness) openPcap(l *api.Link, mac [6]byte) (port.Port, error) {
+	f := h.pcapFiles[l.Name]
+	p, err := pcap.Open(f[0], f[1], pcap.WithNumTx(dataplane.TxQueues), pcap.WithMAC(mac), pcap.WithMTU(1500))
+	if err != nil {
+		return nil, err
+	}
+	g := &gatedPort{Port: p, pcap: p}
+	h.pcapPorts[l.Name] = g
+	return g, nil
+}
+
+// gatedPort holds a port's receive side shut until open is called.
+type gatedPort struct {
+	port.Port
+	pcap *pcap.Port
+	on   atomic.Bool
+}
+
+type gatedQueue struct {
+	g *gatedPort
+	q port.RxQueue
+}
+
+func (g *gatedPort) open() { g.on.Store(true) }
+
+func (g *gatedPort) RxQueues() []port.RxQueue {
+	var out []port.RxQueue
+	for _, q := range g.Port.RxQueues() {
+		out = append(out, gatedQueue{g, q})
+	}
+	return out
+}
+
+func (q gatedQueue) Receive(pool *pkt.Pool, pkts []*pkt.Packet, timeout time.Duration) int {
+	if !q.g.on.Load() {
+		time.Sleep(min(timeout, time.Millisecond))
+		return 0
+	}
+	return q.q.Receive(pool, pkts, timeout)
 }
