@@ -19,6 +19,9 @@ func l4Ports(proto uint8, l4 []byte) (sport, dport uint16) {
 	return 0, 0
 }
 
+// zeroNet reports whether a is in 0.0.0.0/8 ("this network").
+func zeroNet(a netip.Addr) bool { return a.Is4() && a.As4()[0] == 0 }
+
 // ip4Input validates an IPv4 packet received on in and routes it.
 func (w *worker) ip4Input(in *Device, p *pkt.Packet) {
 	ip := hdr.IPv4(p.Bytes()[p.L3:])
@@ -50,6 +53,17 @@ func (w *worker) ip4Input(in *Device, p *pkt.Packet) {
 	}
 	if dst == limitedBroadcast {
 		w.dropIn(in.Index, p, DropBroadcast)
+		return
+	}
+	// Zero-network addresses (0.0.0.0/8) are accepted only towards the
+	// limited broadcast (a DHCP client's first packets), as the kernel's
+	// ip_route_input_slow does.
+	if zeroNet(src) {
+		w.dropIn(in.Index, p, DropMartianSource)
+		return
+	}
+	if zeroNet(dst) {
+		w.dropIn(in.Index, p, DropMartianDest)
 		return
 	}
 	s := w.snap
