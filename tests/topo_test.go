@@ -52,9 +52,10 @@ type topo struct {
 	sock   string
 	logf   string
 	hosts  []*host
-	nss    []string    // namespaces made so far, deleted in close
-	daemon *exec.Cmd   // flowpathd, nil once stopped
-	procs  []*exec.Cmd // background tools, killed in close
+	nss    []string      // namespaces made so far, deleted in close
+	daemon *exec.Cmd     // flowpathd, nil once stopped
+	exited chan struct{} // closed when flowpathd has exited (and been waited for)
+	procs  []*exec.Cmd   // background tools, killed in close
 }
 
 // newTopo builds the topology of doc.go with cfg.hosts hosts and returns
@@ -157,13 +158,17 @@ func (tp *topo) startDaemon(hash string) {
 		tp.t.Fatalf("start flowpathd: %v", err)
 	}
 	tp.daemon = cmd
+	tp.exited = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(tp.exited) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if _, _, code := tp.fpctl("link", "show"); code == 0 {
 			return
 		}
-		if cmd.ProcessState != nil || syscall.Kill(cmd.Process.Pid, 0) != nil {
-			tp.t.Fatalf("flowpathd exited at start:\n%s", tp.daemonLog())
+		select {
+		case <-tp.exited:
+			tp.t.Fatalf("flowpathd exited at start (%v):\n%s", cmd.ProcessState, tp.daemonLog())
+		default:
 		}
 		if time.Now().After(deadline) {
 			tp.t.Fatalf("flowpathd does not answer on %s:\n%s", tp.sock, tp.daemonLog())
@@ -178,23 +183,27 @@ func (tp *topo) daemonLog() string {
 }
 
 // stopDaemon sends SIGTERM and waits; SIGKILL after 5 s. It returns the
-// exit status, -1 if it had to be killed.
+// exit status: -1 if it had to be killed, 0 if it was not running or had
+// already exited (startDaemon reported that).
 func (tp *topo) stopDaemon() int {
 	cmd := tp.daemon
 	if cmd == nil {
 		return 0
 	}
 	tp.daemon = nil
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
+	case <-tp.exited:
+		return 0
+	default:
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-tp.exited:
 		return cmd.ProcessState.ExitCode()
 	case <-time.After(5 * time.Second):
 		tp.t.Errorf("flowpathd (pid %d) ignored SIGTERM for 5 s; killing it", cmd.Process.Pid)
 		_ = cmd.Process.Kill()
-		<-done
+		<-tp.exited
 		return -1
 	}
 }
