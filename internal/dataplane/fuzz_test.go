@@ -158,9 +158,9 @@ func FuzzPipeline(f *testing.F) {
 		r.drainPeers()
 		// Resolution: first sight, then past MaxWait, so that queued
 		// packets fail (host unreachable errors, which may queue again).
-		w.pending.Resolve(r.e.neigh, now, w.ready, w.failed)
+		w.resolvePending(now)
 		w.flush()
-		w.pending.Resolve(r.e.neigh, now+w.pending.MaxWait, w.ready, w.failed)
+		w.resolvePending(now + w.pending.MaxWait)
 		w.flush()
 		r.drainPeers()
 		r.stopDrain()

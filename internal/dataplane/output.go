@@ -47,21 +47,39 @@ func (w *worker) pendingReady(p *pkt.Packet, mac [6]byte) {
 	w.xmit(out, p, mac)
 }
 
-// pendingFailed answers a packet whose neighbour could not be resolved
-// with host unreachable (forwarded packets only, as the kernel's
-// ipv4_link_failure / ip6_link_failure do) and drops it.
+// pendingFailed collects a packet whose neighbour could not be resolved.
+// It runs inside Pending.Resolve, which must not be re-entered, so the
+// ICMP error (itself routed, and possibly queued for resolution) is sent
+// by answerFailed once the walk is over.
 func (w *worker) pendingFailed(p *pkt.Packet) {
-	if p.InPort != 0 {
-		if in := w.snap.Device(p.InPort); in != nil {
-			switch p.EtherType {
-			case hdr.EtherTypeIPv4:
-				w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodeHostUnreachable, 0)
-			case hdr.EtherTypeIPv6:
-				w.icmp6Error(in, p, hdr.ICMPv6DestUnreachable, hdr.ICMPv6CodeAddressUnreachable, 0)
+	if w.nfailed == len(w.failedQ) {
+		w.dropOut(p.OutPort, p, DropNeighFailed)
+		return
+	}
+	w.failedQ[w.nfailed] = p
+	w.nfailed++
+}
+
+// answerFailed answers the packets pendingFailed collected with host
+// unreachable (forwarded packets only, as the kernel's ipv4_link_failure /
+// ip6_link_failure do) and drops them.
+func (w *worker) answerFailed() {
+	for i := 0; i < w.nfailed; i++ {
+		p := w.failedQ[i]
+		w.failedQ[i] = nil
+		if p.InPort != 0 {
+			if in := w.snap.Device(p.InPort); in != nil {
+				switch p.EtherType {
+				case hdr.EtherTypeIPv4:
+					w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodeHostUnreachable, 0)
+				case hdr.EtherTypeIPv6:
+					w.icmp6Error(in, p, hdr.ICMPv6DestUnreachable, hdr.ICMPv6CodeAddressUnreachable, 0)
+				}
 			}
 		}
+		w.dropOut(p.OutPort, p, DropNeighFailed)
 	}
-	w.dropOut(p.OutPort, p, DropNeighFailed)
+	w.nfailed = 0
 }
 
 // xmit rewrites the Ethernet header and queues the frame, fragmenting or

@@ -40,6 +40,8 @@ type worker struct {
 
 	pending    *neigh.Pending
 	pendingLen atomic.Int64
+	failedQ    [pkt.BatchSize]*pkt.Packet // neighbour failures to answer after a Resolve walk
+	nfailed    int
 
 	snap    *Snapshot
 	now     int64 // monotonic ns at the start of the batch
@@ -87,8 +89,7 @@ func (w *worker) run() {
 			w.processBatch(w.rx[:n])
 		}
 		if w.pending.Len() > 0 {
-			w.pending.Resolve(w.e.neigh, w.now, w.ready, w.failed)
-			w.pendingLen.Store(int64(w.pending.Len()))
+			w.resolvePending(w.now)
 		}
 		w.flush()
 	}
@@ -330,3 +331,11 @@ func (w *worker) flushDev(idx uint32) {
 // discardPending frees a packet still waiting for its neighbour when the
 // worker stops.
 func (w *worker) discardPending(p *pkt.Packet) { w.dropOut(p.OutPort, p, DropNeighTimeout) }
+
+// resolvePending sends the queued packets whose neighbour is now known and
+// answers those whose resolution failed.
+func (w *worker) resolvePending(now int64) {
+	w.pending.Resolve(w.e.neigh, now, w.ready, w.failed)
+	w.answerFailed()
+	w.pendingLen.Store(int64(w.pending.Len()))
+}
