@@ -180,8 +180,8 @@ func TestMTU(t *testing.T) {
 	}
 }
 
-// TestUnreachable: unreachable and prohibit routes, and no route at all,
-// answer with the ICMP errors the kernel sends for them.
+// TestUnreachable: unreachable and prohibit routes, no route at all, and
+// a neighbour that never answers, get the ICMP errors the kernel sends.
 func TestUnreachable(t *testing.T) {
 	tp := newTopo(t, topoConfig{kind: kindAFPacket})
 	h1 := tp.host("h1")
@@ -202,6 +202,45 @@ func TestUnreachable(t *testing.T) {
 			t.Errorf("ping %s: want %q from %s:\n%s", c.dst, c.want, c.from, out)
 		}
 	}
+
+	// A connected destination that never answers ARP / ND: the router
+	// gives up after its probes (3 s) and says host (address) unreachable.
+	// Both families at once, to wait only once.
+	h2 := tp.host("h2")
+	type result struct {
+		dst, want, out string
+	}
+	results := make(chan result, 2)
+	for _, c := range [][2]string{
+		{"10.2.0.99", "Destination Host Unreachable"},
+		{"fd00:2::99", "Destination unreachable: Address unreachable"},
+	} {
+		go func() {
+			out, _ := tp.in(h1.ns, 20*time.Second, "ping", "-n", "-c", "1", "-W", "8", c[0])
+			results <- result{c[0], c[1], out}
+		}()
+	}
+	for range 2 {
+		r := <-results
+		if !strings.Contains(r.out, "From ") || !strings.Contains(r.out, r.want) {
+			t.Errorf("ping %s (no such host on %s's link): want %q from the router:\n%s", r.dst, h2.role, r.want, r.out)
+		}
+	}
+	var neighs []struct {
+		Dst   string `json:"dst"`
+		State string `json:"state"`
+	}
+	tp.fpctlJSON(&neighs, "neigh", "show", "dev", "h2")
+	failed := 0
+	for _, n := range neighs {
+		if (n.Dst == "10.2.0.99" || n.Dst == "fd00:2::99") && n.State == "FAILED" {
+			failed++
+		}
+	}
+	if failed != 2 {
+		t.Errorf("neigh show dev h2: want 10.2.0.99 and fd00:2::99 FAILED: %+v", neighs)
+	}
+
 	var st statsJSON
 	tp.fpctlJSON(&st, "stats")
 	for reason, min := range map[string]uint64{"unreachable_route": 2, "prohibit_route": 2, "no_route": 2} {
