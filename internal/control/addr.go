@@ -216,9 +216,17 @@ func (m *Model) syncKernelRoutes(txn *fib.Txn, l *link) error {
 	}
 	l.kroutes = l.kroutes[:0]
 	for _, r := range kernelRoutes(l) {
-		err := txn.AddRoute(r, fib.FlagsAdd)
+		// The kernel adds these without NLM_F_EXCL: IPv4 appends
+		// (fib_magic: create|append), IPv6 just creates (addrconf, no
+		// netlink header). So two devices on one prefix, like every
+		// device's fe80::/64, each get a route of their own.
+		flags := fib.FlagsAppend
+		if r.Prefix.Addr().Is6() {
+			flags = fib.Create
+		}
+		err := txn.AddRoute(r, flags)
 		if errors.Is(err, errs.ErrExists) {
-			continue // the same local address on two devices: the first one's route serves
+			continue // the same route through the same device is there already
 		}
 		if err != nil {
 			return err
