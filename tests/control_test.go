@@ -38,6 +38,9 @@ func TestControlJSON(t *testing.T) {
 		{[]string{"route", "get", h2.v4}, "unicast", "h2", h2.gw4, "", 254},
 		{[]string{"route", "get", h1.v4, "from", h2.v4, "iif", "h2"}, "unicast", "h1", "", "", 254},
 		{[]string{"route", "get", h2.v6}, "unicast", "h2", "", "", 254},
+		// Every link has its own fe80::/64, as in the kernel.
+		{[]string{"route", "get", "fe80::1", "oif", "h1"}, "unicast", "h1", "", "", 254},
+		{[]string{"route", "get", "fe80::1", "oif", "h2"}, "unicast", "h2", "", "", 254},
 		{[]string{"route", "get", h1.gw4}, "local", "", "", "", 255},
 		{[]string{"route", "get", h2.gw6}, "local", "", "", "", 255},
 	} {
