@@ -36,8 +36,9 @@ func run(args []string) int {
 	pool := fs.Int("pool", 0, "packets per worker pool (default 4096)")
 	rxTimeout := fs.Duration("rx-timeout", 0, "worker poll timeout (default 50ms)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit")
-	blockSize := fs.Int("afpacket-block-size", 0, "AF_PACKET ring block size in bytes (default 256 KiB)")
-	blocks := fs.Int("afpacket-blocks", 0, "AF_PACKET ring blocks per queue (default 128)")
+	blockSize := fs.Int("afpacket-block-size", 0, "AF_PACKET ring block size in bytes (default 1 MiB)")
+	blocks := fs.Int("afpacket-blocks", 0, "AF_PACKET ring blocks per queue (default 32)")
+	afRx := fs.String("afpacket-rx", "recvmmsg", "AF_PACKET receive: recvmmsg (one copy, per-frame wake-up) or ring (TPACKET_V3, cheaper per small frame)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -58,6 +59,14 @@ func run(args []string) int {
 	}
 	logger := log.New(os.Stderr, "flowpathd: ", log.LstdFlags)
 	afpacketCfg.BlockSize, afpacketCfg.NumBlocks = *blockSize, *blocks
+	switch *afRx {
+	case "ring":
+	case "recvmmsg":
+		afpacketCfg.Recvmmsg = true
+	default:
+		fmt.Fprintf(os.Stderr, "flowpathd: --afpacket-rx must be ring or recvmmsg, not %q\n", *afRx)
+		return 2
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

@@ -40,6 +40,7 @@ type worker struct {
 
 	pending    *neigh.Pending
 	pendingLen atomic.Int64
+	rxBatch    int                        // packets asked of the next Receive (see sizeBatch)
 	failedQ    [pkt.BatchSize]*pkt.Packet // neighbour failures to answer after a Resolve walk
 	nfailed    int
 
@@ -64,6 +65,7 @@ func newWorker(e *Engine, id int, dev uint32, q port.RxQueue, queue int) *worker
 		done:    make(chan struct{}),
 	}
 	w.icmp.init(e.cfg.ICMPRate, e.cfg.ICMPBurst)
+	w.rxBatch = pkt.BatchSize
 	w.ready = w.pendingReady
 	w.failed = w.pendingFailed
 	return w
@@ -81,12 +83,12 @@ func (w *worker) run() {
 		if w.pending.Len() > 0 {
 			timeout = time.Millisecond
 		}
-		n := w.rxq.Receive(w.pool, w.rx[:], timeout)
+		n := w.rxq.Receive(w.pool, w.rx[:w.rxBatch], timeout)
 		w.snap = w.e.snap.Load()
 		w.seenGen.Store(w.snap.Gen)
 		w.now = w.clock()
 		if n > 0 {
-			w.processBatch(w.rx[:n])
+			w.sizeBatch(n, w.processBatch(w.rx[:n]))
 		}
 		if w.pending.Len() > 0 {
 			w.resolvePending(w.now)
@@ -100,8 +102,9 @@ func (w *worker) run() {
 	w.flush()
 }
 
-// processBatch runs a received batch through the pipeline.
-func (w *worker) processBatch(batch []*pkt.Packet) {
+// processBatch runs a received batch through the pipeline and returns
+// the bytes it received.
+func (w *worker) processBatch(batch []*pkt.Packet) int {
 	s := w.snap
 	in := s.Device(w.dev)
 	w.c.batches.Add(1)
@@ -110,7 +113,7 @@ func (w *worker) processBatch(batch []*pkt.Packet) {
 		for _, p := range batch {
 			w.dropIn(w.dev, p, DropInputDown)
 		}
-		return
+		return 0
 	}
 	var bytes uint64
 	for _, p := range batch {
@@ -124,6 +127,7 @@ func (w *worker) processBatch(batch []*pkt.Packet) {
 		p.InPort = in.Index
 		w.ethernetInput(in, p)
 	}
+	return int(bytes)
 }
 
 // dropIn frees a packet received on device dev, counting the reason on the
@@ -338,4 +342,17 @@ func (w *worker) resolvePending(now int64) {
 	w.pending.Resolve(w.e.neigh, now, w.ready, w.failed)
 	w.answerFailed()
 	w.pendingLen.Store(int64(w.pending.Len()))
+}
+
+// batchBytes bounds the bytes one batch carries. A batch is received whole
+// before any of it is sent, so 64 GSO super-frames (4 MiB, a whole TCP
+// window) would add milliseconds of latency; small packets still come 64
+// at a time.
+const batchBytes = 256 << 10
+
+// sizeBatch picks how many packets to ask for next from the average size
+// of the batch just processed: batchBytes worth, between 4 and BatchSize.
+func (w *worker) sizeBatch(n, bytes int) {
+	avg := bytes/n + 1
+	w.rxBatch = min(max(batchBytes/avg, 4), pkt.BatchSize)
 }

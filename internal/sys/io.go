@@ -19,6 +19,10 @@ type (
 // MsgDontwait is MSG_DONTWAIT.
 const MsgDontwait = unix.MSG_DONTWAIT
 
+// MsgTrunc is MSG_TRUNC: in a received message's flags, the datagram was
+// longer than the buffer.
+const MsgTrunc = unix.MSG_TRUNC
+
 // SetIovec points iov at b. An empty b leaves a zero-length iovec.
 func SetIovec(iov *Iovec, b []byte) {
 	if len(b) == 0 {
@@ -49,6 +53,20 @@ func Sendmmsg(fd int, msgs []Mmsghdr, flags int) (int, syscall.Errno) {
 		return 0, 0
 	}
 	r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), uintptr(flags), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
+}
+
+// Recvmmsg receives up to len(msgs) datagrams into msgs' iovecs; each
+// message's Len is set to the bytes received. With MsgDontwait it returns
+// EAGAIN when nothing is queued.
+func Recvmmsg(fd int, msgs []Mmsghdr, flags int) (int, syscall.Errno) {
+	if len(msgs) == 0 {
+		return 0, 0
+	}
+	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), uintptr(flags), 0, 0)
 	if e != 0 {
 		return 0, e
 	}

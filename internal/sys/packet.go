@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"encoding/binary"
 	"sync/atomic"
 	"unsafe"
 
@@ -63,6 +64,40 @@ func SetTpacketV3(fd int) error {
 // SetPacketVnetHdr makes the socket prepend (rx) and expect (tx) a
 // virtio_net_hdr, so GSO super-frames and partial checksums cross the
 // socket intact. It must be set before a ring is mapped.
+// SetPacketAuxdata asks for a PACKET_AUXDATA control message with every
+// received frame (it carries the VLAN tag the kernel took off the frame).
+func SetPacketAuxdata(fd int) error {
+	return setPacketInt(fd, unix.PACKET_AUXDATA, 1, "PACKET_AUXDATA")
+}
+
+// AuxdataSpace is the control buffer a received frame's PACKET_AUXDATA
+// message needs.
+const AuxdataSpace = 64
+
+// ParseAuxdata finds the PACKET_AUXDATA message in a control buffer and
+// returns its status, VLAN TCI and TPID.
+func ParseAuxdata(control []byte) (status uint32, tci, tpid uint16, ok bool) {
+	const hdr = unix.SizeofCmsghdr
+	for len(control) >= hdr {
+		l := int(binary.NativeEndian.Uint64(control))
+		level := int32(binary.NativeEndian.Uint32(control[8:]))
+		typ := int32(binary.NativeEndian.Uint32(control[12:]))
+		if l < hdr || l > len(control) {
+			return 0, 0, 0, false
+		}
+		if level == unix.SOL_PACKET && typ == unix.PACKET_AUXDATA && l >= hdr+20 {
+			d := control[hdr:]
+			return binary.NativeEndian.Uint32(d), binary.NativeEndian.Uint16(d[16:]), binary.NativeEndian.Uint16(d[18:]), true
+		}
+		next := (l + 7) &^ 7
+		if next >= len(control) {
+			break
+		}
+		control = control[next:]
+	}
+	return 0, 0, 0, false
+}
+
 func SetPacketVnetHdr(fd int) error {
 	return setPacketInt(fd, unix.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR")
 }

@@ -19,6 +19,12 @@ import (
 
 var _ port.Port = (*Port)(nil)
 
+// rxModes are the two receive paths; the tests that move frames run in both.
+var rxModes = []struct {
+	name string
+	recv bool
+}{{"ring", false}, {"recvmmsg", true}}
+
 const testEtherType = 0x88b5 // IEEE local experimental: the kernel ignores it
 
 // testFrame builds an Ethernet frame of n bytes with a sequence number.
@@ -102,10 +108,16 @@ func TestOpenErrors(t *testing.T) {
 // TestFrames sends frames through one port and receives them on the other
 // end of a veth: byte-identical, VLAN tag restored, own frames not seen.
 func TestFrames(t *testing.T) {
+	for _, mode := range rxModes {
+		t.Run(mode.name, func(t *testing.T) { testFrames(t, mode.recv) })
+	}
+}
+
+func testFrames(t *testing.T, recv bool) {
 	ns := nstest.New(t, "port")
 	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", Config{NumTx: 2})
-	b := open(t, ns, "pb", Config{})
+	a := open(t, ns, "pa", Config{NumTx: 2, Recvmmsg: recv})
+	b := open(t, ns, "pb", Config{Recvmmsg: recv})
 	if a.Kind() != "afpacket" || a.MTU() != 1500 || a.HardwareAddr() == ([6]byte{}) || a.NumTx() != 2 ||
 		!a.Offloads().RxGSO || !a.Offloads().TxGSO {
 		t.Fatalf("port identity: %v %v %v", a.MTU(), a.HardwareAddr(), a.Offloads())
@@ -151,9 +163,15 @@ func TestFrames(t *testing.T) {
 }
 
 func TestCloseUnblocks(t *testing.T) {
+	for _, mode := range rxModes {
+		t.Run(mode.name, func(t *testing.T) { testCloseUnblocks(t, mode.recv) })
+	}
+}
+
+func testCloseUnblocks(t *testing.T, recv bool) {
 	ns := nstest.New(t, "portcl")
 	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", Config{Queues: 2})
+	a := open(t, ns, "pa", Config{Queues: 2, Recvmmsg: recv})
 	pool := pkt.NewPool("t", 8)
 	var wg sync.WaitGroup
 	var after atomic.Int32
@@ -190,10 +208,16 @@ func TestCloseUnblocks(t *testing.T) {
 // TestFanout spreads flows over two receive queues: every frame arrives
 // exactly once, and both queues get some.
 func TestFanout(t *testing.T) {
+	for _, mode := range rxModes {
+		t.Run(mode.name, func(t *testing.T) { testFanout(t, mode.recv) })
+	}
+}
+
+func testFanout(t *testing.T, recv bool) {
 	ns := nstest.New(t, "portfo")
 	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", Config{})
-	b := open(t, ns, "pb", Config{Queues: 2})
+	a := open(t, ns, "pa", Config{Recvmmsg: recv})
+	b := open(t, ns, "pb", Config{Queues: 2, Recvmmsg: recv})
 	pool := pkt.NewPool("t", 512)
 	const n = 200
 	frames := make([][]byte, n)
@@ -247,10 +271,16 @@ func TestFanout(t *testing.T) {
 }
 
 func TestNoAllocs(t *testing.T) {
+	for _, mode := range rxModes {
+		t.Run(mode.name, func(t *testing.T) { testNoAllocs(t, mode.recv) })
+	}
+}
+
+func testNoAllocs(t *testing.T, recv bool) {
 	ns := nstest.New(t, "portal")
 	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", Config{})
-	b := open(t, ns, "pb", Config{})
+	a := open(t, ns, "pa", Config{Recvmmsg: recv})
+	b := open(t, ns, "pb", Config{Recvmmsg: recv})
 	txPool, rxPool := pkt.NewPool("tx", 64), pkt.NewPool("rx", 64)
 	batch := make([]*pkt.Packet, 32)
 	for i := range batch {
@@ -292,10 +322,16 @@ func threadCPU() time.Duration {
 // TestPoolEmpty: with frames waiting and an empty pool, Receive sleeps out
 // its timeout without spinning, and the frames are still there after.
 func TestPoolEmpty(t *testing.T) {
+	for _, mode := range rxModes {
+		t.Run(mode.name, func(t *testing.T) { testPoolEmpty(t, mode.recv) })
+	}
+}
+
+func testPoolEmpty(t *testing.T, recv bool) {
 	ns := nstest.New(t, "portpe")
 	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", Config{})
-	b := open(t, ns, "pb", Config{})
+	a := open(t, ns, "pa", Config{Recvmmsg: recv})
+	b := open(t, ns, "pb", Config{Recvmmsg: recv})
 	pool := pkt.NewPool("t", 64)
 	dst, src := b.HardwareAddr(), a.HardwareAddr()
 	if send(t, a.TxQueue(0), pool, testFrame(dst, src, 100, 1), testFrame(dst, src, 100, 2)) != 2 {

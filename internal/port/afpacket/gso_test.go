@@ -17,13 +17,19 @@ import (
 // super-frames larger than the MTU, and transmitting them on port B with
 // their virtio-net header must deliver the exact bytes to h2.
 func TestTCPThroughPorts(t *testing.T) {
+	for _, mode := range rxModes {
+		t.Run(mode.name, func(t *testing.T) { testTCPThroughPorts(t, mode.recv) })
+	}
+}
+
+func testTCPThroughPorts(t *testing.T, recv bool) {
 	h1, r, h2 := nstest.New(t, "porth1"), nstest.New(t, "portr"), nstest.New(t, "porth2")
 	nstest.Veth(t, h1, "eth0", r, "ra")
 	nstest.Veth(t, r, "rb", h2, "eth0")
 	h1.IP(t, "addr", "add", "10.9.0.1/24", "dev", "eth0")
 	h2.IP(t, "addr", "add", "10.9.0.2/24", "dev", "eth0")
-	a := open(t, r, "ra", Config{})
-	b := open(t, r, "rb", Config{})
+	a := open(t, r, "ra", Config{Recvmmsg: recv})
+	b := open(t, r, "rb", Config{Recvmmsg: recv})
 	var w nstest.Wire
 	w.Run(a.RxQueues()[0], b.TxQueue(0), a.MTU())
 	w.Run(b.RxQueues()[0], a.TxQueue(0), b.MTU())
