@@ -37,8 +37,18 @@ const (
 	OpNeighShow    = "neigh.show"
 	OpNeighFlush   = "neigh.flush"
 
+	OpFDBAdd     = "fdb.add"
+	OpFDBAppend  = "fdb.append"
+	OpFDBReplace = "fdb.replace"
+	OpFDBDel     = "fdb.del"
+	OpFDBShow    = "fdb.show"
+
 	OpStats = "stats"
 )
+
+// FamilyMPLS is the address family of MPLS label routes (AF_MPLS), as in
+// `ip -f mpls route`.
+const FamilyMPLS = 28
 
 // Tables with names (iproute2's rt_tables).
 const (
@@ -59,6 +69,7 @@ type Request struct {
 	RouteGet *RouteGet `json:"route_get,omitempty"`
 	Rule     *Rule     `json:"rule,omitempty"`
 	Neigh    *Neigh    `json:"neigh,omitempty"`
+	FDB      *FDB      `json:"fdb,omitempty"`
 	Filter   *Filter   `json:"filter,omitempty"`
 }
 
@@ -71,6 +82,7 @@ type Response struct {
 	Routes   []Route         `json:"routes,omitempty"`
 	Rules    []Rule          `json:"rules,omitempty"`
 	Neighs   []Neigh         `json:"neighs,omitempty"`
+	FDBs     []FDB           `json:"fdbs,omitempty"`
 	RouteGet *RouteGetResult `json:"route_get,omitempty"`
 	Stats    *Stats          `json:"stats,omitempty"`
 }
@@ -106,6 +118,87 @@ type Link struct {
 	Flags []string `json:"flags,omitempty"`
 	// Stats in show (always filled; fpctl prints them with -s).
 	Stats *LinkStats `json:"stats,omitempty"`
+	// VXLAN and Geneve carry the tunnel device's configuration (add and
+	// show) for Kind "vxlan" and "geneve".
+	VXLAN  *VXLAN  `json:"vxlan,omitempty"`
+	Geneve *Geneve `json:"geneve,omitempty"`
+}
+
+// VXLAN configures a VXLAN device (ip link add NAME type vxlan ...).
+// Either VNI (classic) or External (flow-based, collect_metadata) is given.
+type VXLAN struct {
+	VNI      uint32 `json:"id"`
+	External bool   `json:"external,omitempty"`
+	Remote   string `json:"remote,omitempty"` // default unicast remote (all-zero FDB entry)
+	Group    string `json:"group,omitempty"`  // multicast group (needs Dev)
+	Local    string `json:"local,omitempty"`
+	Dev      string `json:"dev,omitempty"` // underlay link
+	// DstPort is the UDP port; 0 with SetDstPort false means the kernel's
+	// default 8472 (iproute2 warns about it), 0 with SetDstPort true too.
+	DstPort    uint16 `json:"dstport,omitempty"`
+	SetDstPort bool   `json:"set_dstport,omitempty"`
+	SrcPortMin uint16 `json:"srcport_min,omitempty"` // [min, max); both 0 = ip_local_port_range
+	SrcPortMax uint16 `json:"srcport_max,omitempty"`
+	TTL        uint8  `json:"ttl,omitempty"` // 0 = auto (route hop limit; 1 for multicast)
+	TTLInherit bool   `json:"ttl_inherit,omitempty"`
+	TOS        uint8  `json:"tos,omitempty"` // 1 = inherit
+	// Learning: nil = default (on for classic, off for external).
+	Learning   *bool  `json:"learning,omitempty"`
+	UDPCsum    bool   `json:"udpcsum,omitempty"`
+	GBP        bool   `json:"gbp,omitempty"`
+	Ageing     uint32 `json:"ageing,omitempty"`     // seconds; 0 = 300
+	MaxAddress uint32 `json:"maxaddress,omitempty"` // FDB limit; 0 = none
+	// LocalBypass: nil = default (on).
+	LocalBypass *bool `json:"localbypass,omitempty"`
+}
+
+// Geneve configures a Geneve device (ip link add NAME type geneve ...).
+type Geneve struct {
+	VNI        uint32 `json:"id"`
+	External   bool   `json:"external,omitempty"`
+	Remote     string `json:"remote,omitempty"`
+	DstPort    uint16 `json:"dstport,omitempty"` // 0 = 6081
+	TTL        uint8  `json:"ttl,omitempty"`
+	TTLInherit bool   `json:"ttl_inherit,omitempty"`
+	TOS        uint8  `json:"tos,omitempty"`
+	UDPCsum    bool   `json:"udpcsum,omitempty"`
+	Label      uint32 `json:"label,omitempty"` // IPv6 flow label
+}
+
+// FDB is a VXLAN forwarding database entry (bridge fdb ... dev VXLAN).
+type FDB struct {
+	MAC    string `json:"mac"`
+	Dev    string `json:"dev"`
+	Dst    string `json:"dst,omitempty"`
+	Port   uint16 `json:"port,omitempty"` // 0 = the device's dstport
+	VNI    uint32 `json:"vni,omitempty"`
+	SetVNI bool   `json:"set_vni,omitempty"`
+	Via    string `json:"via,omitempty"` // outgoing underlay link
+	// State: "permanent" (bridge fdb add's default), "static" (same),
+	// "dynamic" (learned or added as such).
+	State string `json:"state,omitempty"`
+	// Learned marks entries the data plane learned (show only).
+	Learned bool `json:"learned,omitempty"`
+}
+
+// Encap is a route's encapsulation (ip route ... encap TYPE ...): "ip"
+// and "ip6" carry tunnel metadata for a flow-based tunnel device to read;
+// "mpls" pushes a label stack.
+type Encap struct {
+	Type  string   `json:"type"`
+	ID    uint64   `json:"id,omitempty"`
+	Dst   string   `json:"dst,omitempty"`
+	Src   string   `json:"src,omitempty"`
+	TTL   uint8    `json:"ttl,omitempty"`   // ip: ttl; ip6: hoplimit; mpls: the pushed TTL (0 = propagate)
+	TOS   uint8    `json:"tos,omitempty"`   // ip: tos; ip6: tc
+	Flags []string `json:"flags,omitempty"` // "key", "csum", "seq"
+	// GeneveOpts: "CLASS:TYPE:DATA[,CLASS:TYPE:DATA...]" in hex, as iproute2.
+	GeneveOpts string `json:"geneve_opts,omitempty"`
+	// VXLANOpts is the GBP word (vxlan_opts GBP).
+	VXLANOpts    uint32 `json:"vxlan_opts,omitempty"`
+	SetVXLANOpts bool   `json:"set_vxlan_opts,omitempty"`
+	// Labels for mpls, outermost first.
+	Labels []uint32 `json:"labels,omitempty"`
 }
 
 // LinkStats are one device's counters.
@@ -137,6 +230,10 @@ type Nexthop struct {
 	Weight int      `json:"weight,omitempty"` // 1..256; 0 = 1
 	Onlink bool     `json:"onlink,omitempty"`
 	Flags  []string `json:"flags,omitempty"` // show: "dead", "linkdown", "onlink"
+	Encap  *Encap   `json:"encap,omitempty"`
+	// As is the label stack an MPLS label route pushes in place of the
+	// incoming label ("as 200/300"); empty = pop.
+	As []uint32 `json:"as,omitempty"`
 }
 
 // Route is a route. A single-path route uses Via/Dev/Onlink; a multipath
@@ -157,6 +254,10 @@ type Route struct {
 	Scope    string    `json:"scope,omitempty"`    // "global", "link", "host"
 	Nexthops []Nexthop `json:"nexthops,omitempty"`
 	Flags    []string  `json:"flags,omitempty"` // show: "dead", "linkdown" for single-path routes
+	Encap    *Encap    `json:"encap,omitempty"`
+	// As: for Family FamilyMPLS, the labels pushed in place of the
+	// incoming one (Dst is the incoming label as a decimal string).
+	As []uint32 `json:"as,omitempty"`
 	// Set* say which optional fields a del named, so a delete matches only
 	// on what was given (the kernel's semantics).
 	SetMetric   bool `json:"set_metric,omitempty"`
