@@ -81,6 +81,7 @@ func DefaultOps() map[string]bool {
 		api.OpRuleAdd, api.OpRuleDel, api.OpRuleShow,
 		api.OpNeighAdd, api.OpNeighReplace, api.OpNeighChange, api.OpNeighDel,
 		api.OpNeighShow, api.OpNeighFlush,
+		api.OpFDBAdd, api.OpFDBAppend, api.OpFDBReplace, api.OpFDBDel, api.OpFDBShow,
 		api.OpStats,
 	} {
 		m[op] = true
