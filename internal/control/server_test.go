@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -429,14 +433,39 @@ func TestServerMisuse(t *testing.T) {
 }
 
 func TestDefaultOpsCoverAPI(t *testing.T) {
+	// Every Op* constant of package api must be served.
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "../../api/types.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ops := DefaultOps()
-	for _, op := range []string{api.OpLinkAdd, api.OpRouteGet, api.OpNeighFlush, api.OpStats, api.OpRuleShow} {
-		if !ops[op] {
-			t.Errorf("%s missing from DefaultOps", op)
+	n := 0
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if !strings.HasPrefix(name.Name, "Op") || i >= len(vs.Values) {
+					continue
+				}
+				lit, ok := vs.Values[i].(*ast.BasicLit)
+				if !ok {
+					continue
+				}
+				op, _ := strconv.Unquote(lit.Value)
+				n++
+				if !ops[op] {
+					t.Errorf("api.%s (%q) missing from DefaultOps", name.Name, op)
+				}
+			}
 		}
 	}
-	if len(ops) != 25 {
-		t.Errorf("DefaultOps has %d ops; update it with api/types.go", len(ops))
+	if n != len(ops) {
+		t.Errorf("DefaultOps has %d ops, api declares %d", len(ops), n)
 	}
 }
 
