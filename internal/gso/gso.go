@@ -121,7 +121,7 @@ func CompleteChecksum(p *pkt.Packet) bool {
 func copyMeta(q, p *pkt.Packet) {
 	q.InPort, q.Table, q.Mark, q.Hash = p.InPort, p.Table, p.Mark, p.Hash
 	q.L3, q.L4, q.EtherType, q.VLAN = p.L3, p.L4, p.EtherType, p.VLAN
-	q.OutPort, q.NextHop, q.MTU = p.OutPort, p.NextHop, p.MTU
+	q.OutPort, q.NextHop, q.MTU, q.Encap = p.OutPort, p.NextHop, p.MTU, p.Encap
 	switch p.Meta.Kind {
 	case pkt.MetaTunnel:
 		q.Meta.SetTunnel(&p.Meta.Tunnel)

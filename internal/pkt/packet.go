@@ -46,6 +46,11 @@ type Packet struct {
 	OutPort uint32     // output device index
 	NextHop netip.Addr // neighbour to resolve (gateway or destination)
 	MTU     uint32     // path MTU the packet must fit
+	// Encap is the route's encapsulation state the output stage applies
+	// (an MPLS label stack push; *tunnel.Encap), nil for none. Typed as
+	// any because pkt imports nothing but the standard library; storing
+	// a pointer in it does not allocate.
+	Encap any
 
 	// GSO describes a super-frame (from or for a virtio-net header).
 	GSO GSO
@@ -138,7 +143,7 @@ func (p *Packet) Truncate(n int) bool {
 func (p *Packet) ResetMeta() {
 	p.InPort, p.Table, p.Mark, p.Hash = 0, 0, 0, 0
 	p.L3, p.L4, p.EtherType, p.VLAN = 0, 0, 0, 0
-	p.OutPort, p.NextHop, p.MTU = 0, netip.Addr{}, 0
+	p.OutPort, p.NextHop, p.MTU, p.Encap = 0, netip.Addr{}, 0, nil
 	p.GSO = GSO{}
 	p.Meta.Clear()
 	p.Next = nil
