@@ -284,11 +284,11 @@ func parseGeneveOpts(s string, out []byte) (int, error) {
 		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
 			return 0, fmt.Errorf("option %q needs CLASS:TYPE:DATA: %w", opt, errs.ErrInvalid)
 		}
-		class, err := strconv.ParseUint(parts[0], 0, 16)
+		class, err := parseCUint(parts[0], 16)
 		if err != nil {
 			return 0, fmt.Errorf("invalid class %q: %w", parts[0], errs.ErrInvalid)
 		}
-		typ, err := strconv.ParseUint(parts[1], 0, 8)
+		typ, err := parseCUint(parts[1], 8)
 		if err != nil {
 			return 0, fmt.Errorf("invalid type %q: %w", parts[1], errs.ErrInvalid)
 		}
@@ -315,6 +315,23 @@ func parseGeneveOpts(s string, out []byte) (int, error) {
 		n += len(o)
 	}
 	return n, nil
+}
+
+// parseCUint reads an unsigned number the way iproute2's get_u16/get_u8
+// do with base 0 (strtoul): "0x" hex, a leading 0 octal, else decimal;
+// unlike Go's base 0 it takes no "0b"/"0o" prefixes and no underscores.
+func parseCUint(s string, bitSize int) (uint64, error) {
+	base := 10
+	switch {
+	case len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X"):
+		s, base = s[2:], 16
+	case len(s) > 1 && s[0] == '0':
+		s, base = s[1:], 8
+	}
+	if s == "" || strings.ContainsAny(s, "_+-") {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseUint(s, base, bitSize)
 }
 
 // formatGeneveOpts prints Geneve TLVs the way iproute2 prints them

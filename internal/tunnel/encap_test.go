@@ -211,7 +211,8 @@ func TestBuildGeneveOpts(t *testing.T) {
 	mustBuild(t, EncapConfig{Type: "ip", GeneveOpts: "1:1:" + data(124) + ",2:2:" + data(120)})
 	wantErr(t, EncapConfig{Type: "ip", GeneveOpts: "1:1:" + data(124) + ",2:2:" + data(124)}, "EINVAL")
 	for _, bad := range []string{"1:1", "1:1:", ":1:12345678", "1::12345678", "1:1:12345678:9", "65536:1:12345678",
-		"1:256:12345678", "1:1:1234567", "1:1:1234567z", "x:1:12345678", "1:1:12345678,", ",1:1:12345678"} {
+		"1:256:12345678", "1:1:1234567", "1:1:1234567z", "x:1:12345678", "1:1:12345678,", ",1:1:12345678",
+		"1_0:1:12345678", "0b1:1:12345678", "0o7:1:12345678", "08:1:12345678", "0x:1:12345678", "-1:1:12345678", " 1:1:12345678"} {
 		wantErr(t, EncapConfig{Type: "ip", GeneveOpts: bad}, "EINVAL")
 	}
 	wantErr(t, EncapConfig{Type: "ip", GeneveOpts: "1:1:12345678", SetVXLANOpts: true}, "EINVAL")
