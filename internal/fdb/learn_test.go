@@ -296,3 +296,18 @@ func TestCoarseTimestamps(t *testing.T) {
 		t.Fatalf("%+v", e)
 	}
 }
+
+// Repeats are folded only while the earlier event is unread: after the
+// manager consumed it (and the user deleted the entry), the same source
+// posts again.
+func TestLearnAgainAfterConsumed(t *testing.T) {
+	tb, _ := newTestTable(classicCfg(), 1)
+	tb.Learn(0, macM, 0, dst("192.0.2.3"))
+	tb.Poll()
+	tb.Del(macM, 0, nil)
+	tb.Learn(0, macM, 0, dst("192.0.2.3"))
+	tb.Poll()
+	if _, ok := tb.Get(macM, 0); !ok {
+		t.Fatal("not learned again")
+	}
+}

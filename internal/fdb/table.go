@@ -33,6 +33,7 @@ type Table struct {
 	mu      sync.Mutex // below: the writer's state
 	w       *slots     // the writer's handle on fast
 	ageing  int64
+	gcEvery int64 // gcInterval; tests shorten it
 	nextGC  int64
 	c       counters
 	changes []Change
@@ -55,6 +56,7 @@ func New(cfg Config, workers int) *Table {
 		external: cfg.External,
 		rings:    make([]ring, workers),
 		ageing:   int64(cfg.Ageing),
+		gcEvery:  gcInterval,
 	}
 	for i := range t.rings {
 		t.rings[i].init(cfg.RingSize)
@@ -64,7 +66,7 @@ func New(cfg Config, workers int) *Table {
 	t.fast.Store(t.w)
 	now := cfg.Now()
 	t.clock.Store(now)
-	t.nextGC = now + gcInterval
+	t.nextGC = now + t.gcEvery
 	return t
 }
 
@@ -244,7 +246,7 @@ func (t *Table) learn(now int64, ev *event) {
 // a second from now: the timestamps have that resolution, and a full scan of
 // a large table per expiring entry would cost more than it buys.
 func (t *Table) gc(now int64) {
-	next := now + gcInterval
+	next := now + t.gcEvery
 	v := t.victims[:0]
 	for i := range t.w.s {
 		s := &t.w.s[i]
@@ -268,7 +270,7 @@ func (t *Table) gc(now int64) {
 		t.c.aged++
 	}
 	t.victims = v[:0]
-	t.nextGC = max(next, now+gcMinSpacing)
+	t.nextGC = max(next, now+min(gcMinSpacing, t.gcEvery))
 }
 
 func (t *Table) notify(k ChangeKind, i int) {
