@@ -361,21 +361,47 @@ func buildMPLS(c *EncapConfig) (*Encap, error) {
 	if len(c.Labels) == 0 {
 		return nil, fmt.Errorf("encap mpls: missing labels: %w", errs.ErrInvalid)
 	}
-	// iproute2 refuses a label that does not fit 20 bits before sending.
-	for _, l := range c.Labels {
-		if l > MaxLabel {
-			return nil, fmt.Errorf("encap mpls: label %d is more than 20 bits: %w", l, errs.ErrInvalid)
-		}
-	}
-	if len(c.Labels) > MaxLabels {
-		return nil, fmt.Errorf("encap mpls: too many labels (%d, at most %d): %w", len(c.Labels), MaxLabels, errs.ErrInvalid)
-	}
-	for _, l := range c.Labels {
-		if l == hdr.MPLSLabelImplicitNull {
-			return nil, fmt.Errorf("encap mpls: implicit null label (3) can not be used in encapsulation: %w", errs.ErrInvalid)
-		}
+	if err := CheckLabels(c.Labels); err != nil {
+		return nil, fmt.Errorf("encap mpls: %w", err)
 	}
 	return &Encap{Type: EncapMPLS, Labels: slices.Clone(c.Labels), TTL: c.TTL}, nil
+}
+
+// CheckLabels validates a label stack to push, for an MPLS encap or a
+// label route's "as L1/L2...", the way nla_get_labels does (iproute2
+// refuses a value over 20 bits before sending): at most MaxLabels labels,
+// and not the implicit null (3), which never appears on the wire; the other
+// reserved labels are allowed. All failures are ErrInvalid. An empty stack
+// passes (a label route without "as" pops).
+func CheckLabels(labels []uint32) error {
+	for _, l := range labels {
+		if l > MaxLabel {
+			return fmt.Errorf("label %d is more than 20 bits: %w", l, errs.ErrInvalid)
+		}
+	}
+	if len(labels) > MaxLabels {
+		return fmt.Errorf("too many labels (%d, at most %d): %w", len(labels), MaxLabels, errs.ErrInvalid)
+	}
+	for _, l := range labels {
+		if l == hdr.MPLSLabelImplicitNull {
+			return fmt.Errorf("implicit null label (3) can not be used in encapsulation: %w", errs.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// CheckRouteLabel validates the incoming label of a label route (`ip -f
+// mpls route add LABEL ...`) as mpls_label_ok does: the reserved labels
+// below 16 cannot be routed, and the label must be below platformLabels
+// (net.mpls.platform_labels). Both are ErrInvalid.
+func CheckRouteLabel(label, platformLabels uint32) error {
+	if label < hdr.MPLSLabelFirstUnreserved {
+		return fmt.Errorf("label %d: invalid label - must be 16 or higher: %w", label, errs.ErrInvalid)
+	}
+	if label >= platformLabels {
+		return fmt.Errorf("label %d: label >= configured maximum in platform_labels (%d): %w", label, platformLabels, errs.ErrInvalid)
+	}
+	return nil
 }
 
 // Config gives the encap back as configuration, the way fill_encap dumps

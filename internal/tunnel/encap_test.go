@@ -296,3 +296,24 @@ func TestConfigRoundTrip(t *testing.T) {
 		t.Error("nil encap config")
 	}
 }
+
+func TestCheckLabels(t *testing.T) {
+	for _, ok := range [][]uint32{nil, {0}, {16, 17}, make([]uint32, MaxLabels)} {
+		if err := CheckLabels(ok); err != nil {
+			t.Errorf("%v: %v", ok, err)
+		}
+	}
+	for _, bad := range [][]uint32{{3}, {1 << 20}, make([]uint32, MaxLabels+1)} {
+		if err := CheckLabels(bad); errs.Code(err) != "EINVAL" {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+	if CheckRouteLabel(16, 1000) != nil || CheckRouteLabel(999, 1000) != nil {
+		t.Error("routable labels refused")
+	}
+	for _, l := range []uint32{0, 2, 3, 15, 1000, 1 << 20} {
+		if err := CheckRouteLabel(l, 1000); errs.Code(err) != "EINVAL" {
+			t.Errorf("route label %d: %v", l, err)
+		}
+	}
+}
