@@ -4,8 +4,8 @@
 // tests rather than a reviewer's eye.
 //
 //	hdr, pkt           ─► standard library only
-//	fib, neigh, flow,  ─► never dataplane, port/*, control, api
-//	classifier, tunnel
+//	fib, neigh, gso,   ─► never dataplane, port/*, control, api
+//	tunnel, fdb
 //	dataplane          ─► port (the interface), never a concrete port
 //	cmd/fpctl          ─► api only (no internal package)
 //	x/sys/unix         ─► imported by internal/sys alone

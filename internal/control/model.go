@@ -42,6 +42,7 @@ type link struct {
 	port     port.Port
 	addrs    []netip.Prefix // in the order added
 	kroutes  []fib.Route    // routes this link's addresses put in the FIB
+	tun      *tunnelLink    // vxlan and geneve links
 }
 
 func (l *link) clone() *link {
@@ -89,6 +90,9 @@ func (m *Model) publish() {
 	for i, l := range m.links {
 		d := &dataplane.Device{Index: i, Name: l.name, Kind: l.kind, MAC: l.mac, MTU: l.mtu,
 			Up: l.up, Loopback: l.loopback, Port: l.port}
+		if l.tun != nil {
+			d.Tunnel = &l.tun.cfg
+		}
 		for _, a := range l.addrs {
 			if a.Addr().Is4() {
 				d.Addr4 = append(d.Addr4, a)
@@ -196,6 +200,13 @@ func (m *Model) handle(req *api.Request) (*api.Response, error) {
 		return nil, m.neighFlush(req.Filter)
 	case api.OpStats:
 		return m.stats()
+	case api.OpFDBAdd, api.OpFDBAppend, api.OpFDBReplace, api.OpFDBDel:
+		if err := need(req.FDB != nil, "fdb entry"); err != nil {
+			return nil, err
+		}
+		return nil, m.fdbChange(req.Op, req.FDB)
+	case api.OpFDBShow:
+		return m.fdbShow(req.Filter)
 	}
 	return nil, fmt.Errorf("operation %q: %w", req.Op, errs.ErrNotSupported)
 }
@@ -276,6 +287,13 @@ func (m *Model) linkAdd(a *api.Link) error {
 	switch a.Kind {
 	case "dummy":
 		l.mac = randomMAC()
+	case "vxlan", "geneve":
+		t, err := m.newTunnelLink(a, l)
+		if err != nil {
+			return fmt.Errorf("link %s: %w", a.Name, err)
+		}
+		l.tun = t
+		l.mac = randomMAC()
 	case "afpacket", "tap", "mem", "pcap":
 		if a.IfName == "" && a.Kind != "mem" && a.Kind != "pcap" {
 			return fmt.Errorf("link %s: type %s needs ifname: %w", a.Name, a.Kind, errs.ErrInvalid)
@@ -319,8 +337,8 @@ func (m *Model) linkAdd(a *api.Link) error {
 	if a.MAC != "" {
 		l.mac = mac
 	}
-	if a.MTU != 0 {
-		l.mtu = uint32(a.MTU)
+	if a.MTU != 0 && (l.tun == nil || m.checkTunnelMTU(l, a.MTU) == nil) {
+		l.mtu = uint32(a.MTU) // a tunnel's oversized mtu at creation is clamped, as the kernel does
 	}
 	idx, err := m.allocIndex()
 	if err != nil {
@@ -332,6 +350,9 @@ func (m *Model) linkAdd(a *api.Link) error {
 	txn.SetDeviceUp(l.index, false)
 	m.e.ResetDevice(idx)
 	m.links[idx] = l
+	if l.tun != nil {
+		l.tun.start()
+	}
 	m.fib = txn.Commit()
 	m.publish()
 	if l.port != nil {
@@ -369,6 +390,9 @@ func (m *Model) linkSet(a *api.Link) error {
 		if l.loopback && a.MTU < 1280 {
 			return fmt.Errorf("link %s: mtu %d: %w", a.Name, a.MTU, errs.ErrInvalid)
 		}
+		if err := m.checkTunnelMTU(l, a.MTU); err != nil {
+			return fmt.Errorf("link %s: %w", a.Name, err)
+		}
 		l.mtu = uint32(a.MTU)
 	}
 	if a.MAC != "" {
@@ -384,6 +408,11 @@ func (m *Model) linkSet(a *api.Link) error {
 	wasUp := l.up
 	if a.Up != nil {
 		l.up = *a.Up
+	}
+	if l.up && !wasUp {
+		if err := m.checkTunnelUp(l); err != nil {
+			return fmt.Errorf("link %s: %w", a.Name, err)
+		}
 	}
 	txn := m.fib.Begin()
 	if l.up != wasUp {
@@ -427,6 +456,7 @@ func (m *Model) linkDel(name string) error {
 		m.e.StopPort(l.index)
 		_ = l.port.Close()
 	}
+	l.tun.close()
 	m.e.Neigh().FlushDevice(l.index)
 	return nil
 }
@@ -475,6 +505,9 @@ func (m *Model) linkShow(req *api.Request) (*api.Response, error) {
 			}
 		}
 		al.Stats = m.linkStats(l)
+		if l.tun != nil {
+			al.VXLAN, al.Geneve = l.tun.api.VXLAN, l.tun.api.Geneve
+		}
 		out = append(out, al)
 	}
 	if req.Link != nil && req.Link.Name != "" && len(out) == 0 {
@@ -512,5 +545,6 @@ func (m *Model) Close() {
 			_ = l.port.Close()
 			l.port = nil
 		}
+		l.tun.close()
 	}
 }

@@ -113,8 +113,12 @@ func (m *Model) isLocalAddr(a netip.Addr) bool {
 // gateway has the route's family, is not local, and is reachable through
 // a directly connected route (on the named device, if one is named)
 // unless onlink says otherwise.
-func (m *Model) resolveNexthop(via, dev string, weight int, onlink bool, family int, table uint32) (fib.Nexthop, error) {
+func (m *Model) resolveNexthop(via, dev string, weight int, onlink bool, family int, table uint32, encap *api.Encap) (fib.Nexthop, error) {
 	var nh fib.Nexthop
+	var err error
+	if nh.Encap, err = toEncap(encap); err != nil {
+		return nh, err
+	}
 	if weight < 0 || weight > 256 {
 		return nh, fmt.Errorf("nexthop weight %d not in 1..256: %w", weight, errs.ErrInvalid)
 	}
@@ -221,14 +225,14 @@ func (m *Model) toFIBRoute(a *api.Route) (fib.Route, error) {
 				return r, fmt.Errorf("route has both a nexthop and a multipath list: %w", errs.ErrInvalid)
 			}
 			for _, n := range a.Nexthops {
-				nh, err := m.resolveNexthop(n.Via, n.Dev, n.Weight, n.Onlink, family, r.Table)
+				nh, err := m.resolveNexthop(n.Via, n.Dev, n.Weight, n.Onlink, family, r.Table, n.Encap)
 				if err != nil {
 					return r, err
 				}
 				r.Nexthops = append(r.Nexthops, nh)
 			}
 		} else {
-			nh, err := m.resolveNexthop(a.Via, a.Dev, 0, a.Onlink, family, r.Table)
+			nh, err := m.resolveNexthop(a.Via, a.Dev, 0, a.Onlink, family, r.Table, a.Encap)
 			if err != nil {
 				return r, err
 			}
@@ -309,6 +313,9 @@ func (m *Model) toMatch(a *api.Route) (fib.RouteMatch, error) {
 			return rm, fmt.Errorf("gateway %q: %w", a.Via, errs.ErrInvalid)
 		}
 		rm.Gateway = gw
+	}
+	if rm.Encap, err = toEncap(a.Encap); err != nil {
+		return rm, err
 	}
 	for _, n := range a.Nexthops {
 		var nh fib.Nexthop
@@ -466,10 +473,11 @@ func (m *Model) toAPIRoute(r *fib.Route) api.Route {
 		a.Dev = m.devName(nh.Dev)
 		a.Onlink = nh.Flags&fib.NHOnLink != 0
 		a.Flags = nhFlags(nh.Flags &^ fib.NHOnLink)
+		a.Encap = fromEncap(nh.Encap)
 	} else {
 		for _, nh := range r.Nexthops {
 			an := api.Nexthop{Dev: m.devName(nh.Dev), Weight: int(nh.Weight), Onlink: nh.Flags&fib.NHOnLink != 0,
-				Flags: nhFlags(nh.Flags)}
+				Flags: nhFlags(nh.Flags), Encap: fromEncap(nh.Encap)}
 			if nh.Gateway.IsValid() {
 				an.Via = nh.Gateway.String()
 			}

@@ -3,6 +3,7 @@ package dataplane
 import (
 	"net/netip"
 
+	"flowpath/internal/fdb"
 	"flowpath/internal/fib"
 	"flowpath/internal/hdr"
 	"flowpath/internal/port"
@@ -39,6 +40,10 @@ type Device struct {
 	TxGSO bool
 	// Addr4 and Addr6 are the device's addresses, primary first.
 	Addr4, Addr6 []netip.Prefix
+	// Tunnel is set for a flow-based or classic UDP tunnel device
+	// (VXLAN, Geneve); such a device has no port: transmitting on it
+	// encapsulates and routes the outer packet.
+	Tunnel *TunnelDev
 
 	tx [TxQueues]port.TxQueue
 }
@@ -82,6 +87,46 @@ func (d *Device) PrimaryAddr(dst netip.Addr) netip.Addr {
 	return first
 }
 
+// TunnelKind is the encapsulation of a tunnel device.
+type TunnelKind uint8
+
+const (
+	TunnelVXLAN TunnelKind = iota + 1
+	TunnelGeneve
+)
+
+// TunnelDev is a tunnel device's configuration (the kernel's vxlan_config
+// and geneve_config, as far as flowpath implements them).
+type TunnelDev struct {
+	Kind     TunnelKind
+	External bool   // collect_metadata: any VNI in, VNI and endpoint from TX metadata out
+	VNI      uint32 // classic devices
+	Remote   netip.Addr
+	Local    netip.Addr
+	Lower    uint32 // underlay device index (0: routed freely)
+	DstPort  uint16
+	SrcMin   uint16 // [SrcMin, SrcMax); SrcMin >= SrcMax: ip_local_port_range
+	SrcMax   uint16
+	TTL      uint8 // 0: auto (64, or 1 to a multicast group)
+	TTLInh   bool  // ttl inherit
+	TOS      uint8 // 1: inherit the inner DSCP
+	Learning bool
+	UDPCsum  bool
+	GBP      bool
+	Bypass   bool // localbypass
+	Label    uint32
+	// FDB is the classic VXLAN device's forwarding database.
+	FDB *fdb.Table
+}
+
+// udpTunnels demultiplexes UDP tunnel traffic to local addresses: by
+// destination port, then by VNI, or to the port's external device.
+type udpTunnels struct {
+	kind     TunnelKind
+	byVNI    map[uint32]*Device
+	external *Device
+}
+
 // Snapshot is one immutable version of the configuration the packet path
 // reads: devices by index and the FIB.
 type Snapshot struct {
@@ -91,6 +136,33 @@ type Snapshot struct {
 	// HashL4 selects L4 (5-tuple) multipath hashing, else L3 (the kernel's
 	// fib_multipath_hash_policy 1 and 0).
 	HashL4 bool
+
+	// tunnels is built by Publish from the devices' Tunnel configs.
+	tunnels map[uint16]*udpTunnels
+}
+
+// buildTunnels indexes the tunnel devices by UDP port and VNI.
+func (s *Snapshot) buildTunnels() {
+	s.tunnels = nil
+	for _, d := range s.Devices {
+		if d == nil || d.Tunnel == nil {
+			continue
+		}
+		if s.tunnels == nil {
+			s.tunnels = map[uint16]*udpTunnels{}
+		}
+		t := d.Tunnel
+		u := s.tunnels[t.DstPort]
+		if u == nil {
+			u = &udpTunnels{kind: t.Kind, byVNI: map[uint32]*Device{}}
+			s.tunnels[t.DstPort] = u
+		}
+		if t.External {
+			u.external = d
+		} else {
+			u.byVNI[t.VNI] = d
+		}
+	}
 }
 
 // Device returns the device with index i, or nil.

@@ -42,6 +42,21 @@ const (
 	DropLocalFragment
 	DropICMPInvalid
 	DropNDInvalid
+	DropTunnelHeader
+	DropTunnelUnknownVNI
+	DropTunnelDown
+	DropTunnelOwnMAC
+	DropTunnelECN
+	DropTunnelNoMetadata
+	DropTunnelBadOptions
+	DropTunnelLoop
+	DropTunnelNoRoute
+	DropTunnelEncap
+	DropFDBMiss
+	DropFDBStatic
+	DropMPLSInvalid
+	DropMPLSNoRoute
+	DropMPLSTTL
 	numDropReasons
 )
 
@@ -83,6 +98,21 @@ var dropNames = [numDropReasons]string{
 	DropLocalFragment:    "local_fragment",
 	DropICMPInvalid:      "icmp_invalid",
 	DropNDInvalid:        "nd_invalid",
+	DropTunnelHeader:     "tunnel_header_invalid",
+	DropTunnelUnknownVNI: "tunnel_unknown_vni",
+	DropTunnelDown:       "tunnel_device_down",
+	DropTunnelOwnMAC:     "tunnel_own_source_mac",
+	DropTunnelECN:        "tunnel_ecn_frame_error", // the kernel's rx_frame_errors
+	DropTunnelNoMetadata: "tunnel_no_tx_metadata",
+	DropTunnelBadOptions: "tunnel_bad_options",
+	DropTunnelLoop:       "tunnel_loop_collisions", // the kernel's collisions (ELOOP)
+	DropTunnelNoRoute:    "tunnel_no_route_carrier", // the kernel's tx_carrier_errors
+	DropTunnelEncap:      "tunnel_encap_failed",
+	DropFDBMiss:          "fdb_miss",
+	DropFDBStatic:        "fdb_static_mismatch",
+	DropMPLSInvalid:      "mpls_invalid",
+	DropMPLSNoRoute:      "mpls_no_route",
+	DropMPLSTTL:          "mpls_ttl_exceeded",
 }
 
 // String is the reason's counter name.

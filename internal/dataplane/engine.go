@@ -65,7 +65,7 @@ type Engine struct {
 func New(cfg Config) *Engine {
 	e := &Engine{cfg: cfg, byDev: map[uint32][]*worker{}}
 	e.ctrl = newControlTx(e)
-	e.neigh = neigh.NewTable(cfg.Neigh, MaxWorkers, e.ctrl.solicit)
+	e.neigh = neigh.NewTable(cfg.Neigh, MaxWorkers+1, e.ctrl.solicit) // + the control worker
 	e.snap.Store(&Snapshot{Devices: make([]*Device, 0), FIB: fib.Empty()})
 	return e
 }
@@ -91,6 +91,7 @@ func (e *Engine) Publish(s *Snapshot) {
 			d.bind()
 		}
 	}
+	s.buildTunnels()
 	e.snap.Store(s)
 	e.quiesce(s.Gen)
 }
@@ -135,7 +136,7 @@ func (e *Engine) StartPort(dev uint32, p port.Port) error {
 	}
 	var ws []*worker
 	for i, q := range qs {
-		w := newWorker(e, ids[i], dev, q, i)
+		w := newWorker(e, ids[i], dev, q, i, e.cfg.PoolSize)
 		e.workers[ids[i]] = w
 		ws = append(ws, w)
 	}
@@ -208,7 +209,7 @@ func (e *Engine) DeviceStats(i uint32) (st DeviceStats, drops map[string]uint64)
 		add(&c.dev[i])
 	}
 	e.mu.Unlock()
-	add(&e.ctrl.c.dev[i])
+	add(&e.ctrl.w.c.dev[i])
 	return st, drops
 }
 
@@ -232,7 +233,7 @@ func (e *Engine) Drops() map[string]uint64 {
 	for _, c := range e.retired {
 		sum(c)
 	}
-	sum(e.ctrl.c)
+	sum(e.ctrl.w.c)
 	return out
 }
 
@@ -290,5 +291,5 @@ func (e *Engine) ResetDevice(i uint32) {
 	for _, c := range e.retired {
 		reset(&c.dev[i])
 	}
-	reset(&e.ctrl.c.dev[i])
+	reset(&e.ctrl.w.c.dev[i])
 }

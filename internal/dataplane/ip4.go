@@ -7,6 +7,7 @@ import (
 	"flowpath/internal/fib"
 	"flowpath/internal/hdr"
 	"flowpath/internal/pkt"
+	"flowpath/internal/tunnel"
 )
 
 var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
@@ -67,7 +68,7 @@ func (w *worker) ip4Input(in *Device, p *pkt.Packet) {
 		return
 	}
 	s := w.snap
-	fl := fib.Flow{Dst: dst, Src: src, IIF: in.Index, Mark: p.Mark, Proto: ip.Protocol()}
+	fl := fib.Flow{Dst: dst, Src: src, IIF: in.Index, Mark: p.Mark, Proto: ip.Protocol(), TunID: rxTunID(p)}
 	if s.HashL4 && !ip.IsFragment() {
 		fl.SrcPort, fl.DstPort = l4Ports(fl.Proto, ip.Payload())
 	}
@@ -80,6 +81,7 @@ func (w *worker) ip4Input(in *Device, p *pkt.Packet) {
 	}
 	switch res.Type {
 	case fib.RouteUnicast:
+		dropRXMeta(p)
 		w.ip4Forward(in, p, ip, &res)
 	case fib.RouteLocal:
 		w.ip4Local(in, p, ip)
@@ -169,7 +171,7 @@ func (w *worker) ip4Forward(in *Device, p *pkt.Packet, ip hdr.IPv4, res *fib.Res
 		w.dropIn(in.Index, p, DropOutDown)
 		return
 	}
-	mtu := pathMTU(out, res)
+	mtu := encapMTU(pathMTU(out, res), applyEncap(p, nh))
 	var fragMTU uint32
 	if uint32(ip.TotalLen()) > mtu && !(p.GSO.IsGSO() && gsoFits(p, mtu)) {
 		if ip.DF() {
@@ -221,6 +223,9 @@ func (w *worker) ip4Local(in *Device, p *pkt.Packet, ip hdr.IPv4) {
 		p.GSO = pkt.GSO{}
 		w.sendLocal4(p, ip)
 	case hdr.IPProtoUDP:
+		if w.snap.tunnels != nil && w.udpTunnelInput(in, p, int(p.L3)+ip.HeaderLen()) {
+			return
+		}
 		w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodePortUnreachable, 0)
 		w.dropIn(in.Index, p, DropLocalUnhandled)
 	default:
@@ -247,7 +252,7 @@ func (w *worker) sendLocal4(p *pkt.Packet, ip hdr.IPv4) {
 		return
 	}
 	var fragMTU uint32
-	if mtu := pathMTU(out, &res); uint32(ip.TotalLen()) > mtu {
+	if mtu := encapMTU(pathMTU(out, &res), applyEncap(p, res.Nexthop)); uint32(ip.TotalLen()) > mtu {
 		if ip.DF() {
 			w.dropOut(out.Index, p, DropFragNeeded)
 			return
@@ -351,4 +356,55 @@ func nexthopOr(gw, dst netip.Addr) netip.Addr {
 		return gw
 	}
 	return dst
+}
+
+// rxTunID is the tunnel id a packet received through a flow-based tunnel
+// carries, for `rule ... tun_id N` (ip_route_input_slow); 0 otherwise.
+func rxTunID(p *pkt.Packet) uint64 {
+	if ti := p.Meta.TunnelInfo(); ti != nil && !ti.IsTX() {
+		return ti.Key.ID
+	}
+	return 0
+}
+
+// dropRXMeta removes received tunnel metadata from a packet being routed:
+// it described how the packet arrived, not where it goes (the kernel
+// drops the metadata dst when it attaches the real route).
+func dropRXMeta(p *pkt.Packet) {
+	if ti := p.Meta.TunnelInfo(); ti != nil && !ti.IsTX() {
+		p.Meta.Clear()
+	}
+}
+
+// applyEncap attaches the nexthop's encapsulation to a packet about to be
+// output and returns the headroom it will add (which lowers the MTU the
+// packet must fit). IP/IP6 encap becomes TX tunnel metadata for the
+// flow-based tunnel device the route points at, unless the packet already
+// carries TX metadata (metadata on the packet wins, as skb_tunnel_info
+// checks it first); MPLS is pushed by the output stage.
+func applyEncap(p *pkt.Packet, nh *fib.Nexthop) uint32 {
+	if nh == nil || nh.Encap == nil {
+		return 0
+	}
+	e := nh.Encap
+	switch e.Type {
+	case tunnel.EncapIP, tunnel.EncapIP6:
+		if ti := p.Meta.TunnelInfo(); ti == nil || !ti.IsTX() {
+			p.Meta.SetTunnel(&e.Info)
+		}
+		return 0
+	case tunnel.EncapMPLS:
+		p.Encap = e
+		return uint32(e.Headroom())
+	}
+	return 0
+}
+
+// encapMTU lowers mtu by an encapsulation's headroom, only when the
+// headroom is smaller (lwtunnel_headroom).
+func encapMTU(mtu, headroom uint32) uint32 {
+	if headroom < mtu {
+		return mtu - headroom
+	}
+	return mtu
 }

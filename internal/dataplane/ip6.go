@@ -51,7 +51,7 @@ func (w *worker) ip6Input(in *Device, p *pkt.Packet) {
 		return
 	}
 	s := w.snap
-	fl := fib.Flow{Dst: dst, Src: src, IIF: in.Index, Mark: p.Mark, Proto: proto}
+	fl := fib.Flow{Dst: dst, Src: src, IIF: in.Index, Mark: p.Mark, Proto: proto, TunID: rxTunID(p)}
 	if s.HashL4 && !frag {
 		fl.SrcPort, fl.DstPort = l4Ports(proto, ip[off:])
 	}
@@ -64,6 +64,7 @@ func (w *worker) ip6Input(in *Device, p *pkt.Packet) {
 	}
 	switch res.Type {
 	case fib.RouteUnicast:
+		dropRXMeta(p)
 		w.ip6Forward(in, p, ip, &res)
 	case fib.RouteLocal:
 		w.ip6Local(in, p, ip, proto, off, frag)
@@ -104,7 +105,7 @@ func (w *worker) ip6Forward(in *Device, p *pkt.Packet, ip hdr.IPv6, res *fib.Res
 		w.dropIn(in.Index, p, DropOutDown)
 		return
 	}
-	mtu := pathMTU(out, res)
+	mtu := encapMTU(pathMTU(out, res), applyEncap(p, nh))
 	if uint32(hdr.IPv6Len+int(ip.PayloadLen())) > mtu && !(p.GSO.IsGSO() && gsoFits(p, mtu)) {
 		w.icmp6Error(in, p, hdr.ICMPv6PacketTooBig, 0, mtu)
 		w.dropIn(in.Index, p, DropPacketTooBig)
@@ -148,6 +149,9 @@ func (w *worker) ip6Local(in *Device, p *pkt.Packet, ip hdr.IPv6, proto uint8, o
 		}
 		w.sendLocal6(p, ip)
 	case hdr.IPProtoUDP:
+		if w.snap.tunnels != nil && w.udpTunnelInput(in, p, int(p.L3)+off) {
+			return
+		}
 		w.icmp6Error(in, p, hdr.ICMPv6DestUnreachable, hdr.ICMPv6CodePortUnreachable, 0)
 		w.dropIn(in.Index, p, DropLocalUnhandled)
 	default:
@@ -169,7 +173,7 @@ func (w *worker) sendLocal6(p *pkt.Packet, ip hdr.IPv6) {
 		w.dropOut(0, p, DropOutDown)
 		return
 	}
-	if mtu := pathMTU(out, &res); uint32(hdr.IPv6Len+int(ip.PayloadLen())) > mtu {
+	if mtu := encapMTU(pathMTU(out, &res), applyEncap(p, res.Nexthop)); uint32(hdr.IPv6Len+int(ip.PayloadLen())) > mtu {
 		w.dropOut(out.Index, p, DropPacketTooBig)
 		return
 	}
@@ -338,8 +342,7 @@ func (w *worker) sendNA(in *Device, p *pkt.Packet, l2dst hdr.MAC, target, dst ne
 	hdr.PutNDPNeighborAdvert(ic, target, flags, in.MAC)
 	hdr.ICMPv6(ic).SetChecksum(0)
 	hdr.ICMPv6(ic).SetChecksum(hdr.TransportChecksum(target, dst, hdr.IPProtoICMPv6, ic))
-	p.GSO = pkt.GSO{}
-	w.enqueue(in, p)
+	w.replyVia(in, p)
 }
 
 // hasAddr6 reports whether a is one of d's own IPv6 addresses. Unlike ARP

@@ -7,6 +7,7 @@ import (
 	"flowpath/internal/hdr"
 	"flowpath/internal/neigh"
 	"flowpath/internal/pkt"
+	"flowpath/internal/tunnel"
 )
 
 // output sends an IP packet (an Ethernet frame whose network header is at
@@ -18,8 +19,8 @@ func (w *worker) output(out *Device, p *pkt.Packet, nh netip.Addr, fragMTU uint3
 		return
 	}
 	p.OutPort, p.NextHop, p.MTU = out.Index, nh, fragMTU
-	if out.Port == nil {
-		w.enqueue(out, p)
+	if out.Port == nil && out.Tunnel == nil {
+		w.enqueue(out, p) // no medium, no neighbours: counted and discarded
 		return
 	}
 	mac, st, ok := w.e.neigh.Lookup(out.Index, nh)
@@ -104,7 +105,7 @@ func (w *worker) xmit(out *Device, p *pkt.Packet, mac hdr.MAC) {
 				w.fragment(out, s, fragMTU)
 				continue
 			}
-			w.enqueue(out, s)
+			w.emit(out, s)
 		}
 	case p.MTU != 0:
 		w.fragment(out, p, p.MTU)
@@ -113,8 +114,27 @@ func (w *worker) xmit(out *Device, p *pkt.Packet, mac hdr.MAC) {
 			w.dropOut(out.Index, p, DropGSOFailed)
 			return
 		}
-		w.enqueue(out, p)
+		w.emit(out, p)
 	}
+}
+
+// emit finishes a frame for device out: the route's MPLS label push (the
+// lwtunnel xmit hook, after fragmentation and segmentation), then either
+// the tunnel device's encapsulation or the port's transmit batch.
+func (w *worker) emit(out *Device, p *pkt.Packet) {
+	if p.Encap != nil {
+		enc, _ := p.Encap.(*tunnel.Encap)
+		p.Encap = nil
+		if enc != nil && enc.Type == tunnel.EncapMPLS && !tunnel.PushMPLS(p, enc.Labels, enc.TTL) {
+			w.dropOut(out.Index, p, DropTunnelEncap)
+			return
+		}
+	}
+	if out.Tunnel != nil {
+		w.tunnelXmit(out, p)
+		return
+	}
+	w.enqueue(out, p)
 }
 
 // fragment splits an IPv4 packet into fragments of at most mtu bytes.
@@ -132,6 +152,6 @@ func (w *worker) fragment(out *Device, p *pkt.Packet, mtu uint32) {
 	for i := 0; i < n; i++ {
 		f := w.frags[i]
 		w.frags[i] = nil
-		w.enqueue(out, f)
+		w.emit(out, f)
 	}
 }

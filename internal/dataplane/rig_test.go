@@ -147,7 +147,7 @@ func newRig(tb testing.TB, o rigOpts) *rig {
 			}
 		}
 	}
-	r.w = newWorker(e, 0, devR1, r.p1.RxQueues()[0], 0)
+	r.w = newWorker(e, 0, devR1, r.p1.RxQueues()[0], 0, e.cfg.PoolSize)
 	r.w.snap = e.Snapshot()
 	r.w.now = r.w.clock()
 	return r

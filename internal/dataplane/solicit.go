@@ -5,37 +5,46 @@ import (
 	"sync/atomic"
 
 	"flowpath/internal/hdr"
-	"flowpath/internal/pkt"
 )
 
+// controlPoolSize is the control worker's pool: solicitations, and what
+// waits with them for an underlay neighbour.
+const controlPoolSize = 256
+
 // controlTx sends the frames the control side originates: ARP requests and
-// neighbour solicitations for the neighbour manager. It runs only on the
-// manager goroutine, owns a small pool, and uses transmit queue
-// ControlTxQueue on every port, so it never shares a queue with a worker.
+// neighbour solicitations for the neighbour manager. It is a worker
+// without a receive queue, run only on the manager goroutine, so
+// solicitations take the same output path as forwarded packets (through
+// tunnel devices too) on transmit queue ControlTxQueue of every port,
+// which no forwarding worker uses.
 type controlTx struct {
 	e       *Engine
-	pool    *pkt.Pool
-	c       *workerCounters
-	batch   [1]*pkt.Packet
+	w       *worker
 	seenGen atomic.Uint64
 }
 
 func newControlTx(e *Engine) *controlTx {
-	return &controlTx{e: e, pool: pkt.NewPool("control", 16), c: new(workerCounters)}
+	return &controlTx{e: e, w: newWorker(e, ControlTxQueue, 0, nil, 0, controlPoolSize)}
 }
 
 // solicit sends an ARP request (IPv4) or a neighbour solicitation (IPv6)
 // for target on device dev: broadcast / solicited-node multicast, or
 // unicast to *unicast when re-probing a known neighbour.
 func (c *controlTx) solicit(dev uint32, target netip.Addr, unicast *[6]byte) {
-	s := c.e.snap.Load()
-	d := s.Device(dev)
-	if d == nil || !d.Up || d.Port == nil || d.tx[ControlTxQueue] == nil {
+	w := c.w
+	w.snap = c.e.snap.Load()
+	w.now = w.clock()
+	if w.pending.Len() > 0 {
+		w.resolvePending(w.now)
+	}
+	defer w.flush()
+	d := w.snap.Device(dev)
+	if d == nil || !d.Up || (d.Port == nil && d.Tunnel == nil) {
 		return
 	}
-	p := c.pool.Get()
+	p := w.pool.Get()
 	if p == nil {
-		c.c.drops[DropPoolEmpty].Add(1)
+		w.c.drops[DropPoolEmpty].Add(1)
 		return
 	}
 	src := d.PrimaryAddr(target)
@@ -50,6 +59,7 @@ func (c *controlTx) solicit(dev uint32, target netip.Addr, unicast *[6]byte) {
 		}
 		hdr.PutEthernet(frame, l2dst, d.MAC, hdr.EtherTypeARP)
 		hdr.PutARP(frame[hdr.EthernetLen:], hdr.ARPRequest, d.MAC, src, hdr.MAC{}, target)
+		p.EtherType = hdr.EtherTypeARP
 	} else {
 		if !src.IsValid() {
 			src = netip.IPv6Unspecified()
@@ -72,16 +82,9 @@ func (c *controlTx) solicit(dev uint32, target netip.Addr, unicast *[6]byte) {
 		hdr.PutNDPNeighborSolicit(ic, target, d.MAC, withOpt)
 		hdr.ICMPv6(ic).SetChecksum(0)
 		hdr.ICMPv6(ic).SetChecksum(hdr.TransportChecksum(src, dst, hdr.IPProtoICMPv6, ic))
+		p.EtherType = hdr.EtherTypeIPv6
 	}
-	c.batch[0] = p
-	dc := &c.c.dev[dev]
-	if d.tx[ControlTxQueue].Transmit(c.batch[:]) == 1 {
-		dc.txPackets.Add(1)
-		dc.txBytes.Add(uint64(p.Len()))
-	} else {
-		dc.txDropped.Add(1)
-		dc.drops[DropTxFailed].Add(1)
-	}
-	c.batch[0] = nil
-	p.Free()
+	p.L3 = hdr.EthernetLen
+	p.OutPort = dev
+	w.emit(d, p)
 }

@@ -10,6 +10,7 @@ import (
 	"flowpath/internal/neigh"
 	"flowpath/internal/pkt"
 	"flowpath/internal/port"
+	"flowpath/internal/tunnel"
 )
 
 // txBatch collects the packets a worker sends to one device during a batch.
@@ -41,6 +42,7 @@ type worker struct {
 	pending    *neigh.Pending
 	pendingLen atomic.Int64
 	rxBatch    int                        // packets asked of the next Receive (see sizeBatch)
+	depth      int                        // tunnel nesting of the packet being processed
 	failedQ    [pkt.BatchSize]*pkt.Packet // neighbour failures to answer after a Resolve walk
 	nfailed    int
 
@@ -56,9 +58,9 @@ type worker struct {
 	done    chan struct{}
 }
 
-func newWorker(e *Engine, id int, dev uint32, q port.RxQueue, queue int) *worker {
+func newWorker(e *Engine, id int, dev uint32, q port.RxQueue, queue, poolSize int) *worker {
 	w := &worker{e: e, id: id, dev: dev, queue: queue, rxq: q,
-		pool:    pkt.NewPool("worker", e.cfg.PoolSize),
+		pool:    pkt.NewPool("worker", poolSize),
 		c:       new(workerCounters),
 		pending: neigh.NewPending(e.cfg.PendingCap, e.cfg.PendingPerNeigh),
 		start:   time.Now(),
@@ -224,7 +226,7 @@ func (w *worker) arpInput(in *Device, p *pkt.Packet) {
 		eth.SetDst(sha)
 		eth.SetSrc(in.MAC)
 		hdr.PutARP(p.Bytes()[p.L3:], hdr.ARPReply, in.MAC, tip, sha, sip)
-		w.enqueue(in, p)
+		w.replyVia(in, p)
 	case hdr.ARPReply:
 		if !sip.IsUnspecified() {
 			// A reply unicast to us answers our request; a broadcast
@@ -355,4 +357,21 @@ const batchBytes = 256 << 10
 func (w *worker) sizeBatch(n, bytes int) {
 	avg := bytes/n + 1
 	w.rxBatch = min(max(batchBytes/avg, 4), pkt.BatchSize)
+}
+
+// replyVia sends a reply built in place of the request p back out of the
+// device the request came in on. A request that came through a flow-based
+// tunnel carries RX metadata: the reply goes back through the tunnel to
+// the request's outer source (iptunnel_metadata_reply).
+func (w *worker) replyVia(in *Device, p *pkt.Packet) {
+	if ti := p.Meta.TunnelInfo(); ti != nil {
+		if reply, ok := tunnel.ReplyInfo(ti); ok {
+			p.Meta.SetTunnel(&reply)
+		} else {
+			p.Meta.Clear()
+		}
+	}
+	p.InPort = 0
+	p.GSO = pkt.GSO{}
+	w.emit(in, p)
 }

@@ -22,7 +22,7 @@ func sameInfo(a, b *Route) bool {
 	}
 	for i := range a.Nexthops {
 		x, y := &a.Nexthops[i], &b.Nexthops[i]
-		if x.Gateway != y.Gateway || x.Dev != y.Dev || x.Weight != y.Weight || x.Flags != y.Flags {
+		if x.Gateway != y.Gateway || x.Dev != y.Dev || x.Weight != y.Weight || x.Flags != y.Flags || !x.Encap.Equal(y.Encap) {
 			return false
 		}
 	}
@@ -236,7 +236,8 @@ func nhMatch4(r *Route, m *RouteMatch) bool {
 			return m.Dev == 0 && !m.Gateway.IsValid()
 		}
 		nh := &r.Nexthops[0]
-		return (m.Dev == 0 || m.Dev == nh.Dev) && (!m.Gateway.IsValid() || m.Gateway == nh.Gateway)
+		return (m.Dev == 0 || m.Dev == nh.Dev) && (!m.Gateway.IsValid() || m.Gateway == nh.Gateway) &&
+			(m.Encap == nil || m.Encap.Equal(nh.Encap))
 	}
 	if len(m.Nexthops) == 0 {
 		return true

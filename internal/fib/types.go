@@ -1,6 +1,7 @@
 package fib
 
 import (
+	"flowpath/internal/tunnel"
 	"net/netip"
 	"strconv"
 )
@@ -168,6 +169,9 @@ type Nexthop struct {
 	Dev     uint32     // output device index; required for unicast/local/broadcast
 	Weight  uint16     // 1..256 for multipath; AddRoute stores 0 as 1
 	Flags   NHFlags
+	// Encap is the nexthop's lightweight-tunnel state (encap ip|ip6|mpls),
+	// nil for none. Shared and immutable.
+	Encap *tunnel.Encap
 
 	// upper is the hash-threshold bound of this nexthop when every
 	// nexthop of the route is alive (the kernel's fib_nh_upper_bound):
@@ -314,6 +318,10 @@ type RouteMatch struct {
 	// leg.
 	Dev     uint32     // 0 = any
 	Gateway netip.Addr // invalid = any
+	// Encap, if set, must equal the route's first nexthop's encap, but
+	// only when Dev or Gateway is given too (fib_nh_match): a delete
+	// without a device or gateway matches any encap.
+	Encap *tunnel.Encap
 	// Nexthops, if not empty, must match the route's nexthops leg by leg
 	// (Dev 0 and invalid Gateway match anything), as `ip route del ...
 	// nexthop ... nexthop ...`. IPv6 deletes each leg separately.

@@ -1,0 +1,436 @@
+package dataplane
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"flowpath/internal/fdb"
+	"flowpath/internal/fib"
+	"flowpath/internal/gso"
+	"flowpath/internal/hdr"
+	"flowpath/internal/pkt"
+	"flowpath/internal/tunnel"
+)
+
+// maxTunnelDepth bounds tunnel nesting on one packet (a tunnel whose outer
+// route leads into another tunnel): deeper packets are dropped as loops.
+const maxTunnelDepth = 4
+
+// Tunnel receive and transmit, for VXLAN and Geneve devices:
+//
+//	receive:  [outer eth][outer IP][UDP dport P][VXLAN|Geneve][inner eth ...]
+//	          port P → VNI → device (or the port's external device)
+//	          strip to the inner frame, RX metadata (external), learning
+//	          (classic VXLAN), then ethernet input as if received there
+//
+//	transmit: inner frame on the tunnel device → VNI and endpoint from TX
+//	          metadata (external) or the FDB (classic) → prepend outer
+//	          headers → route the outer packet in the FIB → underlay output
+
+// udpTunnelInput handles a UDP datagram to a local address whose
+// destination port belongs to a tunnel. ipOff is the outer L3 offset,
+// udpOff the UDP header's offset, both from the frame start. It reports
+// false if the port has no tunnel (the caller carries on).
+func (w *worker) udpTunnelInput(in *Device, p *pkt.Packet, udpOff int) bool {
+	s := w.snap
+	b := p.Bytes()
+	udp := hdr.UDP(b[udpOff:])
+	if len(udp) < hdr.UDPLen {
+		return false
+	}
+	u := s.tunnels[udp.DstPort()]
+	if u == nil {
+		return false
+	}
+	payload := b[udpOff+hdr.UDPLen:]
+	var (
+		dev    *Device
+		vni    uint32
+		gbp    uint32
+		hasGBP bool
+		opts   []byte
+		hlen   int
+	)
+	switch u.kind {
+	case TunnelVXLAN:
+		if len(payload) < tunnel.VXLANHeaderLen+hdr.EthernetLen || payload[0]&0x08 == 0 {
+			w.dropIn(in.Index, p, DropTunnelHeader) // no I flag: checked before any lookup
+			return true
+		}
+		vni = uint32(payload[4])<<16 | uint32(payload[5])<<8 | uint32(payload[6])
+		dev = u.lookup(vni)
+		if dev == nil {
+			w.dropIn(in.Index, p, DropTunnelUnknownVNI) // silently: no ICMP
+			return true
+		}
+		var ok bool
+		vni, gbp, hasGBP, ok = tunnel.ParseVXLAN(payload, dev.Tunnel.GBP)
+		if !ok {
+			w.dropIn(in.Index, p, DropTunnelHeader)
+			return true
+		}
+		hlen = tunnel.VXLANHeaderLen
+	case TunnelGeneve:
+		var proto uint16
+		var ok bool
+		vni, opts, proto, hlen, ok = tunnel.ParseGeneve(payload)
+		if !ok || proto != 0x6558 || len(payload) < hlen+hdr.EthernetLen {
+			w.dropIn(in.Index, p, DropTunnelHeader)
+			return true
+		}
+		dev = u.lookup(vni)
+		if dev == nil {
+			w.dropIn(in.Index, p, DropTunnelUnknownVNI)
+			return true
+		}
+	default:
+		return false
+	}
+	t := dev.Tunnel
+	outerL3 := b[p.L3:udpOff]
+	var info pkt.TunnelInfo
+	if t.External {
+		flags := pkt.TunnelFlagKey
+		info = tunnel.RXInfo(outerL3, udp, uint64(vni), flags)
+		switch {
+		case hasGBP:
+			var o [4]byte
+			binary.BigEndian.PutUint32(o[:], gbp)
+			info.SetOptions(o[:], pkt.TunnelVXLANOpt)
+		case len(opts) > 0:
+			if !info.SetOptions(opts, pkt.TunnelGeneveOpt) {
+				w.dropIn(in.Index, p, DropTunnelBadOptions)
+				return true
+			}
+		}
+	}
+	var outerSrc netip.Addr
+	var outerTOS uint8
+	if p.EtherType == hdr.EtherTypeIPv4 {
+		ip := hdr.IPv4(outerL3)
+		outerSrc, outerTOS = ip.Src(), ip.TOS()
+	} else {
+		ip := hdr.IPv6(outerL3)
+		outerSrc, outerTOS = ip.Src(), ip.TrafficClass()
+	}
+	// Strip everything up to the inner Ethernet header.
+	if !p.Pull(udpOff + hdr.UDPLen + hlen) {
+		w.dropIn(in.Index, p, DropTunnelHeader)
+		return true
+	}
+	if !dev.Up {
+		w.dropIn(dev.Index, p, DropTunnelDown)
+		return true
+	}
+	inner := p.Bytes()
+	innerType := binary.BigEndian.Uint16(inner[12:])
+	if innerType == hdr.EtherTypeIPv4 || innerType == hdr.EtherTypeIPv6 {
+		if tunnel.ECNDecap(outerTOS, inner[hdr.EthernetLen:], innerType) {
+			w.dropIn(dev.Index, p, DropTunnelECN)
+			return true
+		}
+	}
+	src := hdr.Ethernet(inner).Src()
+	if src == dev.MAC {
+		w.dropIn(dev.Index, p, DropTunnelOwnMAC)
+		return true
+	}
+	if t.FDB != nil && t.Learning && !src.IsMulticast() {
+		r := fdb.Remote{IP: outerSrc, Port: udp.SrcPort()}
+		r.Port = 0 // the kernel learns the remote address; replies go to the device's port
+		if t.FDB.Learn(w.id, src, 0, r) {
+			w.dropIn(dev.Index, p, DropFDBStatic)
+			return true
+		}
+	}
+	// The frame now enters as if received on the tunnel device.
+	p.Meta.Clear()
+	if t.External {
+		p.Meta.SetTunnel(&info)
+	}
+	p.GSO = pkt.GSO{}
+	p.InPort = dev.Index
+	p.L3, p.L4 = 0, 0
+	dc := &w.c.dev[dev.Index]
+	dc.rxPackets.Add(1)
+	dc.rxBytes.Add(uint64(p.Len()))
+	if w.depth >= maxTunnelDepth {
+		w.dropIn(dev.Index, p, DropTunnelLoop)
+		return true
+	}
+	w.depth++
+	w.ethernetInput(dev, p)
+	w.depth--
+	return true
+}
+
+// lookup finds the device for a VNI on this port: a classic device of that
+// VNI first, else the port's external device.
+func (u *udpTunnels) lookup(vni uint32) *Device {
+	if d := u.byVNI[vni]; d != nil {
+		return d
+	}
+	return u.external
+}
+
+// tunnelXmit encapsulates a frame sent on tunnel device dev. Flow-based
+// devices take VNI and endpoint from the packet's TX metadata (set by the
+// packet's source, or by the route's `encap ip`) and drop frames without
+// it; classic VXLAN looks the destination MAC up in the FDB, falls back to
+// the all-zero entry, and floods a copy to every remote of the entry.
+func (w *worker) tunnelXmit(dev *Device, p *pkt.Packet) {
+	t := dev.Tunnel
+	dc := &w.c.dev[dev.Index]
+	info := p.Meta.TunnelInfo()
+	if info != nil && !info.IsTX() {
+		info = nil
+	}
+	if t.External || t.FDB == nil {
+		if info == nil {
+			// Counted by reason only: the kernel does not count it as
+			// tx_dropped.
+			w.c.drops[DropTunnelNoMetadata].Add(1)
+			dc.drops[DropTunnelNoMetadata].Add(1)
+			p.Free()
+			return
+		}
+		dc.txPackets.Add(1)
+		dc.txBytes.Add(uint64(p.Len()))
+		var remote netip.Addr
+		if info.IsIPv6() {
+			remote = netip.AddrFrom16(info.Key.Dst)
+		} else {
+			remote = netip.AddrFrom4([4]byte(info.Key.Dst[:4]))
+		}
+		var local netip.Addr
+		if info.IsIPv6() {
+			if a := netip.AddrFrom16(info.Key.Src); !a.IsUnspecified() {
+				local = a
+			}
+		} else if a := netip.AddrFrom4([4]byte(info.Key.Src[:4])); !a.IsUnspecified() {
+			local = a
+		}
+		port := info.Key.TpDst
+		if port == 0 {
+			port = t.DstPort
+		}
+		var gbp uint32
+		withGBP := false
+		switch {
+		case t.Kind == TunnelVXLAN && info.Key.Flags&pkt.TunnelVXLANOpt != 0:
+			if info.OptLen < 4 {
+				w.dropOut(dev.Index, p, DropTunnelBadOptions)
+				return
+			}
+			if t.GBP {
+				gbp, withGBP = binary.BigEndian.Uint32(info.Opts[:4]), true
+			}
+		}
+		var opts []byte
+		if t.Kind == TunnelGeneve && info.Key.Flags&pkt.TunnelGeneveOpt != 0 {
+			opts = info.Options()
+		}
+		o := tunnel.Outer{Dst: remote, Src: local, TTL: info.Key.TTL, TOS: info.Key.TOS,
+			DF: info.Key.Flags&pkt.TunnelDontFrag != 0, FlowLabel: info.Key.Label,
+			DstPort: port, Csum: info.Key.Flags&pkt.TunnelCsum != 0}
+		w.tunnelSend(dev, p, &o, uint32(info.Key.ID)&0xffffff, gbp, withGBP, opts)
+		return
+	}
+	// Classic VXLAN: the FDB decides.
+	dst := hdr.Ethernet(p.Bytes()).Dst()
+	remotes, ok := t.FDB.Lookup(dst, 0)
+	if !ok {
+		remotes, ok = t.FDB.Lookup(hdr.MAC{}, 0)
+	}
+	if !ok || len(remotes) == 0 {
+		w.dropOut(dev.Index, p, DropFDBMiss)
+		return
+	}
+	dc.txPackets.Add(1)
+	dc.txBytes.Add(uint64(p.Len()))
+	for i := range remotes {
+		r := &remotes[i]
+		q := p
+		if i < len(remotes)-1 {
+			if q = w.pool.Get(); q == nil {
+				w.dropOut(dev.Index, p, DropPoolEmpty)
+				return
+			}
+			q.CopyFrom(p)
+		}
+		vni := t.VNI
+		if r.HasVNI {
+			vni = r.VNI
+		}
+		port := r.Port
+		if port == 0 {
+			port = t.DstPort
+		}
+		// IPv4 checksums only with udpcsum; IPv6 always (RFC 8200; the
+		// kernel's udp6zerocsumtx, not implemented, would turn it off).
+		o := tunnel.Outer{Dst: r.IP, Src: t.Local, TTL: t.TTL, TOS: t.TOS, DstPort: port, Csum: t.UDPCsum || r.IP.Is6(),
+			FlowLabel: t.Label}
+		if t.TTL == 0 && r.IP.IsMulticast() {
+			o.TTL = 1
+		}
+		w.tunnelSend(dev, q, &o, vni, 0, false, nil)
+	}
+}
+
+// tunnelSend prepends the outer headers to the inner frame p and routes
+// the result. o has the endpoint, port and per-packet settings; the
+// source port, TTL/TOS defaults and source address are filled here.
+func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gbp uint32, withGBP bool, opts []byte) {
+	t := dev.Tunnel
+	s := w.snap
+	if !o.Dst.IsValid() || o.Dst.IsUnspecified() {
+		w.dropOut(dev.Index, p, DropFDBMiss)
+		return
+	}
+	inner := p.Bytes()
+	innerType := binary.BigEndian.Uint16(inner[12:])
+	var innerL3 []byte
+	if len(inner) > hdr.EthernetLen {
+		innerL3 = inner[hdr.EthernetLen:]
+	}
+	hash := tunnel.InnerFlowHash(inner)
+	o.SrcPort = tunnel.SourcePort(hash, t.SrcMin, t.SrcMax)
+	// TOS: 1 means inherit the inner DSCP; the ECN bits follow the inner
+	// packet (ip_tunnel_ecn_encap).
+	tos := o.TOS
+	if tos == 1 {
+		tos = innerTOS(innerL3, innerType) &^ 0x3
+	}
+	o.TOS = tunnel.ECNEncap(tos, innerL3, innerType)
+	if t.TTLInh {
+		o.TTL = innerTTL(innerL3, innerType)
+	}
+	// The outer route: rules and tables as for any local packet.
+	fl := fib.Flow{Dst: o.Dst, Src: o.Src, Proto: hdr.IPProtoUDP, SrcPort: o.SrcPort, DstPort: o.DstPort, Mark: p.Mark}
+	var res fib.Result
+	if !s.FIB.Lookup(&fl, fib.FlowHash(&fl, s.HashL4), &res) {
+		w.dropOut(dev.Index, p, DropTunnelNoRoute)
+		return
+	}
+	switch res.Type {
+	case fib.RouteUnicast:
+	case fib.RouteLocal:
+		if !t.External && t.Bypass {
+			w.tunnelBypass(dev, p, o.DstPort, vni)
+			return
+		}
+		w.dropOut(dev.Index, p, DropTunnelNoRoute)
+		return
+	default:
+		w.dropOut(dev.Index, p, DropTunnelNoRoute)
+		return
+	}
+	out := s.Device(res.Nexthop.Dev)
+	if out == nil || out == dev {
+		w.dropOut(dev.Index, p, DropTunnelLoop) // the kernel's ELOOP: collisions
+		return
+	}
+	if !o.Src.IsValid() {
+		o.Src = res.Route.PrefSrc
+		if !o.Src.IsValid() {
+			o.Src = out.PrimaryAddr(o.Dst)
+		}
+		if !o.Src.IsValid() {
+			w.dropOut(dev.Index, p, DropTunnelNoRoute)
+			return
+		}
+	}
+	if o.TTL == 0 {
+		o.TTL = 64
+	}
+	w.ipID++
+	o.ID = w.ipID
+	var th [8 + 260]byte
+	var tunHdr []byte
+	switch t.Kind {
+	case TunnelVXLAN:
+		tunnel.PutVXLAN(th[:tunnel.VXLANHeaderLen], vni, gbp, withGBP)
+		tunHdr = th[:tunnel.VXLANHeaderLen]
+	case TunnelGeneve:
+		n := tunnel.PutGeneve(th[:], vni, 0x6558, opts)
+		tunHdr = th[:n]
+	}
+	if p.GSO.NeedsCsum && !gso.CompleteChecksum(p) {
+		w.dropOut(dev.Index, p, DropTunnelEncap)
+		return
+	}
+	if !tunnel.PushUDPTunnel(p, o, tunHdr) {
+		w.dropOut(dev.Index, p, DropTunnelEncap)
+		return
+	}
+	p.Meta.Clear()
+	p.InPort = 0
+	p.GSO = pkt.GSO{}
+	var fragMTU uint32
+	if mtu := pathMTU(out, &res); uint32(p.Len()-int(p.L3)) > mtu {
+		if o.DF || o.Dst.Is6() {
+			w.dropOut(out.Index, p, DropFragNeeded)
+			return
+		}
+		fragMTU = mtu
+	}
+	if w.depth >= maxTunnelDepth {
+		w.dropOut(dev.Index, p, DropTunnelLoop)
+		return
+	}
+	w.depth++
+	w.output(out, p, nexthopOr(res.Nexthop.Gateway, o.Dst), fragMTU)
+	w.depth--
+}
+
+// tunnelBypass delivers a frame whose outer destination is local straight
+// to the local tunnel device with that VNI and port, without encapsulation
+// (the kernel's localbypass); without one the frame is dropped.
+func (w *worker) tunnelBypass(dev *Device, p *pkt.Packet, port uint16, vni uint32) {
+	u := w.snap.tunnels[port]
+	var dst *Device
+	if u != nil {
+		dst = u.byVNI[vni]
+	}
+	if dst == nil || !dst.Up || w.depth >= maxTunnelDepth {
+		w.dropOut(dev.Index, p, DropTunnelNoRoute)
+		return
+	}
+	p.Meta.Clear()
+	p.InPort = dst.Index
+	p.GSO = pkt.GSO{}
+	dc := &w.c.dev[dst.Index]
+	dc.rxPackets.Add(1)
+	dc.rxBytes.Add(uint64(p.Len()))
+	w.depth++
+	w.ethernetInput(dst, p)
+	w.depth--
+}
+
+func innerTOS(l3 []byte, et uint16) uint8 {
+	switch et {
+	case hdr.EtherTypeIPv4:
+		if len(l3) >= hdr.IPv4MinLen {
+			return hdr.IPv4(l3).TOS()
+		}
+	case hdr.EtherTypeIPv6:
+		if len(l3) >= hdr.IPv6Len {
+			return hdr.IPv6(l3).TrafficClass()
+		}
+	}
+	return 0
+}
+
+func innerTTL(l3 []byte, et uint16) uint8 {
+	switch et {
+	case hdr.EtherTypeIPv4:
+		if len(l3) >= hdr.IPv4MinLen {
+			return hdr.IPv4(l3).TTL()
+		}
+	case hdr.EtherTypeIPv6:
+		if len(l3) >= hdr.IPv6Len {
+			return hdr.IPv6(l3).HopLimit()
+		}
+	}
+	return 64
+}
