@@ -105,7 +105,7 @@ var dropNames = [numDropReasons]string{
 	DropTunnelECN:        "tunnel_ecn_frame_error", // the kernel's rx_frame_errors
 	DropTunnelNoMetadata: "tunnel_no_tx_metadata",
 	DropTunnelBadOptions: "tunnel_bad_options",
-	DropTunnelLoop:       "tunnel_loop_collisions", // the kernel's collisions (ELOOP)
+	DropTunnelLoop:       "tunnel_loop_collisions",  // the kernel's collisions (ELOOP)
 	DropTunnelNoRoute:    "tunnel_no_route_carrier", // the kernel's tx_carrier_errors
 	DropTunnelEncap:      "tunnel_encap_failed",
 	DropFDBMiss:          "fdb_miss",
