@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"flowpath/internal/sys/nstest"
 	"fmt"
 	"os"
 	"os/exec"
@@ -41,6 +42,11 @@ func runMain(m *testing.M) int {
 	}
 	if len(missing) > 0 {
 		skipReason = "missing tools: " + strings.Join(missing, " ")
+		return m.Run()
+	}
+	if err := nstest.NetlinkUsable(); err != nil {
+		skipReason = err.Error()
+		fmt.Fprintln(os.Stderr, "tests:", skipReason)
 		return m.Run()
 	}
 	if dir := os.Getenv("FLOWPATH_BIN"); dir != "" {

@@ -8,6 +8,7 @@ package main
 
 import (
 	"encoding/json"
+	"flowpath/internal/sys/nstest"
 	"fmt"
 	"os"
 	"os/exec"
@@ -30,6 +31,9 @@ func newNetns(t *testing.T) *netns {
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs iproute2")
+	}
+	if err := nstest.NetlinkUsable(); err != nil {
+		t.Skip(err)
 	}
 	n := &netns{t: t, name: fmt.Sprintf("fpt-fpctl-%d", os.Getpid())}
 	exec.Command("ip", "netns", "del", n.name).Run() // a leftover of a killed run

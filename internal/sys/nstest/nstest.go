@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,44 @@ func NeedRoot(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespaces)")
 	}
+	if err := NetlinkUsable(); err != nil {
+		t.Skip(err)
+	}
+}
+
+var (
+	probeOnce sync.Once
+	probeErr  error
+)
+
+// probeWait is how long the probe gives `ip netns add` to finish.
+const probeWait = 5 * time.Second
+
+// NetlinkUsable checks once per process that the kernel still performs
+// netlink changes: it creates and deletes a namespace. When a task died
+// holding the kernel's RTNL lock (a kernel BUG in a netlink handler does
+// that), every such change blocks forever in uninterruptible sleep, and
+// tests that create namespaces would hang until their timeout. The probe
+// runs the command in the background and gives up after probeWait; the
+// stuck process cannot be killed and is left behind.
+func NetlinkUsable() error {
+	probeOnce.Do(func() {
+		name := fmt.Sprintf("fpt-probe-%d", os.Getpid())
+		done := make(chan error, 1)
+		go func() { done <- exec.Command("ip", "netns", "add", name).Run() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				probeErr = fmt.Errorf("ip netns add: %v", err)
+				return
+			}
+			go func() { _ = exec.Command("ip", "netns", "del", name).Run() }()
+		case <-time.After(probeWait):
+			probeErr = fmt.Errorf("netlink is wedged on this machine: `ip netns add` did not finish in %v "+
+				"(a kernel task holds the RTNL lock, see dmesg; only a reboot frees it): namespace tests skipped", probeWait)
+		}
+	})
+	return probeErr
 }
 
 // New creates namespace fpt-<role>-<pid> with lo up and deletes it when
