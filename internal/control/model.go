@@ -60,6 +60,7 @@ type Model struct {
 	links  map[uint32]*link
 	fib    *fib.FIB
 	next   uint32
+	mpls   map[uint32]*dataplane.LabelRoute // immutable once published; replaced on change
 }
 
 // NewModel makes a model with a loopback device (lo, index 1, 127.0.0.1/8
@@ -86,7 +87,7 @@ func (m *Model) publish() {
 			max = i
 		}
 	}
-	s := &dataplane.Snapshot{Devices: make([]*dataplane.Device, max+1), FIB: m.fib, HashL4: m.hashL4}
+	s := &dataplane.Snapshot{Devices: make([]*dataplane.Device, max+1), FIB: m.fib, HashL4: m.hashL4, MPLS: m.mpls}
 	for i, l := range m.links {
 		d := &dataplane.Device{Index: i, Name: l.name, Kind: l.kind, MAC: l.mac, MTU: l.mtu,
 			Up: l.up, Loopback: l.loopback, Port: l.port}
@@ -449,6 +450,7 @@ func (m *Model) linkDel(name string) error {
 	txn := m.fib.Begin()
 	txn.FlushDevice(l.index)
 	txn.SetRuleDevice(l.name, 0)
+	m.mplsFlushDevice(l.index)
 	delete(m.links, l.index)
 	m.fib = txn.Commit()
 	m.publish()

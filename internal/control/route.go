@@ -257,6 +257,9 @@ func (m *Model) toFIBRoute(a *api.Route) (fib.Route, error) {
 }
 
 func (m *Model) routeAdd(a *api.Route, flags fib.AddFlags) error {
+	if a.Family == api.FamilyMPLS {
+		return m.mplsRouteAdd(a, flags)
+	}
 	r, err := m.toFIBRoute(a)
 	if err != nil {
 		return err
@@ -339,6 +342,9 @@ func (m *Model) toMatch(a *api.Route) (fib.RouteMatch, error) {
 }
 
 func (m *Model) routeDel(a *api.Route) error {
+	if a.Family == api.FamilyMPLS {
+		return m.mplsRouteDel(a)
+	}
 	rm, err := m.toMatch(a)
 	if err != nil {
 		return err
@@ -417,6 +423,9 @@ func (m *Model) selectRoutes(f *api.Filter) ([]fib.Route, error) {
 }
 
 func (m *Model) routeShow(f *api.Filter) (*api.Response, error) {
+	if f != nil && f.Family == api.FamilyMPLS {
+		return &api.Response{Routes: m.mplsRouteShow()}, nil
+	}
 	rs, err := m.selectRoutes(f)
 	if err != nil {
 		return nil, err

@@ -137,6 +137,10 @@ type Snapshot struct {
 	// fib_multipath_hash_policy 1 and 0).
 	HashL4 bool
 
+	// MPLS holds the label routes by incoming label (nil: MPLS input
+	// disabled, labelled packets are dropped).
+	MPLS map[uint32]*LabelRoute
+
 	// tunnels is built by Publish from the devices' Tunnel configs.
 	tunnels map[uint16]*udpTunnels
 }

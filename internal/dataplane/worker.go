@@ -188,6 +188,8 @@ func (w *worker) ethernetInput(in *Device, p *pkt.Packet) {
 		w.ip6Input(in, p)
 	case hdr.EtherTypeARP:
 		w.arpInput(in, p)
+	case hdr.EtherTypeMPLS:
+		w.mplsInput(in, p)
 	case hdr.EtherTypeVLAN, hdr.EtherTypeQinQ:
 		w.dropIn(in.Index, p, DropVLAN)
 	default:
