@@ -206,33 +206,8 @@ func (w *worker) icmp6Error(in *Device, p *pkt.Packet, typ, code uint8, info uin
 			return // never answer an error
 		}
 	}
-	if !w.icmp.allow(w.now) {
-		w.c.icmpRateLimited.Add(1)
-		return
-	}
-	s := w.snap
-	fl := fib.Flow{Dst: src, Mark: p.Mark, Proto: hdr.IPProtoICMPv6}
-	var res fib.Result
-	if !s.FIB.Lookup(&fl, fib.FlowHash(&fl, false), &res) || res.Type != fib.RouteUnicast {
-		return
-	}
-	out := s.Device(res.Nexthop.Dev)
-	if out == nil {
-		return
-	}
-	saddr := res.Route.PrefSrc
-	if !saddr.IsValid() {
-		saddr = out.PrimaryAddr(src)
-	}
-	if !saddr.IsValid() {
-		saddr = in.PrimaryAddr(src)
-	}
-	if !saddr.IsValid() {
-		return
-	}
-	q := w.pool.Get()
+	out, saddr, gw, q := w.errorStart(in, src, p.Mark)
 	if q == nil {
-		w.c.drops[DropPoolEmpty].Add(1)
 		return
 	}
 	quote := hdr.IPv6Len + int(orig.PayloadLen())
@@ -253,7 +228,7 @@ func (w *worker) icmp6Error(in *Device, p *pkt.Packet, typ, code uint8, info uin
 	q.L3 = hdr.EthernetLen
 	q.EtherType = hdr.EtherTypeIPv6
 	w.c.icmpSent.Add(1)
-	w.output(out, q, nexthopOr(res.Nexthop.Gateway, src), 0)
+	w.output(out, q, gw, 0)
 }
 
 // ndInput handles neighbour discovery (RFC 4861): solicitations for local
