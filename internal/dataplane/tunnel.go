@@ -185,6 +185,17 @@ func (w *worker) tunnelXmit(dev *Device, p *pkt.Packet) {
 	if info != nil && !info.IsTX() {
 		info = nil
 	}
+	if !t.External && t.Kind == TunnelGeneve {
+		// Classic Geneve: the device's one remote and VNI, whatever
+		// metadata the packet carries (geneve_xmit uses cfg.info unless
+		// collect_md).
+		dc.txPackets.Add(1)
+		dc.txBytes.Add(uint64(p.Len()))
+		o := tunnel.Outer{Dst: t.Remote, Src: t.Local, TTL: t.TTL, TOS: t.TOS, DstPort: t.DstPort,
+			Csum: t.UDPCsum || t.Remote.Is6(), FlowLabel: t.Label}
+		w.tunnelSend(dev, p, &o, t.VNI, 0, false, nil)
+		return
+	}
 	if t.External || t.FDB == nil {
 		if info == nil {
 			// Counted by reason only: the kernel does not count it as
