@@ -55,6 +55,8 @@ func parseOptions(argv []string) (*options, []string, error) {
 			o.family = 4
 		case name == "-6":
 			o.family = 6
+		case name == "-M":
+			o.family = api.FamilyMPLS
 		case name == "-":
 			return nil, nil, errf(255, "Option %q is unknown, try \"fpctl -help\".", opt)
 		case matches(name, "-family"):
@@ -67,6 +69,8 @@ func parseOptions(argv []string) (*options, []string, error) {
 				o.family = 4
 			case "inet6", "ipv6", "6":
 				o.family = 6
+			case "mpls":
+				o.family = api.FamilyMPLS
 			default:
 				return nil, nil, errf(255, "Error: argument %q is wrong: invalid protocol family", v)
 			}
@@ -108,6 +112,10 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	opts, rest, err := parseOptions(argv)
 	if err != nil {
 		return report(stderr, err)
+	}
+	// "fpctl bridge fdb ..." is bridge(8)'s spelling of "fpctl fdb ...".
+	if len(rest) > 1 && rest[0] == "bridge" && matches(rest[1], "fdb") {
+		rest = rest[1:]
 	}
 	a := &app{opts: opts, stdout: stdout, stderr: stderr}
 	root := a.commands()
@@ -151,6 +159,7 @@ var objects = []word{
 	{name: "neighbour", forms: []string{"neighbor", "neighbour"}},
 	{name: "link", forms: []string{"link"}},
 	{name: "stats", exact: []string{"st", "sta", "stat"}},
+	{name: "fdb", forms: []string{"fdb"}},
 }
 
 var commandWords = map[string][]word{
@@ -190,6 +199,14 @@ var commandWords = map[string][]word{
 		{name: "flush", forms: []string{"flush"}},
 	},
 	"stats": {
+		{name: "show", forms: []string{"show", "list", "lst"}},
+	},
+	// bridge fdb's commands, in its order.
+	"fdb": {
+		{name: "add", forms: []string{"add"}},
+		{name: "append", forms: []string{"append"}},
+		{name: "replace", forms: []string{"replace"}},
+		{name: "delete", forms: []string{"delete"}},
 		{name: "show", forms: []string{"show", "list", "lst"}},
 	},
 }
@@ -305,6 +322,9 @@ func (a *app) exec(object, command string, argv []string) error {
 	if err != nil {
 		return err
 	}
+	if w := warning(req); w != "" {
+		fmt.Fprint(a.stderr, w)
+	}
 	// "nud all" is fpctl's: the daemon gets no state (every state), and
 	// the printer does not hide NOARP entries.
 	showNoarp := false
@@ -400,6 +420,13 @@ func devicesOf(req *api.Request) []string {
 	switch req.Op {
 	case api.OpLinkSet, api.OpLinkDel:
 		add(req.Link.Name)
+	case api.OpLinkAdd:
+		if req.Link.VXLAN != nil {
+			add(req.Link.VXLAN.Dev)
+		}
+	case api.OpFDBAdd, api.OpFDBAppend, api.OpFDBReplace, api.OpFDBDel:
+		add(req.FDB.Dev)
+		add(req.FDB.Via)
 	case api.OpAddrAdd, api.OpAddrDel:
 		add(req.Addr.Dev)
 	case api.OpRouteAdd, api.OpRouteReplace, api.OpRouteAppend, api.OpRouteDel:
@@ -412,7 +439,7 @@ func devicesOf(req *api.Request) []string {
 		add(req.RouteGet.Oif)
 	case api.OpNeighAdd, api.OpNeighReplace, api.OpNeighChange, api.OpNeighDel:
 		add(req.Neigh.Dev)
-	case api.OpRouteShow, api.OpRouteFlush, api.OpNeighShow, api.OpNeighFlush, api.OpAddrFlush:
+	case api.OpRouteShow, api.OpRouteFlush, api.OpNeighShow, api.OpNeighFlush, api.OpAddrFlush, api.OpFDBShow:
 		add(req.Filter.Dev)
 	}
 	return devs
@@ -524,6 +551,13 @@ func (a *app) print(c *api.Client, req *api.Request, resp *api.Response, showNoa
 		}
 		for i := range shown {
 			fmt.Fprint(w, FormatNeigh(&shown[i], req.Filter))
+		}
+	case api.OpFDBShow:
+		if o.json {
+			return writeJSON(w, nonNil(resp.FDBs), o.pretty)
+		}
+		for i := range resp.FDBs {
+			fmt.Fprint(w, FormatFDB(&resp.FDBs[i], req.Filter))
 		}
 	case api.OpStats:
 		if resp.Stats == nil {

@@ -11,7 +11,15 @@
 //
 // It talks to the daemon only through package api (one JSON request per
 // line on a unix socket). Objects: link, address, route, rule,
-// neighbour, stats; see "fpctl help" and "fpctl OBJECT help".
+// neighbour, fdb (also as "fpctl bridge fdb", bridge's grammar and
+// output), stats; see "fpctl help" and "fpctl OBJECT help".
+//
+// Tunnels: link add ... type vxlan|geneve, fdb entries of VXLAN devices,
+// route encapsulation (encap ip|ip6|mpls, per route or per nexthop) and
+// MPLS label routes (-M or -f mpls: "route add 100 as 200 via inet ADDR
+// dev DEV"). ip -d link shows the vxlan/geneve line, and route show
+// prints encap and "as to" as ip does. Adding a vxlan link without
+// dstport prints iproute2's four-line warning on stderr and goes on.
 //
 // # Compatibility with ip
 //
@@ -44,8 +52,8 @@
 // a kernel extended ack, and is left out when nothing else remains. An
 // error without a code prints only "Error: <Response.Error>.".
 //
-// iproute2 keywords flowpath does not implement (tos, realms, encap,
-// route change, ...) are refused with `Error: "X" is not supported by
+// iproute2 keywords flowpath does not implement (tos, realms, encap
+// seg6/bpf/ila, route change, ...) are refused with `Error: "X" is not supported by
 // flowpath.` (exit 255), never silently ignored.
 //
 // -j prints the api objects of the answer as one JSON line (an array for

@@ -99,6 +99,8 @@ func BuildRequest(object, command string, argv []string, family int) (*api.Reque
 		return buildRule(command, argv, family)
 	case "neighbour":
 		return buildNeigh(command, argv, family)
+	case "fdb":
+		return buildFDB(command, argv, family)
 	case "stats":
 		if len(argv) > 0 {
 			return nil, duparg2("stats", argv[0])
@@ -269,6 +271,10 @@ func isUnsupportedLinkWord(a string) bool {
 
 func parseKindArgs(l *api.Link, p *args) error {
 	switch l.Kind {
+	case "vxlan":
+		return parseVXLAN(l, p)
+	case "geneve":
+		return parseGeneve(l, p)
 	case "afpacket", "tap":
 		var gotIf, gotQ bool
 		for ; p.more(); p.i++ {
@@ -515,6 +521,17 @@ func buildRoute(command string, argv []string, family int) (*api.Request, error)
 		if command == "flush" && len(argv) == 0 {
 			return nil, errf(1, `"fpctl route flush" requires arguments.`)
 		}
+		if family == api.FamilyMPLS {
+			f, err := parseMPLSFilter(argv)
+			if err != nil {
+				return nil, err
+			}
+			op := api.OpRouteShow
+			if command == "flush" {
+				op = api.OpRouteFlush
+			}
+			return &api.Request{Op: op, Filter: f}, nil
+		}
 		f, err := ParseRouteFilter(argv, family)
 		if err != nil {
 			return nil, err
@@ -538,10 +555,10 @@ func buildRoute(command string, argv []string, family int) (*api.Request, error)
 
 // Keywords of ip route add that flowpath has no use for (metrics for TCP,
 // realms, lightweight tunnels not yet): refused rather than ignored.
-var unsupportedRouteWords = []string{"as", "from", "tos", "dsfield", "expires",
+var unsupportedRouteWords = []string{"from", "tos", "dsfield", "expires",
 	"hoplimit", "advmss", "reordering", "rtt", "rto_min", "window", "cwnd",
 	"initcwnd", "initrwnd", "features", "quickack", "congctl", "rttvar",
-	"ssthresh", "realms", "vrf", "pref", "encap", "ttl-propagate", "nhid",
+	"ssthresh", "realms", "vrf", "pref", "ttl-propagate", "nhid",
 	"fastopen_no_cookie"}
 
 // routeWord says which keyword arg is in ip route add, trying them in
@@ -552,7 +569,9 @@ func routeWord(a string) string {
 	case exact("src"), exact("via"), exact("onlink"), exact("nexthop"),
 		exact("scope"), exact("mtu"), exact("dev"), exact("oif"):
 		return a
-	case exact("as"), exact("from"), exact("tos"), matches(a, "dsfield"), exact("expires"):
+	case exact("as"):
+		return "as"
+	case exact("from"), exact("tos"), matches(a, "dsfield"), exact("expires"):
 		return "unsupported"
 	case matches(a, "metric"), matches(a, "priority"), exact("preference"):
 		return "metric"
@@ -566,7 +585,9 @@ func routeWord(a string) string {
 		return "protocol"
 	case matches(a, "table"):
 		return "table"
-	case matches(a, "vrf"), matches(a, "pref"), exact("encap"), exact("ttl-propagate"),
+	case exact("encap"):
+		return "encap"
+	case matches(a, "vrf"), matches(a, "pref"), exact("ttl-propagate"),
 		exact("nhid"), exact("fastopen_no_cookie"):
 		return "unsupported"
 	}
@@ -584,6 +605,9 @@ func routeWord(a string) string {
 // boot, and the scope iproute2 derives. For del only what was given is
 // set (with Set* flags), so the daemon matches on that alone.
 func ParseRoute(argv []string, family int, del bool) (*api.Route, error) {
+	if family == api.FamilyMPLS {
+		return ParseMPLSRoute(argv)
+	}
 	p := &args{a: argv}
 	r := &api.Route{}
 	var gotDst, gotVia, gotTable bool
@@ -687,6 +711,14 @@ func ParseRoute(argv []string, family int, del bool) (*api.Route, error) {
 				return nil, err
 			}
 			r.Dev = v
+		case "encap":
+			e, err := parseEncap(p)
+			if err != nil {
+				return nil, err
+			}
+			r.Encap = e
+		case "as":
+			return nil, notSupported("as")
 		case "unsupported":
 			return nil, notSupported(a)
 		default:
@@ -843,7 +875,19 @@ func parseNexthops(p *args, family int) ([]api.Nexthop, int, error) {
 				nh.Weight = int(w)
 			case a == "onlink":
 				nh.Onlink = true
-			case matches(a, "realms") || a == "encap" || a == "as":
+			case a == "encap":
+				e, err := parseEncap(p)
+				if err != nil {
+					return nil, 0, err
+				}
+				nh.Encap = e
+			case a == "as" && family == api.FamilyMPLS:
+				labels, err := parseAs(p)
+				if err != nil {
+					return nil, 0, err
+				}
+				nh.As = labels
+			case matches(a, "realms") || a == "as":
 				return nil, 0, notSupported(a)
 			default:
 				break words

@@ -215,6 +215,11 @@ var validCases = []grammarCase{
 	{"stats", "show", 0, "", &api.Request{Op: api.OpStats}},
 }
 
+func init() {
+	validCases = append(validCases, tunnelValidCases...)
+	invalidCases = append(invalidCases, tunnelInvalidCases...)
+}
+
 func TestBuildRequestValid(t *testing.T) {
 	for _, c := range validCases {
 		name := c.object + " " + c.command + " " + c.args
@@ -266,7 +271,7 @@ var invalidCases = []struct {
 	{"route", "add", 0, "10.0.0.0/8 scope foo dev d0", `Error: argument "foo" is wrong: invalid "scope" value`, 255},
 	{"route", "add", 0, "10.0.0.0/8 proto foo dev d0", `Error: argument "foo" is wrong: "protocol" value is invalid`, 255},
 	{"route", "add", 0, "10.0.0.0/8 mtu x dev d0", `Error: argument "x" is wrong: "mtu" value is invalid`, 255},
-	{"route", "add", 0, "10.0.0.0/8 dev d0 encap mpls 100", `Error: "encap" is not supported by flowpath.`, 255},
+	{"route", "add", 0, "10.0.0.0/8 dev d0 encap seg6 mode encap segs ::1", `Error: "encap seg6" is not supported by flowpath.`, 255},
 	{"route", "add", 0, "10.0.0.0/8 dev d0 tos 4", `Error: "tos" is not supported by flowpath.`, 255},
 	{"route", "add", 0, "10.0.0.0/8 via mpls 100", `Error: "via mpls" is not supported by flowpath.`, 255},
 	{"route", "add", 0, "dev d0", usage["route"], 255},

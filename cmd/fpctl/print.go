@@ -60,7 +60,13 @@ func FormatRoute(r *api.Route, f *api.Filter, details bool) string {
 	if typ != "unicast" || details {
 		b.WriteString(typ + " ")
 	}
-	b.WriteString(showPrefix(r.Dst) + " ")
+	if fam == api.FamilyMPLS {
+		b.WriteString(r.Dst + " ")
+	} else {
+		b.WriteString(showPrefix(r.Dst) + " ")
+	}
+	b.WriteString(asTo(r.As))
+	b.WriteString(formatEncap(r.Encap))
 	if r.Via != "" {
 		b.WriteString(via(r.Via, fam))
 	}
@@ -98,17 +104,22 @@ func FormatRoute(r *api.Route, f *api.Filter, details bool) string {
 	}
 	for _, nh := range r.Nexthops {
 		b.WriteString("\n\tnexthop ")
+		b.WriteString(formatEncap(nh.Encap))
+		b.WriteString(asTo(nh.As))
 		if nh.Via != "" {
 			b.WriteString(via(nh.Via, fam))
 		}
 		if nh.Dev != "" {
 			b.WriteString("dev " + nh.Dev + " ")
 		}
-		w := nh.Weight
-		if w == 0 {
-			w = 1
+		// ip prints no weight for MPLS next hops.
+		if fam != api.FamilyMPLS {
+			w := nh.Weight
+			if w == 0 {
+				w = 1
+			}
+			b.WriteString("weight " + strconv.Itoa(w) + " ")
 		}
-		b.WriteString("weight " + strconv.Itoa(w) + " ")
 		writeFlags(&b, nh.Flags, nh.Onlink)
 	}
 	b.WriteString("\n")
@@ -292,7 +303,12 @@ func linkHeader(l *api.Link) string {
 func FormatLink(l *api.Link, stats int, details bool) string {
 	var b strings.Builder
 	b.WriteString(linkHeader(l))
-	if details && l.Kind != "" {
+	switch {
+	case details && l.VXLAN != nil:
+		b.WriteString("    " + formatVXLAN(l.VXLAN) + "\n")
+	case details && l.Geneve != nil:
+		b.WriteString("    " + formatGeneve(l.Geneve) + "\n")
+	case details && l.Kind != "":
 		b.WriteString("    " + l.Kind)
 		if l.IfName != "" {
 			b.WriteString(" ifname " + l.IfName)

@@ -3,8 +3,8 @@ package main
 // usage is the help text of fpctl and of each object, in iproute2's style.
 var usage = map[string]string{
 	"fpctl": `Usage: fpctl [ OPTIONS ] OBJECT { COMMAND | help }
-where  OBJECT := { link | address | route | rule | neighbour | stats }
-       OPTIONS := { -4 | -6 | -f[amily] { inet | inet6 } | -s[tatistics] |
+where  OBJECT := { link | address | route | rule | neighbour | fdb | stats }
+       OPTIONS := { -4 | -6 | -M | -f[amily] { inet | inet6 | mpls } | -s[tatistics] |
                     -d[etails] | -j[son] | -p[retty] | --socket PATH | -h[elp] }
 The socket defaults to $FLOWPATH_SOCKET, else ` + "/run/flowpath/flowpathd.sock" + `.
 Exit status: 0 ok, 1 bad address or device, cannot reach flowpathd;
@@ -14,7 +14,15 @@ Exit status: 0 ok, 1 bad address or device, cannot reach flowpathd;
        fpctl link set [ dev ] NAME [ up | down ] [ mtu MTU ] [ address LLADDR ]
        fpctl link delete [ dev ] NAME
        fpctl link show [ [ dev ] NAME ]
-TYPE ARGS := afpacket ifname IFNAME [ queues N ] | tap ifname IFNAME [ queues N ] | dummy
+TYPE ARGS := afpacket ifname IFNAME [ queues N ] | tap ifname IFNAME [ queues N ] | dummy |
+             vxlan { id VNI | external } [ { remote | group } ADDR ] [ local ADDR ]
+                   [ dev PHYS ] [ dstport PORT ] [ srcport MIN MAX ]
+                   [ ttl { N | auto | inherit } ] [ tos { TOS | inherit } ]
+                   [ [no]learning ] [ [no]udpcsum ] [ gbp ] [ ageing SECONDS ]
+                   [ maxaddress N ] [ [no]localbypass ] |
+             geneve { id VNI | external } [ remote ADDR ] [ dstport PORT ]
+                    [ ttl { N | auto | inherit } ] [ tos { TOS | inherit } ]
+                    [ flowlabel LABEL ] [ [no]udpcsum ]
 `,
 	"address": `Usage: fpctl address { add | del } IFADDR dev IFNAME [ scope SCOPE ]
        fpctl address show [ [ dev ] IFNAME ] [ to PREFIX ]
@@ -32,9 +40,15 @@ ROUTE := NODE_SPEC [ INFO_SPEC ]
 NODE_SPEC := [ TYPE ] PREFIX [ table TABLE_ID ] [ proto RTPROTO ]
              [ scope SCOPE ] [ metric METRIC ]
 INFO_SPEC := NH OPTIONS FLAGS [ nexthop NH ]...
-NH := [ via [ FAMILY ] ADDRESS ] [ dev STRING ] [ weight NUMBER ] NHFLAGS
+NH := [ ENCAP ] [ via [ FAMILY ] ADDRESS ] [ dev STRING ] [ weight NUMBER ] NHFLAGS
 FAMILY := [ inet | inet6 ]
-OPTIONS := FLAGS [ mtu [ lock ] NUMBER ] [ src ADDRESS ]
+OPTIONS := FLAGS [ mtu [ lock ] NUMBER ] [ src ADDRESS ] [ ENCAP ]
+ENCAP := encap { mpls LABEL[/LABEL...] [ ttl N ] |
+                 ip [ id ID ] [ dst ADDR ] [ src ADDR ] [ ttl N ] [ tos N ] ENCAPFLAGS |
+                 ip6 [ id ID ] [ dst ADDR ] [ src ADDR ] [ hoplimit N ] [ tc N ] ENCAPFLAGS }
+ENCAPFLAGS := [ key ] [ csum ] [ seq ] [ geneve_opts CLASS:TYPE:DATA[,...] | vxlan_opts GBP ]
+MPLS (-M or -f mpls): fpctl -M route { add | del } LABEL [ as [ to ] LABEL[/LABEL...] ]
+                          [ via { inet | inet6 } ADDRESS ] [ dev STRING ] [ nexthop ... ]
 TYPE := { unicast | local | broadcast | throw | unreachable | prohibit | blackhole }
 TABLE_ID := [ local | main | default | all | NUMBER ]
 SCOPE := [ host | link | global | NUMBER ]
@@ -54,6 +68,11 @@ TABLE_ID := [ local | main | default | NUMBER ]
        fpctl neigh { show | flush } [ to PREFIX ] [ dev DEV ] [ nud STATE ]
 STATE := { permanent | noarp | stale | reachable | none | incomplete |
            delay | probe | failed | all (show and flush only) }
+`,
+	"fdb": `Usage: fpctl [ bridge ] fdb { add | append | replace | del } LLADDR dev DEV
+                [ dst IPADDR ] [ port PORT ] [ vni VNI ] [ via DEV ] [ self ]
+                [ permanent | static | dynamic ]
+       fpctl [ bridge ] fdb show [ dev DEV ]
 `,
 	"stats": `Usage: fpctl stats [ show ]
 Counters per device, drops by reason, workers and their pools,

@@ -234,6 +234,8 @@ func familyName(fam int) string {
 		return "inet"
 	case 6:
 		return "inet6"
+	case api.FamilyMPLS:
+		return "mpls"
 	}
 	return "any valid"
 }
