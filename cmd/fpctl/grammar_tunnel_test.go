@@ -6,7 +6,6 @@ import "flowpath/api"
 // grammar_test.go), so TestBuildRequestValid/Invalid check them and
 // FuzzGrammar seeds from them.
 
-
 var tunnelValidCases = []grammarCase{
 	// ---- vxlan ----
 	{"link", "add", 0, "vx0 type vxlan id 42 remote 10.0.0.2 local 10.0.0.1 dev eth0 dstport 4789",
