@@ -95,12 +95,24 @@ func CompleteChecksum(p *pkt.Packet) bool {
 	}
 	b := p.Bytes()
 	end := len(b)
+	start := int(p.GSO.CsumStart)
 	if l3, v, ok := locateL3(p, b); ok {
 		if e, ok := ipEnd(b, l3, v); ok {
 			end = e
+			// The summed region is the transport part: a start inside
+			// the IP header would write the checksum over the header
+			// (and the length it was computed with).
+			hl := hdr.IPv6Len
+			if v == 4 {
+				hl = hdr.IPv4(b[l3:]).HeaderLen()
+			}
+			if start < l3+hl {
+				return false
+			}
+		} else {
+			return false // an IP header that does not hold up: no checksum to trust
 		}
 	}
-	start := int(p.GSO.CsumStart)
 	field := start + int(p.GSO.CsumOffset)
 	// An odd offset puts the field across 16-bit words: no sum can fill it.
 	if start >= end || field+2 > end || p.GSO.CsumOffset&1 != 0 {
