@@ -143,8 +143,10 @@ type VXLAN struct {
 	TTLInherit bool   `json:"ttl_inherit,omitempty"`
 	TOS        uint8  `json:"tos,omitempty"` // 1 = inherit
 	// Learning: nil = default (on for classic, off for external).
-	Learning   *bool  `json:"learning,omitempty"`
-	UDPCsum    bool   `json:"udpcsum,omitempty"`
+	Learning *bool `json:"learning,omitempty"`
+	// UDPCsum: nil = on, the 6.x kernel's default for IPv4 (it zeroes the
+	// checksum only when told noudpcsum).
+	UDPCsum    *bool  `json:"udpcsum,omitempty"`
 	GBP        bool   `json:"gbp,omitempty"`
 	Ageing     uint32 `json:"ageing,omitempty"`     // seconds; 0 = 300
 	MaxAddress uint32 `json:"maxaddress,omitempty"` // FDB limit; 0 = none

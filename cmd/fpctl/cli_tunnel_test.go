@@ -89,7 +89,7 @@ func TestEndToEndTunnelShows(t *testing.T) {
 	}{
 		{[]string{"-d", "link", "show", "vx0"},
 			"3: vx0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 state UNKNOWN\n    link/ether 02:00:00:00:00:03 brd ff:ff:ff:ff:ff:ff\n" +
-				"    vxlan id 42 remote 10.0.0.2 dev eth0 srcport 0 0 dstport 4789 ttl auto ageing 300 noudpcsum noudp6zerocsumtx noudp6zerocsumrx \n",
+				"    vxlan id 42 remote 10.0.0.2 dev eth0 srcport 0 0 dstport 4789 ttl auto ageing 300 udpcsum noudp6zerocsumtx noudp6zerocsumrx \n",
 			"link.show", nil},
 		{[]string{"--details", "link", "show", "vx0"}, "", "link.show", nil},
 		{[]string{"bridge", "fdb", "show"},

@@ -264,7 +264,8 @@ func parseVXLAN(l *api.Link, p *args) error {
 			if err := once("udpcsum", a, a); err != nil {
 				return err
 			}
-			v.UDPCsum = w == "udpcsum"
+			on := w == "udpcsum"
+			v.UDPCsum = &on
 		case "localbypass", "nolocalbypass":
 			if err := once("localbypass", a, a); err != nil {
 				return err

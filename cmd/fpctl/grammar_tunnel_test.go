@@ -16,11 +16,11 @@ var tunnelValidCases = []grammarCase{
 	{"link", "add", 0, "vx0 type vxlan vni 0x10 group 239.1.1.1 dev eth0 srcport 1000 2000 ttl 64 tos 0x10 nolearning udpcsum gbp ageing 60 maxaddress 100 nolocalbypass",
 		&api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "vx0", Kind: "vxlan", VXLAN: &api.VXLAN{VNI: 16,
 			Group: "239.1.1.1", Dev: "eth0", SrcPortMin: 1000, SrcPortMax: 2000, TTL: 64, TOS: 0x10,
-			Learning: boolp(false), UDPCsum: true, GBP: true, Ageing: 60, MaxAddress: 100, LocalBypass: boolp(false)}}}},
+			Learning: boolp(false), UDPCsum: boolp(true), GBP: true, Ageing: 60, MaxAddress: 100, LocalBypass: boolp(false)}}}},
 	// Abbreviations are iproute2's: "i" id, "r" remote, "t" ttl, "to" tos, "le" learning.
 	{"link", "add", 0, "vx1 type vxlan i 7 r 2001:db8::2 l 2001:db8::1 t inherit to inherit le noudpcsum localbypass maxaddress unlimited",
 		&api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "vx1", Kind: "vxlan", VXLAN: &api.VXLAN{VNI: 7,
-			Remote: "2001:db8::2", Local: "2001:db8::1", TTLInherit: true, TOS: 1, Learning: boolp(true), LocalBypass: boolp(true)}}}},
+			Remote: "2001:db8::2", Local: "2001:db8::1", TTLInherit: true, TOS: 1, Learning: boolp(true), UDPCsum: boolp(false), LocalBypass: boolp(true)}}}},
 	{"link", "add", 0, "vx2 type vxlan id 1 ttl auto",
 		&api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "vx2", Kind: "vxlan", VXLAN: &api.VXLAN{VNI: 1}}}},
 	// ---- geneve ----

@@ -51,7 +51,7 @@ func formatVXLAN(v *api.VXLAN) string {
 	if v.MaxAddress != 0 {
 		fmt.Fprintf(&b, "maxaddr %d ", v.MaxAddress)
 	}
-	if !v.UDPCsum {
+	if v.UDPCsum != nil && !*v.UDPCsum {
 		b.WriteString("no")
 	}
 	b.WriteString("udpcsum noudp6zerocsumtx noudp6zerocsumrx ")

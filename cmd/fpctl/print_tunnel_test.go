@@ -22,14 +22,14 @@ func TestFormatTunnelLinks(t *testing.T) {
 		want string
 	}{
 		{"classic defaults", link(&api.VXLAN{VNI: 42, Remote: "10.0.0.2", Local: "10.0.0.1", Dev: "eth0"}, nil),
-			"    vxlan id 42 remote 10.0.0.2 local 10.0.0.1 dev eth0 srcport 0 0 dstport 8472 ttl auto ageing 300 noudpcsum noudp6zerocsumtx noudp6zerocsumrx \n"},
+			"    vxlan id 42 remote 10.0.0.2 local 10.0.0.1 dev eth0 srcport 0 0 dstport 8472 ttl auto ageing 300 udpcsum noudp6zerocsumtx noudp6zerocsumrx \n"},
 		{"external", link(&api.VXLAN{External: true, DstPort: 4789, SetDstPort: true}, nil),
-			"    vxlan external id 0 srcport 0 0 dstport 4789 nolearning ttl auto ageing 300 noudpcsum noudp6zerocsumtx noudp6zerocsumrx \n"},
+			"    vxlan external id 0 srcport 0 0 dstport 4789 nolearning ttl auto ageing 300 udpcsum noudp6zerocsumtx noudp6zerocsumrx \n"},
 		{"everything", link(&api.VXLAN{VNI: 7, Group: "239.1.1.1", Dev: "eth0", SrcPortMin: 1000, SrcPortMax: 2000,
-			DstPort: 4789, Learning: boolp(false), TOS: 0x10, TTL: 64, Ageing: 60, MaxAddress: 100, UDPCsum: true, GBP: true}, nil),
+			DstPort: 4789, Learning: boolp(false), TOS: 0x10, TTL: 64, Ageing: 60, MaxAddress: 100, UDPCsum: boolp(true), GBP: true}, nil),
 			"    vxlan id 7 group 239.1.1.1 dev eth0 srcport 1000 2000 dstport 4789 nolearning tos 0x10 ttl 64 ageing 60 maxaddr 100 udpcsum noudp6zerocsumtx noudp6zerocsumrx gbp \n"},
 		{"inherit", link(&api.VXLAN{VNI: 1, Remote: "2001:db8::2", TOS: 1, TTLInherit: true, Learning: boolp(true)}, nil),
-			"    vxlan id 1 remote 2001:db8::2 srcport 0 0 dstport 8472 tos inherit ttl inherit ageing 300 noudpcsum noudp6zerocsumtx noudp6zerocsumrx \n"},
+			"    vxlan id 1 remote 2001:db8::2 srcport 0 0 dstport 8472 tos inherit ttl inherit ageing 300 udpcsum noudp6zerocsumtx noudp6zerocsumrx \n"},
 		{"geneve", link(nil, &api.Geneve{VNI: 10, Remote: "10.0.0.2"}),
 			"    geneve id 10 remote 10.0.0.2 ttl auto dstport 6081 noudpcsum udp6zerocsumtx udp6zerocsumrx \n"},
 		{"geneve all", link(nil, &api.Geneve{VNI: 10, Remote: "10.0.0.2", TTL: 5, TOS: 0x20, Label: 7, DstPort: 7000, UDPCsum: true}),

@@ -79,7 +79,7 @@ func (m *Model) newTunnelLink(a *api.Link, l *link) (*tunnelLink, error) {
 		if v.Learning != nil && !v.External {
 			c.Learning = *v.Learning
 		}
-		c.UDPCsum, c.GBP = v.UDPCsum, v.GBP
+		c.UDPCsum, c.GBP = v.UDPCsum == nil || *v.UDPCsum, v.GBP
 		c.Bypass = v.LocalBypass == nil || *v.LocalBypass
 		remote, group, local, dev = v.Remote, v.Group, v.Local, v.Dev
 	case "geneve":
