@@ -50,6 +50,7 @@ func (w *worker) udpTunnelInput(in *Device, p *pkt.Packet, udpOff int) bool {
 		hasGBP bool
 		opts   []byte
 		hlen   int
+		flags  = pkt.TunnelFlagKey // RX metadata flags
 	)
 	switch u.kind {
 	case TunnelVXLAN:
@@ -83,6 +84,13 @@ func (w *worker) udpTunnelInput(in *Device, p *pkt.Packet, udpOff int) bool {
 			w.dropIn(in.Index, p, DropTunnelUnknownVNI)
 			return true
 		}
+		// O and C bits go into the metadata; a device without metadata
+		// cannot honour critical options and drops such packets.
+		flags = tunnel.GeneveRXFlags(payload)
+		if !dev.Tunnel.External && flags&pkt.TunnelCritOpt != 0 {
+			w.dropIn(in.Index, p, DropTunnelBadOptions)
+			return true
+		}
 	default:
 		return false
 	}
@@ -90,7 +98,6 @@ func (w *worker) udpTunnelInput(in *Device, p *pkt.Packet, udpOff int) bool {
 	outerL3 := b[p.L3:udpOff]
 	var info pkt.TunnelInfo
 	if t.External {
-		flags := pkt.TunnelFlagKey
 		info = tunnel.RXInfo(outerL3, udp, uint64(vni), flags)
 		switch {
 		case hasGBP:
@@ -193,7 +200,7 @@ func (w *worker) tunnelXmit(dev *Device, p *pkt.Packet) {
 		dc.txBytes.Add(uint64(p.Len()))
 		o := tunnel.Outer{Dst: t.Remote, Src: t.Local, TTL: t.TTL, TOS: t.TOS, DstPort: t.DstPort,
 			Csum: t.UDPCsum || t.Remote.Is6(), FlowLabel: t.Label}
-		w.tunnelSend(dev, p, &o, t.VNI, 0, false, nil)
+		w.tunnelSend(dev, p, &o, t.VNI, 0, false, nil, 0, false)
 		return
 	}
 	if t.External || t.FDB == nil {
@@ -244,7 +251,7 @@ func (w *worker) tunnelXmit(dev *Device, p *pkt.Packet) {
 		o := tunnel.Outer{Dst: remote, Src: local, TTL: info.Key.TTL, TOS: info.Key.TOS,
 			DF: info.Key.Flags&pkt.TunnelDontFrag != 0, FlowLabel: info.Key.Label,
 			DstPort: port, Csum: info.Key.Flags&pkt.TunnelCsum != 0}
-		w.tunnelSend(dev, p, &o, uint32(info.Key.ID)&0xffffff, gbp, withGBP, opts)
+		w.tunnelSend(dev, p, &o, uint32(info.Key.ID)&0xffffff, gbp, withGBP, opts, info.Key.Flags, true)
 		return
 	}
 	// Classic VXLAN: the FDB decides.
@@ -284,14 +291,18 @@ func (w *worker) tunnelXmit(dev *Device, p *pkt.Packet) {
 		if t.TTL == 0 && r.IP.IsMulticast() {
 			o.TTL = 1
 		}
-		w.tunnelSend(dev, q, &o, vni, 0, false, nil)
+		w.tunnelSend(dev, q, &o, vni, 0, false, nil, 0, false)
 	}
 }
 
 // tunnelSend prepends the outer headers to the inner frame p and routes
 // the result. o has the endpoint, port and per-packet settings; the
 // source port, TTL/TOS defaults and source address are filled here.
-func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gbp uint32, withGBP bool, opts []byte) {
+//
+// tflags are the TX metadata's flags when fromMeta: Geneve then takes its
+// O and C bits from them, as geneve_build_skb does.
+func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gbp uint32, withGBP bool, opts []byte,
+	tflags uint16, fromMeta bool) {
 	t := dev.Tunnel
 	s := w.snap
 	if !o.Dst.IsValid() || o.Dst.IsUnspecified() {
@@ -364,6 +375,9 @@ func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gb
 		tunHdr = th[:tunnel.VXLANHeaderLen]
 	case TunnelGeneve:
 		n := tunnel.PutGeneve(th[:], vni, 0x6558, opts)
+		if fromMeta {
+			tunnel.SetGeneveFlags(th[:n], tflags&pkt.TunnelOAM != 0, tflags&pkt.TunnelCritOpt != 0)
+		}
 		tunHdr = th[:n]
 	}
 	if p.GSO.NeedsCsum && !gso.CompleteChecksum(p) {
