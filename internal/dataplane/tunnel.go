@@ -341,14 +341,15 @@ func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gb
 			w.tunnelBypass(dev, p, o.DstPort, vni)
 			return
 		}
-		w.dropOut(dev.Index, p, DropTunnelNoRoute)
-		return
+		// nolocalbypass (or flow-based): encapsulate and deliver to
+		// ourselves, below.
 	default:
 		w.dropOut(dev.Index, p, DropTunnelNoRoute)
 		return
 	}
+	local := res.Type == fib.RouteLocal
 	out := s.Device(res.Nexthop.Dev)
-	if out == nil || out == dev {
+	if out == nil || (out == dev && !local) {
 		w.dropOut(dev.Index, p, DropTunnelLoop) // the kernel's ELOOP: collisions
 		return
 	}
@@ -391,6 +392,10 @@ func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gb
 	p.Meta.Clear()
 	p.InPort = 0
 	p.GSO = pkt.GSO{}
+	if local {
+		w.tunnelLoopback(dev, out, p)
+		return
+	}
 	var fragMTU uint32
 	if mtu := pathMTU(out, &res); uint32(p.Len()-int(p.L3)) > mtu {
 		if o.DF || o.Dst.Is6() {
@@ -429,6 +434,24 @@ func (w *worker) tunnelBypass(dev *Device, p *pkt.Packet, port uint16, vni uint3
 	dc.rxBytes.Add(uint64(p.Len()))
 	w.depth++
 	w.ethernetInput(dst, p)
+	w.depth--
+}
+
+// tunnelLoopback delivers an encapsulated packet whose outer destination
+// is one of our addresses back into IP input, as the kernel's local
+// delivery of a packet sent to itself does: it then meets the tunnel
+// receive path like any other (learning included).
+func (w *worker) tunnelLoopback(dev, owner *Device, p *pkt.Packet) {
+	if w.depth >= maxTunnelDepth {
+		w.dropOut(dev.Index, p, DropTunnelLoop)
+		return
+	}
+	eth := hdr.Ethernet(p.Bytes())
+	eth.SetDst(owner.MAC)
+	eth.SetSrc(owner.MAC)
+	p.InPort = owner.Index
+	w.depth++
+	w.ipInput(owner, p, p.EtherType)
 	w.depth--
 }
 

@@ -611,3 +611,48 @@ func TestVXLANClassicPingEndToEnd(t *testing.T) {
 	c.fromVTEP(2, 100, echo(2)...)
 	check(2)
 }
+
+// V20 with nolocalbypass: the frame for a local VTEP address is really
+// encapsulated and delivered to ourselves, so it meets vx4's receive path
+// (and its learning) instead of skipping it; nothing leaves on the wire.
+func TestVXLANClassicNoLocalBypass(t *testing.T) {
+	off := false
+	c := classicTopo(t, func(v *api.VXLAN) { v.LocalBypass = &off })
+	h := c.h
+	h.addLink("g", "10.12.0.254/24")
+	g := h.host("g", [6]byte{2, 0, 0, 0, 0x12, 1}, "10.12.0.1", "").permanent()
+	h.do(api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "vx4", Kind: "vxlan",
+		VXLAN: &api.VXLAN{VNI: 400, DstPort: 4789, SetDstPort: true, Dev: "u"}}})
+	up := true
+	h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "vx4", Up: &up}})
+	h.do(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "vx4", Prefix: "10.98.0.1/24"}})
+	m4 := h.mac("vx4")
+	h.neigh("vx0", innerIP(5), m4)
+	h.do(api.Request{Op: api.OpFDBAdd, FDB: &api.FDB{MAC: m4.String(), Dev: "vx0", Dst: "10.100.0.1", VNI: 400, SetVNI: true}})
+	h.do(api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "10.50.0.0/24", Via: "10.99.0.5", Dev: "vx0"}})
+	h.do(api.Request{Op: api.OpRuleAdd, Rule: &api.Rule{Iif: "vx4", Table: 100, Priority: 100, SetPriority: true}})
+	h.do(api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "10.50.0.0/24", Via: "10.12.0.1", Dev: "g", Table: 100}})
+	c.hh.send(udp4(c.hh, "10.50.0.9", 1, 2, "looped")...)
+	p := g.recv()
+	ip := ip4Of(t, p)
+	if addrOf(ip.DstIP) != netip.MustParseAddr("10.50.0.9") || ip.TTL != 62 || string(p.ApplicationLayer().Payload()) != "looped" {
+		t.Fatalf("looped packet: %v", p)
+	}
+	// vx4 learned vx0's MAC behind our own address: the receive path ran.
+	vx0 := h.mac("vx0")
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		learned := false
+		for _, e := range h.do(api.Request{Op: api.OpFDBShow, Filter: &api.Filter{Dev: "vx4"}}).FDBs {
+			learned = learned || (e.MAC == vx0.String() && e.Dst == "10.100.0.1")
+		}
+		if learned {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("vx4 did not learn vx0's MAC: the frame skipped the receive path")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.vteps[2].quiet() // nothing on the wire
+}
