@@ -33,8 +33,23 @@ func (w *worker) output(out *Device, p *pkt.Packet, nh netip.Addr, fragMTU uint3
 	}
 	// Unknown, incomplete or failed: (re)start resolution and wait.
 	w.e.neigh.Miss(w.id, out.Index, nh)
+	// The first packet to wait for a neighbour behind a flow-based tunnel
+	// lends its TX metadata to the solicitation (copied: p may be freed
+	// by the push below if the queue is full).
+	var info pkt.TunnelInfo
+	lend := false
+	if out.Tunnel != nil && out.Tunnel.External && w.pending.Queued(out.Index, nh) == 0 {
+		if ti := p.Meta.TunnelInfo(); ti != nil && ti.IsTX() {
+			info.Key, info.Mode = ti.Key, ti.Mode
+			info.OptLen = uint8(copy(info.Opts[:], ti.Options()))
+			lend = true
+		}
+	}
 	if ev := w.pending.Push(out.Index, nh, p); ev != nil {
 		w.dropOut(out.Index, ev, DropNeighQueueFull)
+	}
+	if lend {
+		w.solicitThroughTunnel(out, nh, &info)
 	}
 }
 

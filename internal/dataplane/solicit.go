@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"flowpath/internal/hdr"
+	"flowpath/internal/pkt"
 )
 
 // controlPoolSize is the control worker's pool: solicitations, and what
@@ -42,10 +43,20 @@ func (c *controlTx) solicit(dev uint32, target netip.Addr, unicast *[6]byte) {
 	if d == nil || !d.Up || (d.Port == nil && d.Tunnel == nil) {
 		return
 	}
+	p := w.buildSolicit(d, target, unicast)
+	if p == nil {
+		return
+	}
+	w.emit(d, p)
+}
+
+// buildSolicit builds an ARP request or neighbour solicitation for target
+// on d in a packet from the worker's pool (nil if the pool is empty).
+func (w *worker) buildSolicit(d *Device, target netip.Addr, unicast *[6]byte) *pkt.Packet {
 	p := w.pool.Get()
 	if p == nil {
 		w.c.drops[DropPoolEmpty].Add(1)
-		return
+		return nil
 	}
 	src := d.PrimaryAddr(target)
 	if target.Is4() {
@@ -85,6 +96,20 @@ func (c *controlTx) solicit(dev uint32, target netip.Addr, unicast *[6]byte) {
 		p.EtherType = hdr.EtherTypeIPv6
 	}
 	p.L3 = hdr.EthernetLen
-	p.OutPort = dev
+	p.OutPort = d.Index
+	return p
+}
+
+// solicitThroughTunnel sends the first solicitation for a neighbour behind
+// a flow-based tunnel device with the TX metadata of the packet that
+// needs it, as the kernel's arp_solicit does with the queued packet's dst:
+// the manager's own solicitations carry none, and such a device drops
+// frames without metadata.
+func (w *worker) solicitThroughTunnel(d *Device, target netip.Addr, info *pkt.TunnelInfo) {
+	p := w.buildSolicit(d, target, nil)
+	if p == nil {
+		return
+	}
+	p.Meta.SetTunnel(info)
 	w.emit(d, p)
 }

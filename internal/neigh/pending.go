@@ -176,6 +176,17 @@ func (q *Pending) unlink(pq *pqueue, prev, s int32) int32 {
 	return nx
 }
 
+// Queued returns how many packets wait for (dev, addr). The first packet
+// to wait for a neighbour is the one whose own metadata a solicitation
+// through a flow-based tunnel must carry.
+func (q *Pending) Queued(dev uint32, addr netip.Addr) int {
+	ctl, hi, lo := keyWords(dev, addr)
+	if qi := q.find(ctl, hi, lo); qi >= 0 {
+		return int(q.qs[qi].count)
+	}
+	return 0
+}
+
 func (q *Pending) find(ctl, hi, lo uint64) int32 {
 	i := hashKey(q.seed, ctl, hi, lo) & q.imask
 	for {
