@@ -143,9 +143,9 @@ func (w *worker) udpTunnelInput(in *Device, p *pkt.Packet, udpOff int) bool {
 		return true
 	}
 	if t.FDB != nil && t.Learning && !src.IsMulticast() {
-		r := fdb.Remote{IP: outerSrc, Port: udp.SrcPort()}
-		r.Port = 0 // the kernel learns the remote address; replies go to the device's port
-		if t.FDB.Learn(w.id, src, 0, r) {
+		// The kernel learns the remote address only: replies go to the
+		// device's port, not the sender's (ephemeral) source port.
+		if t.FDB.Learn(w.id, src, 0, fdb.Remote{IP: outerSrc, Ifindex: in.Index}) {
 			w.dropIn(dev.Index, p, DropFDBStatic)
 			return true
 		}
