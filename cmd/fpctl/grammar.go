@@ -84,6 +84,63 @@ func (p *args) next() (string, error) {
 	return p.a[p.i], nil
 }
 
+// nextTo moves to the keyword's argument and stores it in dst.
+func (p *args) nextTo(dst *string) error {
+	v, err := p.next()
+	if err == nil {
+		*dst = v
+	}
+	return err
+}
+
+// once moves to the argument of key, a keyword that may come only once
+// (seen says whether it came already: iproute2's duparg), and hands it to
+// parse.
+func (p *args) once(key string, seen *bool, parse func(string) error) error {
+	v, err := p.next()
+	if err != nil {
+		return err
+	}
+	if *seen {
+		return duparg(key, v)
+	}
+	*seen = true
+	return parse(v)
+}
+
+// str is a parse func for once that takes the word as it is.
+func str(dst *string) func(string) error {
+	return func(v string) error {
+		*dst = v
+		return nil
+	}
+}
+
+// mtuArg parses ip link's "mtu N".
+func mtuArg(dst *int) func(string) error {
+	return func(v string) error {
+		mtu, ok := parseUint(v, 31)
+		if !ok {
+			return invarg(`Invalid "mtu" value`, v)
+		}
+		*dst = int(mtu)
+		return nil
+	}
+}
+
+// lladdrArg parses a link-layer address (ip link's address, ip neigh's
+// lladdr).
+func lladdrArg(dst *string) func(string) error {
+	return func(v string) error {
+		mac, ok := parseMAC(v)
+		if !ok {
+			return errf(1, "%q is invalid lladdr.", v)
+		}
+		*dst = mac
+		return nil
+	}
+}
+
 // BuildRequest turns OBJECT COMMAND ARGS (canonical object and command
 // names; cobra resolves abbreviations) into the request to send. family
 // is 4 or 6 from -4/-6, or 0.
@@ -200,40 +257,17 @@ func ParseLinkAdd(argv []string) (*api.Link, error) {
 			}
 			return l, nil
 		case a == "name":
-			v, err := p.next()
-			if err != nil {
+			if err := p.once("name", &gotName, str(&l.Name)); err != nil {
 				return nil, err
 			}
-			if gotName {
-				return nil, duparg("name", v)
-			}
-			l.Name, gotName = v, true
 		case a == "mtu":
-			v, err := p.next()
-			if err != nil {
+			if err := p.once("mtu", &gotMTU, mtuArg(&l.MTU)); err != nil {
 				return nil, err
 			}
-			if gotMTU {
-				return nil, duparg("mtu", v)
-			}
-			mtu, ok := parseUint(v, 31)
-			if !ok {
-				return nil, invarg(`Invalid "mtu" value`, v)
-			}
-			l.MTU, gotMTU = int(mtu), true
 		case matches(a, "address"):
-			v, err := p.next()
-			if err != nil {
+			if err := p.once("address", &gotAddr, lladdrArg(&l.MAC)); err != nil {
 				return nil, err
 			}
-			if gotAddr {
-				return nil, duparg("address", v)
-			}
-			mac, ok := parseMAC(v)
-			if !ok {
-				return nil, errf(1, "%q is invalid lladdr.", v)
-			}
-			l.MAC, gotAddr = mac, true
 		case a == "up":
 			up := true
 			l.Up = &up
@@ -243,11 +277,9 @@ func ParseLinkAdd(argv []string) (*api.Link, error) {
 			return nil, usageError("link")
 		default:
 			if a == "dev" {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			if gotName {
 				return nil, duparg2("dev", a)
@@ -281,27 +313,21 @@ func parseKindArgs(l *api.Link, p *args) error {
 			a := p.cur()
 			switch a {
 			case "ifname":
-				v, err := p.next()
-				if err != nil {
+				if err := p.once("ifname", &gotIf, str(&l.IfName)); err != nil {
 					return err
 				}
-				if gotIf {
-					return duparg("ifname", v)
-				}
-				l.IfName, gotIf = v, true
 			case "queues":
-				v, err := p.next()
+				err := p.once("queues", &gotQ, func(v string) error {
+					q, ok := parseUint(v, 16)
+					if !ok || q == 0 {
+						return invarg(`invalid "queues" value`, v)
+					}
+					l.Queues = int(q)
+					return nil
+				})
 				if err != nil {
 					return err
 				}
-				if gotQ {
-					return duparg("queues", v)
-				}
-				q, ok := parseUint(v, 16)
-				if !ok || q == 0 {
-					return invarg(`invalid "queues" value`, v)
-				}
-				l.Queues, gotQ = int(q), true
 			default:
 				return errf(255, "%s: unknown option %q (want ifname IF, queues N)", l.Kind, a)
 			}
@@ -326,42 +352,22 @@ func ParseLinkSet(argv []string) (*api.Link, error) {
 			up := a == "up"
 			l.Up = &up
 		case a == "mtu":
-			v, err := p.next()
-			if err != nil {
+			if err := p.once("mtu", &gotMTU, mtuArg(&l.MTU)); err != nil {
 				return nil, err
 			}
-			if gotMTU {
-				return nil, duparg("mtu", v)
-			}
-			mtu, ok := parseUint(v, 31)
-			if !ok {
-				return nil, invarg(`Invalid "mtu" value`, v)
-			}
-			l.MTU, gotMTU = int(mtu), true
 		case matches(a, "address"):
-			v, err := p.next()
-			if err != nil {
+			if err := p.once("address", &gotAddr, lladdrArg(&l.MAC)); err != nil {
 				return nil, err
 			}
-			if gotAddr {
-				return nil, duparg("address", v)
-			}
-			mac, ok := parseMAC(v)
-			if !ok {
-				return nil, errf(1, "%q is invalid lladdr.", v)
-			}
-			l.MAC, gotAddr = mac, true
 		case a == "name" || isUnsupportedLinkWord(a):
 			return nil, notSupported(a)
 		case a == "help":
 			return nil, usageError("link")
 		default:
 			if a == "dev" {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			if l.Name != "" {
 				return nil, duparg2("dev", a)
@@ -411,11 +417,9 @@ func ParseAddr(argv []string, family int) (*api.Addr, error) {
 		a := p.cur()
 		switch {
 		case a == "dev":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&ad.Dev); err != nil {
 				return nil, err
 			}
-			ad.Dev = v
 		case a == "scope":
 			v, err := p.next()
 			if err != nil {
@@ -435,11 +439,9 @@ func ParseAddr(argv []string, family int) (*api.Addr, error) {
 			return nil, usageError("address")
 		default:
 			if a == "local" {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			if ad.Prefix != "" {
 				return nil, duparg2("local", a)
@@ -490,11 +492,9 @@ func ParseAddrFilter(argv []string, family int, flush bool) (*api.Filter, error)
 			return nil, usageError("address")
 		default:
 			if a == "dev" {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			if f.Dev != "" {
 				return nil, duparg2("dev", a)
@@ -706,11 +706,9 @@ func ParseRoute(argv []string, family int, del bool) (*api.Route, error) {
 			}
 			r.Table, gotTable = t, true
 		case "dev", "oif":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&r.Dev); err != nil {
 				return nil, err
 			}
-			r.Dev = v
 		case "encap":
 			e, err := parseEncap(p)
 			if err != nil {
@@ -723,19 +721,15 @@ func ParseRoute(argv []string, family int, del bool) (*api.Route, error) {
 			return nil, notSupported(a)
 		default:
 			if a == "to" {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			if a != "" && (a[0] < '0' || a[0] > '9') && routeTypes[a] {
 				r.Type, r.SetType = a, true
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			if matches(a, "help") {
 				return nil, usageError("route")
@@ -858,11 +852,9 @@ func parseNexthops(p *args, family int) ([]api.Nexthop, int, error) {
 				}
 				nh.Via = via
 			case a == "dev":
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&nh.Dev); err != nil {
 					return nil, 0, err
 				}
-				nh.Dev = v
 			case a == "weight":
 				v, err := p.next()
 				if err != nil {
@@ -933,11 +925,9 @@ func ParseRouteFilter(argv []string, family int) (*api.Filter, error) {
 			}
 			f.Type = v
 		case a == "dev" || a == "oif":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&f.Dev); err != nil {
 				return nil, err
 			}
-			f.Dev = v
 		case matches(a, "vrf") || matches(a, "cached") || matches(a, "cloned") ||
 			a == "tos" || matches(a, "dsfield") || matches(a, "protocol") ||
 			matches(a, "scope") || a == "iif" || a == "mark" || a == "via" ||
@@ -945,21 +935,17 @@ func ParseRouteFilter(argv []string, family int) (*api.Filter, error) {
 			return nil, notSupported(a)
 		default:
 			if matches(a, "to") {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			if matches(a, "root") || matches(a, "match") {
 				return nil, notSupported(a)
 			}
 			if matches(a, "exact") {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			if a == "help" {
 				return nil, usageError("route")
@@ -1003,17 +989,13 @@ func ParseRouteGet(argv []string, family int) (*api.RouteGet, error) {
 			family = addrFamily(ad)
 			g.From = ad.String()
 		case a == "iif":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&g.Iif); err != nil {
 				return nil, err
 			}
-			g.Iif = v
 		case a == "oif" || a == "dev":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&g.Oif); err != nil {
 				return nil, err
 			}
-			g.Oif = v
 		case a == "mark":
 			v, err := p.next()
 			if err != nil {
@@ -1053,11 +1035,9 @@ func ParseRouteGet(argv []string, family int) (*api.RouteGet, error) {
 			return nil, notSupported(a)
 		default:
 			if a == "to" {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			if matches(a, "help") {
 				return nil, usageError("route")
@@ -1191,17 +1171,13 @@ func ParseRule(argv []string, family int, del bool) (*api.Rule, error) {
 			r.Table, gotTable = t, true
 			r.Action = "lookup"
 		case a == "dev" || a == "iif":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&r.Iif); err != nil {
 				return nil, err
 			}
-			r.Iif = v
 		case a == "oif":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&r.Oif); err != nil {
 				return nil, err
 			}
-			r.Oif = v
 		case a == "tun_id":
 			v, err := p.next()
 			if err != nil {
@@ -1222,11 +1198,9 @@ func ParseRule(argv []string, family int, del bool) (*api.Rule, error) {
 			return nil, usageError("rule")
 		default:
 			if matches(a, "type") {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			switch a {
 			case "blackhole", "unreachable", "prohibit":
@@ -1296,11 +1270,9 @@ func ParseNeigh(argv []string, family int, del bool) (*api.Neigh, error) {
 			if err != nil {
 				return nil, err
 			}
-			mac, ok := parseMAC(v)
-			if !ok {
-				return nil, errf(1, "%q is invalid lladdr.", v)
+			if err := lladdrArg(&n.LLAddr)(v); err != nil {
+				return nil, err
 			}
-			n.LLAddr = mac
 		case a == "nud":
 			v, err := p.next()
 			if err != nil {
@@ -1312,11 +1284,9 @@ func ParseNeigh(argv []string, family int, del bool) (*api.Neigh, error) {
 			}
 			n.State = st
 		case a == "dev":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&n.Dev); err != nil {
 				return nil, err
 			}
-			n.Dev = v
 		case a == "router":
 			n.Router = true
 		case a == "proxy" || a == "extern_learn" || a == "managed" || a == "use" ||
@@ -1326,11 +1296,9 @@ func ParseNeigh(argv []string, family int, del bool) (*api.Neigh, error) {
 			return nil, usageError("neighbour")
 		default:
 			if a == "to" {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			if n.Dst != "" {
 				return nil, duparg2("to", a)
@@ -1365,11 +1333,9 @@ func ParseNeighFilter(argv []string, family int, flush bool) (*api.Filter, error
 		a := p.cur()
 		switch {
 		case a == "dev":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&f.Dev); err != nil {
 				return nil, err
 			}
-			f.Dev = v
 		case a == "nud":
 			v, err := p.next()
 			if err != nil {
@@ -1390,11 +1356,9 @@ func ParseNeighFilter(argv []string, family int, flush bool) (*api.Filter, error
 			return nil, usageError("neighbour")
 		default:
 			if a == "to" {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			pfx, isDef, ok := parsePrefix(a, family)
 			if !ok {
