@@ -66,19 +66,33 @@ func parseTTL(v string) (ttl uint8, inherit bool, err error) {
 	return uint8(n), false, nil
 }
 
+// attrs is iproute2's check_duparg: the attributes already given, each
+// of which may be given once (a keyword and its alias set the same one).
+type attrs map[string]bool
+
+// once marks attr given; a second time is duparg2's error for key and arg.
+func (seen attrs) once(attr, key, arg string) error {
+	if seen[attr] {
+		return duparg2(key, arg)
+	}
+	seen[attr] = true
+	return nil
+}
+
+// arg moves p to the argument of keyword key, which sets attr.
+func (seen attrs) arg(p *args, attr, key string) (string, error) {
+	s, err := p.next()
+	if err != nil {
+		return "", err
+	}
+	return s, seen.once(attr, key, s)
+}
+
 // parseVXLAN reads the arguments of "type vxlan" (iproute2's
 // vxlan_parse_opt) into l.VXLAN.
 func parseVXLAN(l *api.Link, p *args) error {
 	v := &api.VXLAN{}
-	seen := map[string]bool{}
-	// once is check_duparg: a second value of the same attribute.
-	once := func(attr, key, arg string) error {
-		if seen[attr] {
-			return duparg2(key, arg)
-		}
-		seen[attr] = true
-		return nil
-	}
+	seen := attrs{}
 	var gotID bool
 	addrFam := 0 // the family the first of remote/group/local fixed
 	readAddr := func(s string) (string, bool, error) {
@@ -97,11 +111,8 @@ func parseVXLAN(l *api.Link, p *args) error {
 		}
 		switch w {
 		case "id", "vni":
-			s, err := p.next()
+			s, err := seen.arg(p, "id", "id")
 			if err != nil {
-				return err
-			}
-			if err := once("id", "id", s); err != nil {
 				return err
 			}
 			n, ok := parseU32(s)
@@ -113,11 +124,8 @@ func parseVXLAN(l *api.Link, p *args) error {
 			if (w == "group" && v.Remote != "") || (w == "remote" && v.Group != "") {
 				return errf(1, "vxlan: both group and remote cannot be specified")
 			}
-			s, err := p.next()
+			s, err := seen.arg(p, "group", w)
 			if err != nil {
-				return err
-			}
-			if err := once("group", w, s); err != nil {
 				return err
 			}
 			ad, multi, err := readAddr(s)
@@ -136,11 +144,8 @@ func parseVXLAN(l *api.Link, p *args) error {
 				v.Remote = ad
 			}
 		case "local":
-			s, err := p.next()
+			s, err := seen.arg(p, "local", "local")
 			if err != nil {
-				return err
-			}
-			if err := once("local", "local", s); err != nil {
 				return err
 			}
 			ad, multi, err := readAddr(s)
@@ -152,31 +157,22 @@ func parseVXLAN(l *api.Link, p *args) error {
 			}
 			v.Local = ad
 		case "dev":
-			s, err := p.next()
+			s, err := seen.arg(p, "dev", "dev")
 			if err != nil {
-				return err
-			}
-			if err := once("dev", "dev", s); err != nil {
 				return err
 			}
 			v.Dev = s
 		case "ttl", "hoplimit":
-			s, err := p.next()
+			s, err := seen.arg(p, "ttl", "ttl")
 			if err != nil {
-				return err
-			}
-			if err := once("ttl", "ttl", s); err != nil {
 				return err
 			}
 			if v.TTL, v.TTLInherit, err = parseTTL(s); err != nil {
 				return err
 			}
 		case "tos", "dsfield":
-			s, err := p.next()
+			s, err := seen.arg(p, "tos", "tos")
 			if err != nil {
-				return err
-			}
-			if err := once("tos", "tos", s); err != nil {
 				return err
 			}
 			if s == "inherit" {
@@ -189,11 +185,8 @@ func parseVXLAN(l *api.Link, p *args) error {
 				v.TOS = t
 			}
 		case "ageing":
-			s, err := p.next()
+			s, err := seen.arg(p, "ageing", "ageing")
 			if err != nil {
-				return err
-			}
-			if err := once("ageing", "ageing", s); err != nil {
 				return err
 			}
 			n, ok := parseU32(s)
@@ -206,11 +199,8 @@ func parseVXLAN(l *api.Link, p *args) error {
 			}
 			v.Ageing = n
 		case "maxaddress":
-			s, err := p.next()
+			s, err := seen.arg(p, "maxaddress", "maxaddress")
 			if err != nil {
-				return err
-			}
-			if err := once("maxaddress", "maxaddress", s); err != nil {
 				return err
 			}
 			var n uint32
@@ -222,11 +212,8 @@ func parseVXLAN(l *api.Link, p *args) error {
 			}
 			v.MaxAddress = n
 		case "port", "srcport":
-			s, err := p.next()
+			s, err := seen.arg(p, "srcport", "srcport")
 			if err != nil {
-				return err
-			}
-			if err := once("srcport", "srcport", s); err != nil {
 				return err
 			}
 			lo, ok := parseUint(s, 16)
@@ -242,11 +229,8 @@ func parseVXLAN(l *api.Link, p *args) error {
 			}
 			v.SrcPortMin, v.SrcPortMax = uint16(lo), uint16(hi)
 		case "dstport":
-			s, err := p.next()
+			s, err := seen.arg(p, "dstport", "dstport")
 			if err != nil {
-				return err
-			}
-			if err := once("dstport", "dstport", s); err != nil {
 				return err
 			}
 			n, ok := parseUint(s, 16)
@@ -255,30 +239,30 @@ func parseVXLAN(l *api.Link, p *args) error {
 			}
 			v.DstPort, v.SetDstPort = uint16(n), true
 		case "learning", "nolearning":
-			if err := once("learning", a, a); err != nil {
+			if err := seen.once("learning", a, a); err != nil {
 				return err
 			}
 			on := w == "learning"
 			v.Learning = &on
 		case "udpcsum", "noudpcsum":
-			if err := once("udpcsum", a, a); err != nil {
+			if err := seen.once("udpcsum", a, a); err != nil {
 				return err
 			}
 			on := w == "udpcsum"
 			v.UDPCsum = &on
 		case "localbypass", "nolocalbypass":
-			if err := once("localbypass", a, a); err != nil {
+			if err := seen.once("localbypass", a, a); err != nil {
 				return err
 			}
 			on := w == "localbypass"
 			v.LocalBypass = &on
 		case "external":
-			if err := once("external", a, a); err != nil {
+			if err := seen.once("external", a, a); err != nil {
 				return err
 			}
 			v.External = true
 		case "gbp":
-			if err := once("gbp", a, a); err != nil {
+			if err := seen.once("gbp", a, a); err != nil {
 				return err
 			}
 			v.GBP = true
@@ -331,25 +315,15 @@ var geneveWords = []string{"id", "vni", "remote", "ttl", "hoplimit", "tos", "dsf
 // geneve_parse_opt) into l.Geneve.
 func parseGeneve(l *api.Link, p *args) error {
 	g := &api.Geneve{}
-	seen := map[string]bool{}
-	once := func(attr, key, arg string) error {
-		if seen[attr] {
-			return duparg2(key, arg)
-		}
-		seen[attr] = true
-		return nil
-	}
+	seen := attrs{}
 	var gotID bool
 	for ; p.more(); p.i++ {
 		a := p.cur()
 		w := resolveWord(a, geneveWords)
 		switch w {
 		case "id", "vni":
-			s, err := p.next()
+			s, err := seen.arg(p, "id", "id")
 			if err != nil {
-				return err
-			}
-			if err := once("id", "id", s); err != nil {
 				return err
 			}
 			n, ok := parseU32(s)
@@ -358,11 +332,8 @@ func parseGeneve(l *api.Link, p *args) error {
 			}
 			g.VNI, gotID = n, true
 		case "remote":
-			s, err := p.next()
+			s, err := seen.arg(p, "remote", "remote")
 			if err != nil {
-				return err
-			}
-			if err := once("remote", "remote", s); err != nil {
 				return err
 			}
 			ad, ok := parseAddr(s, 0)
@@ -374,22 +345,16 @@ func parseGeneve(l *api.Link, p *args) error {
 			}
 			g.Remote = ad.String()
 		case "ttl", "hoplimit":
-			s, err := p.next()
+			s, err := seen.arg(p, "ttl", "ttl")
 			if err != nil {
-				return err
-			}
-			if err := once("ttl", "ttl", s); err != nil {
 				return err
 			}
 			if g.TTL, g.TTLInherit, err = parseTTL(s); err != nil {
 				return err
 			}
 		case "tos", "dsfield":
-			s, err := p.next()
+			s, err := seen.arg(p, "tos", "tos")
 			if err != nil {
-				return err
-			}
-			if err := once("tos", "tos", s); err != nil {
 				return err
 			}
 			if s == "inherit" {
@@ -402,11 +367,8 @@ func parseGeneve(l *api.Link, p *args) error {
 				g.TOS = t
 			}
 		case "label", "flowlabel":
-			s, err := p.next()
+			s, err := seen.arg(p, "label", "flowlabel")
 			if err != nil {
-				return err
-			}
-			if err := once("label", "flowlabel", s); err != nil {
 				return err
 			}
 			n, ok := parseU32(s)
@@ -415,11 +377,8 @@ func parseGeneve(l *api.Link, p *args) error {
 			}
 			g.Label = n
 		case "dstport":
-			s, err := p.next()
+			s, err := seen.arg(p, "dstport", "dstport")
 			if err != nil {
-				return err
-			}
-			if err := once("dstport", "dstport", s); err != nil {
 				return err
 			}
 			n, ok := parseUint(s, 16)
@@ -428,12 +387,12 @@ func parseGeneve(l *api.Link, p *args) error {
 			}
 			g.DstPort = uint16(n)
 		case "external":
-			if err := once("external", a, a); err != nil {
+			if err := seen.once("external", a, a); err != nil {
 				return err
 			}
 			g.External = true
 		case "udpcsum", "noudpcsum":
-			if err := once("udpcsum", a, a); err != nil {
+			if err := seen.once("udpcsum", a, a); err != nil {
 				return err
 			}
 			g.UDPCsum = w == "udpcsum"
@@ -516,11 +475,9 @@ func ParseFDB(argv []string, family int, del bool) (*api.FDB, error) {
 		a := p.cur()
 		switch w := fdbWord(a); w {
 		case "dev":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&f.Dev); err != nil {
 				return nil, err
 			}
-			f.Dev = v
 		case "dst":
 			v, err := p.next()
 			if err != nil {
@@ -562,18 +519,14 @@ func ParseFDB(argv []string, family int, del bool) (*api.FDB, error) {
 			}
 			f.VNI, f.SetVNI = n, true
 		case "via":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&f.Via); err != nil {
 				return nil, err
 			}
-			f.Via = v
 		case "":
 			if a == "to" {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			if matches(a, "help") {
 				return nil, usageError("fdb")
@@ -869,11 +822,9 @@ func ParseMPLSRoute(argv []string) (*api.Route, error) {
 			}
 			r.Via = via
 		case a == "dev" || a == "oif":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&r.Dev); err != nil {
 				return nil, err
 			}
-			r.Dev = v
 		case a == "nexthop":
 			nhs, _, err := parseNexthops(p, api.FamilyMPLS)
 			if err != nil {
@@ -886,11 +837,9 @@ func ParseMPLSRoute(argv []string) (*api.Route, error) {
 			return nil, notSupported(a)
 		default:
 			if a == "to" {
-				v, err := p.next()
-				if err != nil {
+				if err := p.nextTo(&a); err != nil {
 					return nil, err
 				}
-				a = v
 			}
 			if matches(a, "help") {
 				return nil, usageError("route")
@@ -919,11 +868,9 @@ func parseMPLSFilter(argv []string) (*api.Filter, error) {
 		a := p.cur()
 		switch {
 		case a == "dev" || a == "oif":
-			v, err := p.next()
-			if err != nil {
+			if err := p.nextTo(&f.Dev); err != nil {
 				return nil, err
 			}
-			f.Dev = v
 		case matches(a, "help"):
 			return nil, usageError("route")
 		default:
