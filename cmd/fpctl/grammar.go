@@ -93,6 +93,21 @@ func (p *args) nextTo(dst *string) error {
 	return err
 }
 
+// nextValue moves to the keyword's argument and parses it; a word parse
+// refuses is invarg's error with what.
+func nextValue[T any](p *args, parse func(string) (T, bool), what string) (T, error) {
+	v, err := p.next()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	x, ok := parse(v)
+	if !ok {
+		return x, invarg(what, v)
+	}
+	return x, nil
+}
+
 // once moves to the argument of key, a keyword that may come only once
 // (seen says whether it came already: iproute2's duparg), and hands it to
 // parse.
@@ -421,13 +436,9 @@ func ParseAddr(argv []string, family int) (*api.Addr, error) {
 				return nil, err
 			}
 		case a == "scope":
-			v, err := p.next()
+			s, err := nextValue(p, parseScope, `invalid scope value.`)
 			if err != nil {
 				return nil, err
-			}
-			s, ok := parseScope(v)
-			if !ok {
-				return nil, invarg(`invalid scope value.`, v)
 			}
 			ad.Scope = s
 		case a == "peer" || a == "remote" || matches(a, "broadcast") || a == "brd" ||
@@ -639,23 +650,15 @@ func ParseRoute(argv []string, family int, del bool) (*api.Route, error) {
 			}
 			r.Via = via
 		case "metric":
-			v, err := p.next()
+			m, err := nextValue(p, parseU32, `"metric" value is invalid`)
 			if err != nil {
 				return nil, err
-			}
-			m, ok := parseU32(v)
-			if !ok {
-				return nil, invarg(`"metric" value is invalid`, v)
 			}
 			r.Metric, r.SetMetric = m, true
 		case "scope":
-			v, err := p.next()
+			s, err := nextValue(p, parseScope, `invalid "scope" value`)
 			if err != nil {
 				return nil, err
-			}
-			s, ok := parseScope(v)
-			if !ok {
-				return nil, invarg(`invalid "scope" value`, v)
 			}
 			r.Scope, r.SetScope = s, true
 		case "mtu":
@@ -686,13 +689,9 @@ func ParseRoute(argv []string, family int, del bool) (*api.Route, error) {
 			}
 			r.Nexthops = nhs
 		case "protocol":
-			v, err := p.next()
+			pr, err := nextValue(p, parseProto, `"protocol" value is invalid`)
 			if err != nil {
 				return nil, err
-			}
-			pr, ok := parseProto(v)
-			if !ok {
-				return nil, invarg(`"protocol" value is invalid`, v)
 			}
 			r.Protocol, r.SetProtocol = pr, true
 		case "table":
@@ -997,23 +996,15 @@ func ParseRouteGet(argv []string, family int) (*api.RouteGet, error) {
 				return nil, err
 			}
 		case a == "mark":
-			v, err := p.next()
+			m, err := nextValue(p, parseU32, "invalid mark value")
 			if err != nil {
 				return nil, err
-			}
-			m, ok := parseU32(v)
-			if !ok {
-				return nil, invarg("invalid mark value", v)
 			}
 			g.Mark = m
 		case a == "ipproto":
-			v, err := p.next()
+			pr, err := nextValue(p, parseIPProto, `Invalid "ipproto" value`)
 			if err != nil {
 				return nil, err
-			}
-			pr, ok := parseIPProto(v)
-			if !ok {
-				return nil, invarg(`Invalid "ipproto" value`, v)
 			}
 			g.IPProto = pr
 		case a == "sport" || a == "dport":
@@ -1133,13 +1124,9 @@ func ParseRule(argv []string, family int, del bool) (*api.Rule, error) {
 				r.To = s
 			}
 		case matches(a, "preference") || matches(a, "order") || matches(a, "priority"):
-			v, err := p.next()
+			n, err := nextValue(p, parseU32, "preference value is invalid")
 			if err != nil {
 				return nil, err
-			}
-			n, ok := parseU32(v)
-			if !ok {
-				return nil, invarg("preference value is invalid", v)
 			}
 			r.Priority, r.SetPriority = n, true
 		case a == "fwmark":
