@@ -1,0 +1,375 @@
+#!/usr/bin/env bash
+# Overlay TCP and 64-byte UDP through flowpath as both VXLAN VTEPs vs the
+# kernel's VXLAN vs Open vSwitch's userspace VXLAN, side by side in one run.
+#
+#   h1 eth0 --veth-- hv [VTEP 1] u1 ==underlay veth, mtu 1550== u2 [VTEP 2] hv --veth-- eth0 h2
+#   underlay 10.100.0.1/24 <-> 10.100.0.2/24, VXLAN vni 10, dstport 4789
+#
+#   kernel   bn-ov-k*: vxlan0 `external` + `encap ip id 10 dst ...` routes (baselines/03 lwt)
+#                      h1 10.11.0.1/24 via .254 | .254 10.12.0.1/24 h2
+#   kbridge  bn-ov-b*: vxlan10 id 10 in a bridge with hv (baselines/03 bridged), 10.10.0.1 <-> 10.10.0.2
+#   flowpath bn-ov-f*: flowpathd per VTEP, afpacket ports hv and u1/u2, `vxlan0 type vxlan
+#                      external` + `fpctl route add ... encap ip id 10 dst ... dev vxlan0 onlink`
+#                      (same addresses as kernel)
+#   ovs      bn-ov-o*: one ovs-vswitchd per VTEP, br-int{hv, vx0 vxlan key=10} + br-phy{u}
+#                      (baselines/04 vxlan), 10.30.0.1 <-> 10.30.0.2; only if OVS is installed,
+#                      else the row is RESULTS.md 4d and marked as not measured here
+#
+# All variants are up at once; each repetition measures every variant in
+# turn (TCP, then UDP 64 B), so slow drift of the VM hits all of them alike.
+#
+# Usage: sudo bench/overlay.sh            env: DUR=5 (s per run) REPS=3 (median of)
+#        VARIANTS="kernel kbridge flowpath ovs"   RAW=/tmp/bench-raw/overlay
+#        FPD_ARGS="" (extra flowpathd flags)      PROFILE=1 (flowpathd --cpuprofile into RAW)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+: "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/overlay}"
+: "${VARIANTS:=kernel kbridge flowpath ovs}" "${FPD_ARGS:=}" "${PROFILE:=0}"
+export DUR REPS RAW
+
+lib=$repo/../shared/bench/baselines/lib.sh
+if [ -f "$lib" ]; then
+    # shellcheck source=/dev/null
+    . "$lib"
+else
+    # The few helpers of shared/bench/baselines/lib.sh this script uses,
+    # for a checkout without the shared tree. Same conventions: PIDs only,
+    # our own namespaces only, medians of REPS, raw JSON kept.
+    mkdir -p "$RAW"
+    need_root() { [ "$(id -u)" = 0 ] || { echo "must run as root" >&2; exit 1; }; }
+    need_tools() {
+        local t missing=()
+        for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+        [ ${#missing[@]} -eq 0 ] || { echo "missing tools: ${missing[*]}" >&2; exit 1; }
+    }
+    ns_del() {
+        local ns pid
+        for ns in "$@"; do
+            ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$ns" || continue
+            for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+            sleep 0.2
+            for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+            ip netns del "$ns" 2>/dev/null
+        done
+    }
+    ns_add() {
+        local ns
+        for ns in "$@"; do
+            ip netns add "$ns"; ip -n "$ns" link set lo up
+            ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+        done
+    }
+    median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
+    iperf_server() {
+        local ns=$1 i
+        ip netns exec "$ns" iperf3 -s -p 5201 >/dev/null 2>&1 &
+        local pid=$!
+        for i in $(seq 1 50); do ip netns exec "$ns" ss -ltn 2>/dev/null | grep -q ':5201 ' && break; sleep 0.1; done
+        echo "$pid"
+    }
+    tcp_once() {
+        local ns=$1 dst=$2 tag=$3 f="$RAW/$3.json"
+        ip netns exec "$ns" iperf3 -c "$dst" -p 5201 -t "$DUR" -J >"$f" 2>&1
+        jq -r 'if .error then "nan nan nan" else
+                 (.end.sum_received.bits_per_second/1e9*1000|round/1000|tostring) + " " +
+                 (.end.cpu_utilization_percent.host_total|round|tostring) + " " +
+                 (.end.cpu_utilization_percent.remote_total|round|tostring) end' "$f" 2>/dev/null || echo "nan nan nan"
+    }
+    udp_once() {
+        local ns=$1 dst=$2 tag=$3 f="$RAW/$3.json"
+        ip netns exec "$ns" iperf3 -c "$dst" -p 5201 -u -l 64 -b 0 -t "$DUR" -J >"$f" 2>&1
+        jq -r 'if .error then "nan nan nan nan nan" else
+                 (.end.sum_received) as $r | (.end.sum_sent) as $s | (.end.cpu_utilization_percent) as $c |
+                 ($r.bytes/64/$r.seconds|round|tostring) + " " + ($s.packets/$s.seconds|round|tostring) + " " +
+                 ($r.lost_percent*100|round/100|tostring) + " " +
+                 ($c.host_total|round|tostring) + " " + ($c.remote_total|round|tostring) end' "$f" 2>/dev/null || echo "nan nan nan nan nan"
+    }
+    pingcheck() { ip netns exec "$1" ping -c 2 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }
+fi
+mkdir -p "$RAW"
+
+need_root
+need_tools ip iperf3 jq ss go ethtool
+
+# Figures from shared/bench/baselines/RESULTS.md row 4d (OVS 3.1 userspace
+# VXLAN, tnl_push/tnl_pop, two instances), used when OVS is not installed.
+OVS_TCP=0.90
+OVS_UDP_RX=56925
+
+BIN=""
+OVSROOT=/tmp/bn-ov-ovs      # private OVS instances (not baselines/04's /tmp/bn-ovs)
+FPD_PIDS=()
+SPIDS=()
+HAVE_OVS=0
+ALLNS=""
+for p in k b f o; do ALLNS="$ALLNS bn-ov-${p}h1 bn-ov-${p}v1 bn-ov-${p}v2 bn-ov-${p}h2"; done
+
+# --- private Open vSwitch instances (as shared/bench/baselines/ovs-lib.sh) ---
+ovs_envrun() { local d=$OVSROOT/$1; shift; OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d OVS_SYSCONFDIR=$d "$@"; }
+vsctl() { local n=$1; shift; ovs_envrun "$n" ovs-vsctl --db="unix:$OVSROOT/$n/db.sock" --timeout=20 "$@"; }
+appctl() { local n=$1; shift; ovs_envrun "$n" ovs-appctl --timeout=20 "$@"; }
+ovs_start() {   # ovs_start NS NAME: fresh db, ovsdb-server + ovs-vswitchd inside NS
+    local ns=$1 n=$2 d=$OVSROOT/$2 i
+    rm -rf "$d"; mkdir -p "$d"
+    ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema >/dev/null || return 1
+    ovs_envrun "$n" ip netns exec "$ns" ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" \
+        --pidfile="$d/ovsdb-server.pid" --log-file="$d/ovsdb-server.log" -vconsole:off --no-chdir --detach 2>>"$d/start.err" || return 1
+    vsctl "$n" --no-wait init || return 1
+    ovs_envrun "$n" ip netns exec "$ns" ovs-vswitchd "unix:$d/db.sock" --pidfile="$d/ovs-vswitchd.pid" \
+        --log-file="$d/ovs-vswitchd.log" -vconsole:off --no-chdir --detach 2>>"$d/start.err" || return 1
+    for i in $(seq 1 50); do appctl "$n" version >/dev/null 2>&1 && return 0; sleep 0.1; done
+    echo "ovs-vswitchd $n did not come up; see $d/ovs-vswitchd.log" >&2; return 1
+}
+ovs_stop() {    # by the PIDs in the pidfiles
+    local d=$OVSROOT/$1 p pid
+    for p in ovs-vswitchd ovsdb-server; do
+        [ -f "$d/$p.pid" ] || continue
+        pid=$(cat "$d/$p.pid" 2>/dev/null)
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    done
+}
+
+cleanup() {
+    local p
+    for p in "${SPIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${FPD_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+        kill -9 "$p" 2>/dev/null
+    done
+    if [ -d "$OVSROOT" ]; then ovs_stop ovtep1; ovs_stop ovtep2; sleep 0.3; fi
+    # shellcheck disable=SC2086
+    ns_del $ALLNS
+    [ -n "$BIN" ] && rm -rf "$BIN"
+    rm -rf "$OVSROOT"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cleanup   # leftovers of an interrupted run
+BIN=$(mktemp -d /tmp/bn-ov-bin.XXXXXX)
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== building flowpathd and fpctl"
+(cd "$repo" && go build -o "$BIN/" ./cmd/flowpathd ./cmd/fpctl) || { echo "build failed" >&2; exit 1; }
+
+# base P: namespaces P{h1,v1,v2,h2}; host legs h1 eth0 - v1 hv, h2 eth0 - v2 hv;
+# underlay u1 (v1) - u2 (v2), MTU 1550 so the overlay keeps 1500.
+base() {
+    local p=$1 l
+    ns_add "${p}h1" "${p}v1" "${p}v2" "${p}h2"
+    ip link add eth0 netns "${p}h1" type veth peer name hv netns "${p}v1"
+    ip link add eth0 netns "${p}h2" type veth peer name hv netns "${p}v2"
+    ip link add u1 netns "${p}v1" mtu 1550 type veth peer name u2 netns "${p}v2" mtu 1550
+    for l in "h1 eth0" "h2 eth0" "v1 hv" "v2 hv" "v1 u1" "v2 u2"; do
+        # shellcheck disable=SC2086
+        set -- $l; ip -n "$p$1" link set "$2" up
+    done
+}
+# routed_hosts P: h1 10.11.0.1/24 via .254, h2 10.12.0.1/24 via .254
+routed_hosts() {
+    local p=$1
+    ip -n "${p}h1" addr add 10.11.0.1/24 dev eth0
+    ip -n "${p}h2" addr add 10.12.0.1/24 dev eth0
+    ip -n "${p}h1" route add default via 10.11.0.254
+    ip -n "${p}h2" route add default via 10.12.0.254
+}
+
+setup_kernel() {   # shared/bench/baselines/03-kernel-vxlan.sh lwt
+    local p=bn-ov-k n r
+    base $p; routed_hosts $p
+    ip -n ${p}v1 addr add 10.100.0.1/24 dev u1
+    ip -n ${p}v2 addr add 10.100.0.2/24 dev u2
+    ip -n ${p}v1 addr add 10.11.0.254/24 dev hv
+    ip -n ${p}v2 addr add 10.12.0.254/24 dev hv
+    for n in 1 2; do
+        ip netns exec ${p}v$n sysctl -qw net.ipv4.ip_forward=1
+        ip -n ${p}v$n link add vxlan0 address 02:00:00:00:10:0$n type vxlan external dstport 4789 || return 1
+        ip -n ${p}v$n link set vxlan0 up
+    done
+    ip -n ${p}v1 route add 10.12.0.0/24 encap ip id 10 dst 10.100.0.2 via 10.99.0.2 dev vxlan0 onlink || return 1
+    ip -n ${p}v2 route add 10.11.0.0/24 encap ip id 10 dst 10.100.0.1 via 10.99.0.1 dev vxlan0 onlink || return 1
+    ip -n ${p}v1 neigh add 10.99.0.2 lladdr 02:00:00:00:10:02 dev vxlan0 nud permanent
+    ip -n ${p}v2 neigh add 10.99.0.1 lladdr 02:00:00:00:10:01 dev vxlan0 nud permanent
+    DST[kernel]=10.12.0.1
+}
+
+setup_kbridge() {   # shared/bench/baselines/03-kernel-vxlan.sh bridged
+    local p=bn-ov-b n loc rem
+    base $p
+    ip -n ${p}v1 addr add 10.100.0.1/24 dev u1
+    ip -n ${p}v2 addr add 10.100.0.2/24 dev u2
+    ip -n ${p}h1 addr add 10.10.0.1/24 dev eth0
+    ip -n ${p}h2 addr add 10.10.0.2/24 dev eth0
+    for n in 1 2; do
+        if [ $n = 1 ]; then loc=10.100.0.1 rem=10.100.0.2; else loc=10.100.0.2 rem=10.100.0.1; fi
+        ip -n ${p}v$n link add vxlan10 type vxlan id 10 local $loc remote $rem dstport 4789 dev u$n || return 1
+        ip -n ${p}v$n link add br0 type bridge
+        ip -n ${p}v$n link set vxlan10 master br0
+        ip -n ${p}v$n link set hv master br0
+        ip -n ${p}v$n link set vxlan10 up
+        ip -n ${p}v$n link set br0 up
+    done
+    DST[kbridge]=10.10.0.2
+}
+
+# start_fpd NS: flowpathd in NS, socket $BIN/NS.sock; waits until it answers.
+start_fpd() {
+    local ns=$1 i prof=()
+    [ "$PROFILE" = 1 ] && prof=(--cpuprofile "$RAW/$ns.pprof")
+    # shellcheck disable=SC2086
+    ip netns exec "$ns" "$BIN/flowpathd" --socket "$BIN/$ns.sock" "${prof[@]}" $FPD_ARGS >"$RAW/$ns-flowpathd.log" 2>&1 &
+    FPD_PIDS+=($!)
+    for i in $(seq 1 50); do
+        "$BIN/fpctl" --socket "$BIN/$ns.sock" link show >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "flowpathd in $ns does not answer; log:" >&2; cat "$RAW/$ns-flowpathd.log" >&2
+    return 1
+}
+
+setup_flowpath() {
+    local p=bn-ov-f n m c hnet rnet
+    base $p; routed_hosts $p
+    for n in 1 2; do
+        m=$((3 - n)) c="$BIN/fpctl --socket $BIN/${p}v$n.sock"
+        hnet=$((10 + n)) rnet=$((10 + m))
+        # the VTEP namespace's kernel stays silent on flowpath's ports
+        ip netns exec ${p}v$n sysctl -qw net.ipv6.conf.hv.disable_ipv6=1 "net.ipv6.conf.u$n.disable_ipv6=1"
+        start_fpd ${p}v$n || return 1
+        $c link add hv type afpacket ifname hv && $c link set hv up &&
+            $c addr add 10.$hnet.0.254/24 dev hv || return 1
+        $c link add u type afpacket ifname u$n && $c link set u up &&
+            $c addr add 10.100.0.$n/24 dev u || return 1
+        $c link add vxlan0 address 02:00:00:00:10:0$n type vxlan external dstport 4789 &&
+            $c link set vxlan0 up || return 1
+        $c route add 10.$rnet.0.0/24 encap ip id 10 dst 10.100.0.$m via 10.99.0.$m dev vxlan0 onlink || return 1
+        $c neigh add 10.99.0.$m lladdr 02:00:00:00:10:0$m dev vxlan0 nud permanent || return 1
+    done
+    DST[flowpath]=10.12.0.1
+}
+
+setup_ovs() {   # shared/bench/baselines/04-ovs-userspace.sh vxlan
+    local p=bn-ov-o n loc rem
+    base $p
+    ip -n ${p}h1 addr add 10.30.0.1/24 dev eth0
+    ip -n ${p}h2 addr add 10.30.0.2/24 dev eth0
+    # OVS without userspace TSO cannot take partial checksums / GSO frames
+    ip netns exec ${p}h1 ethtool -K eth0 tx off >/dev/null
+    ip netns exec ${p}h2 ethtool -K eth0 tx off >/dev/null
+    for n in 1 2; do
+        if [ $n = 1 ]; then loc=10.100.0.1 rem=10.100.0.2; else loc=10.100.0.2 rem=10.100.0.1; fi
+        ovs_start ${p}v$n ovtep$n || return 1
+        vsctl ovtep$n add-br br-phy -- set bridge br-phy datapath_type=netdev
+        vsctl ovtep$n add-port br-phy u$n
+        vsctl ovtep$n add-br br-int -- set bridge br-int datapath_type=netdev
+        vsctl ovtep$n add-port br-int hv
+        vsctl ovtep$n add-port br-int vx0 -- set interface vx0 type=vxlan \
+            options:remote_ip=$rem options:local_ip=$loc options:key=10 options:dst_port=4789
+        ip -n ${p}v$n addr add $loc/24 dev br-phy
+        ip -n ${p}v$n link set br-phy up
+        ip -n ${p}v$n link set br-int up
+        appctl ovtep$n ovs/route/add $rem/32 br-phy >/dev/null 2>&1 || true
+    done
+    # each side learns the other's underlay MAC from the ARP exchange
+    ip netns exec ${p}v1 ping -c 2 -i 0.2 -W 1 10.100.0.2 >/dev/null 2>&1
+    ip netns exec ${p}v2 ping -c 2 -i 0.2 -W 1 10.100.0.1 >/dev/null 2>&1
+    DST[ovs]=10.30.0.2
+}
+
+declare -A DST PFX TCP RX TX LOSS
+ACTIVE=()
+for v in $VARIANTS; do
+    case $v in
+        kernel) p=bn-ov-k ;;
+        kbridge) p=bn-ov-b ;;
+        flowpath) p=bn-ov-f ;;
+        ovs)
+            p=bn-ov-o
+            if ! command -v ovs-vswitchd >/dev/null 2>&1; then
+                echo "== ovs: not installed, the OVS row is RESULTS.md 4d (not measured here)"
+                continue
+            fi
+            ;;
+        *) echo "unknown variant $v" >&2; exit 2 ;;
+    esac
+    echo "== setting up $v"
+    if ! "setup_$v"; then
+        echo "   $v: setup failed, skipped"
+        continue
+    fi
+    if ! pingcheck "${p}h1" "${DST[$v]}" && ! pingcheck "${p}h1" "${DST[$v]}"; then
+        echo "   $v: h1 cannot ping h2 (${DST[$v]}), skipped"
+        continue
+    fi
+    [ "$v" = ovs ] && HAVE_OVS=1
+    PFX[$v]=$p
+    SPIDS+=("$(iperf_server "${p}h2")")
+    ACTIVE+=("$v")
+done
+[ ${#ACTIVE[@]} -gt 0 ] || { echo "nothing to measure" >&2; exit 1; }
+
+declare -A tcps rxs txs losses rtx
+for r in $(seq 1 "$REPS"); do
+    for v in "${ACTIVE[@]}"; do
+        # shellcheck disable=SC2046
+        set -- $(tcp_once "${PFX[$v]}h1" "${DST[$v]}" "$v-tcp-$r")
+        tcps[$v]="${tcps[$v]:-} $1"
+        re=$(jq -r '.end.sum_sent.retransmits // "?"' "$RAW/$v-tcp-$r.json" 2>/dev/null)
+        echo "  [$v] run $r TCP: $1 Gbit/s (cpu client $2% server $3%, retransmits $re)"
+        sleep 0.5
+    done
+    for v in "${ACTIVE[@]}"; do
+        # shellcheck disable=SC2046
+        set -- $(udp_once "${PFX[$v]}h1" "${DST[$v]}" "$v-udp-$r")
+        rxs[$v]="${rxs[$v]:-} $1" txs[$v]="${txs[$v]:-} $2" losses[$v]="${losses[$v]:-} $3"
+        echo "  [$v] run $r UDP64: rx $1 pps, tx $2 pps, loss $3 %"
+        sleep 0.5
+    done
+done
+for v in "${ACTIVE[@]}"; do
+    # shellcheck disable=SC2086
+    TCP[$v]=$(median ${tcps[$v]}) RX[$v]=$(median ${rxs[$v]}) TX[$v]=$(median ${txs[$v]}) LOSS[$v]=$(median ${losses[$v]})
+done
+if [ "$HAVE_OVS" = 1 ]; then
+    OVS_TCP=${TCP[ovs]} OVS_UDP_RX=${RX[ovs]} ovsname="OVS userspace VXLAN"
+else
+    ovsname="OVS (RESULTS.md 4d)"
+fi
+if [ -n "${TCP[flowpath]:-}" ]; then
+    for n in 1 2; do
+        echo "   flowpathd bn-ov-fv$n drops: $("$BIN/fpctl" --socket "$BIN/bn-ov-fv$n.sock" -j stats 2>/dev/null |
+            jq -c '[.. | objects | select(has("drops")) | .drops | objects | to_entries[] | select(.value > 0)] | from_entries' 2>/dev/null | head -c 400)"
+    done
+fi
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == a + 0 && b == b + 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+
+echo
+echo "== overlay (VXLAN vni 10): flowpath vs kernel vs OVS (median of $REPS, ${DUR}s each; $(uname -r), $(nproc) CPUs)"
+echo "   load average at start $LOAD_START, now $(cut -d' ' -f1-3 /proc/loadavg): other work on the machine skews every figure"
+printf '%-28s %10s %12s %12s %8s\n' "path" "TCP Gbit/s" "UDP64 rx pps" "UDP64 tx pps" "loss %"
+for v in "${ACTIVE[@]}"; do
+    case $v in
+        kernel) name="kernel VXLAN lwt-external" ;;
+        kbridge) name="kernel VXLAN bridged" ;;
+        flowpath) name="flowpath VTEPs (afpacket)" ;;
+        ovs) name="OVS userspace VXLAN" ;;
+    esac
+    printf '%-28s %10s %12s %12s %8s\n' "$name" "${TCP[$v]}" "${RX[$v]}" "${TX[$v]}" "${LOSS[$v]}"
+done
+if [ "$HAVE_OVS" = 0 ]; then
+    printf '%-28s %10s %12s %12s %8s\n' "$ovsname" "$OVS_TCP" "$OVS_UDP_RX" "-" "-"
+    echo "   (the OVS row is NOT measured by this run: shared/bench/baselines/RESULTS.md row 4d)"
+fi
+echo
+if [ -n "${TCP[flowpath]:-}" ]; then
+    printf '%-40s %8s %10s %8s\n' "ratio" "TCP" "UDP64 rx" "target"
+    [ -n "${TCP[kernel]:-}" ] &&
+        printf '%-40s %8s %10s %8s\n' "flowpath / kernel VXLAN lwt-external" "$(ratio "${TCP[flowpath]}" "${TCP[kernel]}")" "$(ratio "${RX[flowpath]}" "${RX[kernel]}")" ">= 0.6"
+    [ -n "${TCP[kbridge]:-}" ] &&
+        printf '%-40s %8s %10s %8s\n' "flowpath / kernel VXLAN bridged" "$(ratio "${TCP[flowpath]}" "${TCP[kbridge]}")" "$(ratio "${RX[flowpath]}" "${RX[kbridge]}")" ""
+    printf '%-40s %8s %10s %8s\n' "flowpath / $ovsname" "$(ratio "${TCP[flowpath]}" "$OVS_TCP")" "$(ratio "${RX[flowpath]}" "$OVS_UDP_RX")" ">= 5"
+fi
+echo "raw iperf3 JSON and flowpathd logs: $RAW"
