@@ -121,8 +121,13 @@ func (w *worker) udpTunnelInput(in *Device, p *pkt.Packet, udpOff int) bool {
 		outerSrc, outerTOS = ip.Src(), ip.TrafficClass()
 	}
 	// Strip everything up to the inner Ethernet header.
-	if !p.Pull(udpOff + hdr.UDPLen + hlen) {
+	outerLen := udpOff + hdr.UDPLen + hlen
+	if !p.Pull(outerLen) {
 		w.dropIn(in.Index, p, DropTunnelHeader)
+		return true
+	}
+	if !decapOffload(&p.GSO, outerLen) {
+		w.dropIn(in.Index, p, DropGSOFailed)
 		return true
 	}
 	if !dev.Up {
@@ -155,7 +160,6 @@ func (w *worker) udpTunnelInput(in *Device, p *pkt.Packet, udpOff int) bool {
 	if t.External {
 		p.Meta.SetTunnel(&info)
 	}
-	p.GSO = pkt.GSO{}
 	p.InPort = dev.Index
 	p.L3, p.L4 = 0, 0
 	dc := &w.c.dev[dev.Index]
@@ -168,6 +172,35 @@ func (w *worker) udpTunnelInput(in *Device, p *pkt.Packet, udpOff int) bool {
 	w.depth++
 	w.ethernetInput(dev, p)
 	w.depth--
+	return true
+}
+
+// decapOffload carries a received frame's offload state over to the inner
+// frame once the n bytes of outer headers in front of it are gone. A
+// kernel VTEP leaves the inner TCP or UDP checksum partial (the outer UDP
+// checksum it completes itself), and sends a TCP flow as super-frames that
+// AF_PACKET reports as plain TCP GSO with the checksum start on the inner
+// TCP header: both describe the inner packet, so their offsets move with
+// its bytes and the state stays. A partial checksum in the outer headers
+// goes with them. A super-frame whose checksum is not in the inner frame
+// is not a segmentation of the inner packet (UDP segmentation of the
+// tunnel datagrams themselves, say): it cannot be decapsulated as one
+// frame, and decapOffload reports false.
+func decapOffload(g *pkt.GSO, n int) bool {
+	if !g.NeedsCsum || int(g.CsumStart) < n+hdr.EthernetLen {
+		if g.IsGSO() {
+			return false
+		}
+		*g = pkt.GSO{}
+		return true
+	}
+	g.CsumStart -= uint16(n)
+	if int(g.HdrLen) > n {
+		g.HdrLen -= uint16(n)
+	} else {
+		g.HdrLen = 0
+	}
+	g.DataValid = false // it spoke of the outer checksum
 	return true
 }
 
