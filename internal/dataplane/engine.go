@@ -58,12 +58,16 @@ type Engine struct {
 	retired []*workerCounters
 
 	ctrl *controlTx
+	// hints carry TX metadata from waiting packets to the manager's
+	// solicitations through flow-based tunnels (tunhint.go).
+	hints *tunnelHints
 }
 
 // New makes an engine with an empty configuration. Call Run to start the
 // neighbour manager.
 func New(cfg Config) *Engine {
 	e := &Engine{cfg: cfg, byDev: map[uint32][]*worker{}}
+	e.hints = newTunnelHints()
 	e.ctrl = newControlTx(e)
 	e.neigh = neigh.NewTable(cfg.Neigh, MaxWorkers+1, e.ctrl.solicit) // + the control worker
 	e.snap.Store(&Snapshot{Devices: make([]*Device, 0), FIB: fib.Empty()})

@@ -33,16 +33,21 @@ func (w *worker) output(out *Device, p *pkt.Packet, nh netip.Addr, fragMTU uint3
 	}
 	// Unknown, incomplete or failed: (re)start resolution and wait.
 	w.e.neigh.Miss(w.id, out.Index, nh)
-	// The first packet to wait for a neighbour behind a flow-based tunnel
-	// lends its TX metadata to the solicitation (copied: p may be freed
-	// by the push below if the queue is full).
+	// Behind a flow-based tunnel a solicitation needs TX metadata. Every
+	// waiting packet leaves its own as the neighbour's hint for the
+	// manager's later solicitations (the kernel's use the newest queued
+	// packet), and the first one lends it to a solicitation sent at once
+	// (copied: p may be freed by the push below if the queue is full).
 	var info pkt.TunnelInfo
 	lend := false
-	if out.Tunnel != nil && out.Tunnel.External && w.pending.Queued(out.Index, nh) == 0 {
+	if out.Tunnel != nil && out.Tunnel.External {
 		if ti := p.Meta.TunnelInfo(); ti != nil && ti.IsTX() {
-			info.Key, info.Mode = ti.Key, ti.Mode
-			info.OptLen = uint8(copy(info.Opts[:], ti.Options()))
-			lend = true
+			w.e.hints.put(out.Index, nh, ti)
+			if w.pending.Queued(out.Index, nh) == 0 {
+				info.Key, info.Mode = ti.Key, ti.Mode
+				info.OptLen = uint8(copy(info.Opts[:], ti.Options()))
+				lend = true
+			}
 		}
 	}
 	if ev := w.pending.Push(out.Index, nh, p); ev != nil {

@@ -21,6 +21,7 @@ const controlPoolSize = 256
 type controlTx struct {
 	e       *Engine
 	w       *worker
+	info    pkt.TunnelInfo // scratch for a tunnel hint
 	seenGen atomic.Uint64
 }
 
@@ -46,6 +47,14 @@ func (c *controlTx) solicit(dev uint32, target netip.Addr, unicast *[6]byte) {
 	p := w.buildSolicit(d, target, unicast)
 	if p == nil {
 		return
+	}
+	if d.Tunnel != nil && d.Tunnel.External {
+		// Without the metadata of a packet that waited for this
+		// neighbour the device drops the frame (counted), as the
+		// kernel's does when the neighbour's queue is empty.
+		if c.e.hints.get(dev, target, &c.info) {
+			p.Meta.SetTunnel(&c.info)
+		}
 	}
 	w.emit(d, p)
 }

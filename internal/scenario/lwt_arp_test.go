@@ -3,6 +3,7 @@ package scenario
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -50,4 +51,47 @@ func TestLWTRouteARPThroughTunnel(t *testing.T) {
 		string(inner.Layer(gopacket.LayerTypePayload).LayerContents()) != "needs ARP" {
 		t.Fatalf("inner data: %v", inner)
 	}
+}
+
+// Spec §1.9 L2, retransmissions: the neighbour manager's later ARP requests
+// for a neighbour behind a flow-based tunnel carry the TX metadata of the
+// packet waiting for it, as the kernel's arp_solicit takes the dst of the
+// newest queued packet. Before they did, only the first request (sent by
+// the worker itself) left the device and resolution hung on one frame.
+func TestLWTRouteARPRetransmitsThroughTunnel(t *testing.T) {
+	h := newHarnessWith(t, false, fastNeigh)
+	h.addLink("h", "10.11.0.254/24")
+	h.addLink("u", "10.100.0.1/24")
+	h.do(api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "vxlan0", Kind: "vxlan",
+		VXLAN: &api.VXLAN{External: true, DstPort: 4789, SetDstPort: true}}})
+	up := true
+	h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "vxlan0", Up: &up}})
+	hh := h.host("h", [6]byte{2, 0, 0, 0, 0x11, 1}, "10.11.0.1", "")
+	peer := h.host("u", [6]byte{2, 0, 0, 0, 0x64, 2}, "10.100.0.2", "").permanent()
+	h.do(api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "40.1.1.1/32", Dev: "vxlan0",
+		Encap: &api.Encap{Type: "ip", ID: 10, Dst: "10.100.0.2", TTL: 9}}})
+
+	hh.send(udp4(hh, "40.1.1.1", 1111, 2222, "nobody answers")...)
+	// The worker's own request, then the manager's McastSolicit (3)
+	// retransmissions 10 ms apart: all through the tunnel, VNI 10, TTL 9.
+	var got int
+	deadline := time.Now().Add(2 * time.Second)
+	for got < 4 && time.Now().Before(deadline) {
+		for _, f := range peer.port.WaitSent(1, 200*time.Millisecond) {
+			tp := decodeTun(t, gopacket.NewPacket(f.Data, layers.LayerTypeEthernet, gopacket.Default))
+			if addrOf(tp.ip.DstIP) != peer.ip4 || tp.ip.TTL != 9 || tp.udp.DstPort != 4789 || tp.th[6] != 10 {
+				t.Fatalf("outer of ARP request %d: %v -> %v ttl %d :%d header % x", got, tp.ip.SrcIP, tp.ip.DstIP, tp.ip.TTL, tp.udp.DstPort, tp.th)
+			}
+			a, ok := tp.inner.Layer(layers.LayerTypeARP).(*layers.ARP)
+			if !ok || a.Operation != layers.ARPRequest || addrOf(a.DstProtAddress) != netip.MustParseAddr("40.1.1.1") {
+				t.Fatalf("inner of frame %d: %v", got, tp.inner)
+			}
+			got++
+		}
+	}
+	if got != 4 {
+		t.Fatalf("%d ARP requests through the tunnel, want 4 (the first and 3 retransmissions)", got)
+	}
+	// Resolution then fails: nothing more goes out through the tunnel.
+	peer.expectNone(100 * time.Millisecond)
 }
