@@ -110,7 +110,7 @@ func (w *worker) xmit(out *Device, p *pkt.Packet, mac hdr.MAC) {
 	eth.SetDst(mac)
 	eth.SetSrc(out.MAC)
 	switch {
-	case p.GSO.IsGSO() && (!out.TxGSO || p.MTU != 0):
+	case p.GSO.IsGSO() && (!out.TxGSO || p.MTU != 0 || mplsPush(p)):
 		n, ok := gso.Segment(p, w.pool, w.scratch[:])
 		if !ok {
 			w.dropOut(out.Index, p, DropGSOFailed)
@@ -136,6 +136,17 @@ func (w *worker) xmit(out *Device, p *pkt.Packet, mac hdr.MAC) {
 		}
 		w.emit(out, p)
 	}
+}
+
+// mplsPush reports whether emit will push an MPLS label stack onto p.
+// A labelled super-frame cannot be handed to a port: the virtio-net
+// header has no MPLS segmentation, and the kernel refuses TCP GSO under
+// an ethertype other than IP's (AF_PACKET and TAP writes fail with
+// EINVAL). So such a frame is segmented first and each segment labelled,
+// as the kernel's MPLS GSO would do.
+func mplsPush(p *pkt.Packet) bool {
+	enc, _ := p.Encap.(*tunnel.Encap)
+	return enc != nil && enc.Type == tunnel.EncapMPLS
 }
 
 // emit finishes a frame for device out: the route's MPLS label push (the

@@ -38,5 +38,7 @@
 // the kernel's forwarding limit) are dropped unless they are GSO
 // super-frames, and offload state (GSO, partial checksum) is only accepted
 // on transmit with Offloads.TxGSO and delivered on receive with
-// Offloads.RxGSO; every refusal is counted in Stats.
+// Offloads.RxGSO; a super-frame whose ethertype its GSO type cannot
+// segment (TCPv4 GSO under an MPLS label, say) is refused as the kernel
+// refuses it; every refusal is counted in Stats.
 package mem

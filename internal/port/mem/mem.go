@@ -192,6 +192,7 @@ func (q *txQueue) Transmit(pkts []*pkt.Packet) int {
 		switch {
 		case len(b) < 14 || len(b) > pkt.MaxFrame:
 		case offload && !p.offloads.TxGSO:
+		case g.IsGSO() && !gsoProtoOK(g.Type, b):
 		case !g.IsGSO() && len(b) > maxPlain:
 		case !q.ring.push(b, g):
 		default:
@@ -205,6 +206,21 @@ func (q *txQueue) Transmit(pkts []*pkt.Packet) int {
 		q.dropped.Add(uint64(d))
 	}
 	return sent
+}
+
+// gsoProtoOK reports whether a super-frame's ethertype is one its GSO
+// type can segment, as the kernel checks a virtio-net header on AF_PACKET
+// and TAP writes: TCPv4 under IPv4, TCPv6 under IPv6, UDP under either.
+// A labelled or tagged super-frame is refused there (EINVAL), so here too.
+func gsoProtoOK(t pkt.GSOType, b []byte) bool {
+	et := uint16(b[12])<<8 | uint16(b[13])
+	switch t {
+	case pkt.GSOTCPv4:
+		return et == 0x0800
+	case pkt.GSOTCPv6:
+		return et == 0x86dd
+	}
+	return et == 0x0800 || et == 0x86dd
 }
 
 // Receive implements port.RxQueue.

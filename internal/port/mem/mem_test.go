@@ -107,6 +107,7 @@ func TestMediumChecks(t *testing.T) {
 	gso := pkt.GSO{Type: pkt.GSOTCPv4, NeedsCsum: true, Size: 1448, HdrLen: 66, CsumStart: 34, CsumOffset: 16}
 	pk := fill(t, pool, frame(13, 0), frame(1519, 1), frame(9000, 2), frame(200, 3))
 	pk[2].GSO = gso
+	binary.BigEndian.PutUint16(pk[2].Bytes()[12:], 0x0800) // TCPv4 GSO needs IPv4 under it
 	pk[3].GSO = pkt.GSO{NeedsCsum: true, CsumStart: 34, CsumOffset: 6}
 	// No TxGSO: runt, oversize, super-frame and partial checksum all drop.
 	if n := a.TxQueue(0).Transmit(pk); n != 0 {
@@ -134,10 +135,26 @@ func TestMediumChecks(t *testing.T) {
 	if n := b.RxQueues()[0].Receive(pool, got, time.Second); n != 2 {
 		t.Fatalf("b received %d", n)
 	}
-	if got[0].GSO != gso || !bytes.Equal(got[0].Bytes(), frame(9000, 2)) || !got[1].GSO.NeedsCsum {
+	want := frame(9000, 2)
+	binary.BigEndian.PutUint16(want[12:], 0x0800)
+	if got[0].GSO != gso || !bytes.Equal(got[0].Bytes(), want) || !got[1].GSO.NeedsCsum {
 		t.Fatalf("gso %+v", got[0].GSO)
 	}
 	pool.PutBatch(got[:2])
+	// A super-frame under another ethertype than its GSO type segments
+	// (TCPv4 under an MPLS label, TCPv6 under IPv4) is refused, as the
+	// kernel refuses such a virtio-net header.
+	for _, c := range []struct {
+		typ pkt.GSOType
+		et  uint16
+	}{{pkt.GSOTCPv4, 0x8847}, {pkt.GSOTCPv6, 0x0800}, {pkt.GSOTCPv4, 0x8100}} {
+		binary.BigEndian.PutUint16(pk[2].Bytes()[12:], c.et)
+		pk[2].GSO.Type = c.typ
+		before := a.Stats().TxDropped
+		if n := a.TxQueue(0).Transmit(pk[2:3]); n != 0 || a.Stats().TxDropped != before+1 {
+			t.Fatalf("GSO type %d under ethertype %#x: sent %d", c.typ, c.et, n)
+		}
+	}
 	pool.PutBatch(pk)
 	// Inject refuses offload state without RxGSO.
 	if a.InjectGSO(frame(100, 0), gso) {
@@ -406,6 +423,9 @@ func TestNoAllocs(t *testing.T) {
 			batch[i].GSO = pkt.GSO{Type: pkt.GSOTCPv4, Size: 1448, NeedsCsum: true}
 		}
 		batch[i].SetBytes(frame(n, uint32(i)))
+		if n > 1514 {
+			binary.BigEndian.PutUint16(batch[i].Bytes()[12:], 0x0800)
+		}
 	}
 	got := make([]*pkt.Packet, 32)
 	tx, rx := a.TxQueue(0), b.RxQueues()[0]
