@@ -122,6 +122,18 @@ type Link struct {
 	// show) for Kind "vxlan" and "geneve".
 	VXLAN  *VXLAN  `json:"vxlan,omitempty"`
 	Geneve *Geneve `json:"geneve,omitempty"`
+	// Link is the device a stacked device (Kind "vlan") sits on, like
+	// iproute2's "link DEV" (IFLA_LINK).
+	Link string `json:"link,omitempty"`
+	// VLAN configures an 802.1Q / 802.1ad sub-interface (Kind "vlan").
+	VLAN *VLAN `json:"vlan,omitempty"`
+}
+
+// VLAN configures a VLAN device (ip link add link DEV NAME type vlan id N).
+type VLAN struct {
+	ID uint16 `json:"id"`
+	// Protocol is "802.1Q" (the default when empty) or "802.1ad".
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // VXLAN configures a VXLAN device (ip link add NAME type vxlan ...).
@@ -350,6 +362,7 @@ type WorkerStats struct {
 	Queue     int    `json:"queue"`
 	Packets   uint64 `json:"packets"`
 	Batches   uint64 `json:"batches"`
+	Coalesced uint64 `json:"coalesced"` // TCP segments merged into super-frames before transmit
 	PoolInUse int64  `json:"pool_in_use"`
 	PoolSize  int    `json:"pool_size"`
 	PoolEmpty uint64 `json:"pool_exhausted"`

@@ -43,6 +43,7 @@ type link struct {
 	addrs    []netip.Prefix // in the order added
 	kroutes  []fib.Route    // routes this link's addresses put in the FIB
 	tun      *tunnelLink    // vxlan and geneve links
+	vlan     *vlanLink      // vlan links
 }
 
 func (l *link) clone() *link {
@@ -103,6 +104,7 @@ func (m *Model) publish() {
 		}
 		s.Devices[i] = d
 	}
+	vlanDevices(m.links, s.Devices)
 	m.e.Publish(s)
 }
 
@@ -288,6 +290,10 @@ func (m *Model) linkAdd(a *api.Link) error {
 	switch a.Kind {
 	case "dummy":
 		l.mac = randomMAC()
+	case "vlan":
+		if err := m.newVLANLink(a, l); err != nil {
+			return fmt.Errorf("link %s: %w", a.Name, err)
+		}
 	case "vxlan", "geneve":
 		t, err := m.newTunnelLink(a, l)
 		if err != nil {
@@ -394,6 +400,9 @@ func (m *Model) linkSet(a *api.Link) error {
 		if err := m.checkTunnelMTU(l, a.MTU); err != nil {
 			return fmt.Errorf("link %s: %w", a.Name, err)
 		}
+		if err := m.checkVLANSet(l, false, a.MTU); err != nil {
+			return fmt.Errorf("link %s: %w", a.Name, err)
+		}
 		l.mtu = uint32(a.MTU)
 	}
 	if a.MAC != "" {
@@ -414,6 +423,9 @@ func (m *Model) linkSet(a *api.Link) error {
 		if err := m.checkTunnelUp(l); err != nil {
 			return fmt.Errorf("link %s: %w", a.Name, err)
 		}
+		if err := m.checkVLANSet(l, true, 0); err != nil {
+			return fmt.Errorf("link %s: %w", a.Name, err)
+		}
 	}
 	txn := m.fib.Begin()
 	if l.up != wasUp {
@@ -428,10 +440,21 @@ func (m *Model) linkSet(a *api.Link) error {
 			return fmt.Errorf("link %s: %w", a.Name, err)
 		}
 	}
+	// The VLANs on this link follow it (down, up, a smaller MTU).
+	stacked, err := m.followParent(txn, l, nil)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", a.Name, err)
+	}
 	m.links[l.index] = l
+	for _, c := range stacked {
+		m.links[c.index] = c
+	}
 	m.fib = txn.Commit()
 	if wasUp && !l.up {
 		m.e.Neigh().FlushDevice(l.index)
+		for _, c := range stacked {
+			m.e.Neigh().FlushDevice(c.index)
+		}
 	}
 	m.publish()
 	return nil
@@ -446,6 +469,13 @@ func (m *Model) linkDel(name string) error {
 	}
 	if l.loopback {
 		return fmt.Errorf("link %s: cannot delete loopback: %w", name, errs.ErrNotSupported)
+	}
+	// The VLANs stacked on it go first, as the kernel unregisters them
+	// with their link.
+	for _, c := range m.vlanChildren(l) {
+		if err := m.linkDel(c.name); err != nil {
+			return err
+		}
 	}
 	txn := m.fib.Begin()
 	txn.FlushDevice(l.index)
@@ -509,6 +539,10 @@ func (m *Model) linkShow(req *api.Request) (*api.Response, error) {
 		al.Stats = m.linkStats(l)
 		if l.tun != nil {
 			al.VXLAN, al.Geneve = l.tun.api.VXLAN, l.tun.api.Geneve
+		}
+		m.vlanShow(l, &al)
+		if l.vlan != nil && l.up {
+			al.OperState = "UP"
 		}
 		out = append(out, al)
 	}

@@ -1,6 +1,8 @@
 package dataplane
 
 import (
+	"encoding/binary"
+	"net/netip"
 	"testing"
 
 	"flowpath/internal/hdr"
@@ -66,6 +68,42 @@ func TestNoAllocsOnPacketPath(t *testing.T) {
 				t.Fatalf("pool stats %+v", st)
 			}
 		})
+	}
+}
+
+// withTag returns frame with an 802.1Q tag for vid behind its MACs.
+func withTag(frame []byte, vid uint16) []byte {
+	out := append([]byte(nil), frame[:12]...)
+	out = binary.BigEndian.AppendUint16(out, hdr.EtherTypeVLAN)
+	out = binary.BigEndian.AppendUint16(out, vid)
+	return append(out, frame[12:]...)
+}
+
+// Tagged in on one VLAN device, routed, tagged out on another: no
+// allocation either, and the frame leaves with the other VID.
+func TestNoAllocsVLAN(t *testing.T) {
+	r := newRig(t, rigOpts{vlans: true})
+	frame := withTag(udp4Frame(netip.MustParseAddr("10.5.0.1"), netip.MustParseAddr("10.6.0.1"), 64, true, 1, 2, 22), 5)
+	r.run(t, frame)
+	out := r.take(1)
+	if len(out) != 1 || len(out[0]) != len(frame) || binary.BigEndian.Uint16(out[0][12:]) != hdr.EtherTypeVLAN ||
+		binary.BigEndian.Uint16(out[0][14:]) != 6 {
+		t.Fatalf("want one frame tagged VID 6 on r2, got %d: % x", len(out), out)
+	}
+	wrong := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		r.batch[0] = r.packet(t, frame, pkt.GSO{})
+		r.w.processBatch(r.batch[:1])
+		r.w.flush()
+		if n1, n2 := r.drainPeers(); n1 != 0 || n2 != 1 {
+			wrong++
+		}
+	})
+	if wrong != 0 {
+		t.Fatalf("%d of 1001 runs did not send one frame on r2", wrong)
+	}
+	if allocs != 0 {
+		t.Fatalf("%v allocations per packet", allocs)
 	}
 }
 

@@ -44,6 +44,12 @@ type Device struct {
 	// (VXLAN, Geneve); such a device has no port: transmitting on it
 	// encapsulates and routes the outer packet.
 	Tunnel *TunnelDev
+	// VLAN is set for an 802.1Q / 802.1ad sub-interface: it has no port
+	// of its own; its frames are tagged and leave through VLAN.Parent.
+	VLAN *VLANDev
+	// VLANs are the sub-interfaces stacked on this device, by
+	// VLANKey(tpid, vid); nil when there are none.
+	VLANs map[uint32]*Device
 
 	tx [TxQueues]port.TxQueue
 }
@@ -86,6 +92,18 @@ func (d *Device) PrimaryAddr(dst netip.Addr) netip.Addr {
 	}
 	return first
 }
+
+// VLANDev is a VLAN sub-interface's configuration (the kernel's
+// vlan_dev_priv, as far as flowpath implements it: tagging always in the
+// frame, REORDER_HDR on).
+type VLANDev struct {
+	Parent *Device // the device below, in the same snapshot
+	VID    uint16
+	TPID   uint16 // hdr.EtherTypeVLAN (802.1Q) or hdr.EtherTypeQinQ (802.1ad)
+}
+
+// VLANKey is the key of Device.VLANs.
+func VLANKey(tpid, vid uint16) uint32 { return uint32(tpid)<<16 | uint32(vid) }
 
 // TunnelKind is the encapsulation of a tunnel device.
 type TunnelKind uint8

@@ -64,7 +64,7 @@ var dropNames = [numDropReasons]string{
 	DropNone:             "none",
 	DropL2Invalid:        "l2_invalid",
 	DropOtherHost:        "other_host",
-	DropVLAN:             "vlan_unsupported",
+	DropVLAN:             "vlan_unknown",
 	DropUnknownEtherType: "unknown_ethertype",
 	DropInputDown:        "input_device_down",
 	DropARPInvalid:       "arp_invalid",

@@ -19,7 +19,7 @@ func (w *worker) output(out *Device, p *pkt.Packet, nh netip.Addr, fragMTU uint3
 		return
 	}
 	p.OutPort, p.NextHop, p.MTU = out.Index, nh, fragMTU
-	if out.Port == nil && out.Tunnel == nil {
+	if out.Port == nil && out.Tunnel == nil && out.VLAN == nil {
 		w.enqueue(out, p) // no medium, no neighbours: counted and discarded
 		return
 	}
@@ -163,6 +163,10 @@ func (w *worker) emit(out *Device, p *pkt.Packet) {
 	}
 	if out.Tunnel != nil {
 		w.tunnelXmit(out, p)
+		return
+	}
+	if out.VLAN != nil {
+		w.vlanXmit(out, p)
 		return
 	}
 	w.enqueue(out, p)

@@ -41,7 +41,7 @@ func (c *controlTx) solicit(dev uint32, target netip.Addr, unicast *[6]byte) {
 	}
 	defer w.flush()
 	d := w.snap.Device(dev)
-	if d == nil || !d.Up || (d.Port == nil && d.Tunnel == nil) {
+	if d == nil || !d.Up || (d.Port == nil && d.Tunnel == nil && d.VLAN == nil) {
 		return
 	}
 	p := w.buildSolicit(d, target, unicast)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"flowpath/internal/fib"
+	"flowpath/internal/gso"
 	"flowpath/internal/hdr"
 	"flowpath/internal/neigh"
 	"flowpath/internal/pkt"
@@ -173,12 +174,18 @@ func (w *worker) ethernetInput(in *Device, p *pkt.Packet) {
 		w.dropIn(in.Index, p, DropL2Invalid)
 		return
 	}
+	et := eth.EtherType()
+	if et == hdr.EtherTypeVLAN || et == hdr.EtherTypeQinQ {
+		// Tags come off before the destination MAC is judged: it is the
+		// sub-interface's address that counts (vlan_do_receive).
+		w.vlanInput(in, p, et)
+		return
+	}
 	dst := eth.Dst()
 	if dst != in.MAC && !dst.IsMulticast() {
 		w.dropIn(in.Index, p, DropOtherHost)
 		return
 	}
-	et := eth.EtherType()
 	p.L3 = hdr.EthernetLen
 	p.EtherType = et
 	switch et {
@@ -190,8 +197,6 @@ func (w *worker) ethernetInput(in *Device, p *pkt.Packet) {
 		w.arpInput(in, p)
 	case hdr.EtherTypeMPLS:
 		w.mplsInput(in, p)
-	case hdr.EtherTypeVLAN, hdr.EtherTypeQinQ:
-		w.dropIn(in.Index, p, DropVLAN)
 	default:
 		w.dropIn(in.Index, p, DropUnknownEtherType)
 	}
@@ -313,6 +318,13 @@ func (w *worker) flushDev(idx uint32) {
 		}
 		tb.n = 0
 		return
+	}
+	if w.e.cfg.TxCoalesce && d.TxGSO && len(pkts) > 1 {
+		n, merged := gso.Coalesce(pkts)
+		if merged > 0 {
+			w.c.coalesced.Add(uint64(merged))
+			pkts = pkts[:n]
+		}
 	}
 	sent := q.Transmit(pkts)
 	var bytes uint64
