@@ -424,6 +424,7 @@ func devicesOf(req *api.Request) []string {
 		if req.Link.VXLAN != nil {
 			add(req.Link.VXLAN.Dev)
 		}
+		add(req.Link.Link)
 	case api.OpFDBAdd, api.OpFDBAppend, api.OpFDBReplace, api.OpFDBDel:
 		add(req.FDB.Dev)
 		add(req.FDB.Via)

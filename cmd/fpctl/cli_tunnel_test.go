@@ -48,6 +48,8 @@ func TestEndToEndTunnels(t *testing.T) {
 		{[]string{"route", "add", "10.2.0.0/24", "encap", "ip", "id", "10", "dst", "50.1.1.2", "dev", "eth0"}, "", 0, "link.show route.add", api.OpRouteAdd},
 		{[]string{"-M", "route", "add", "100", "as", "200", "via", "inet", "10.1.1.1", "dev", "eth0"}, "", 0, "link.show route.add", api.OpRouteAdd},
 		{[]string{"-f", "mpls", "route", "del", "100"}, "", 0, "route.del", api.OpRouteDel},
+		{[]string{"link", "add", "link", "eth0", "name", "eth0.5", "type", "vlan", "id", "5"}, "", 0, "link.show link.add", api.OpLinkAdd},
+		{[]string{"link", "add", "link", "eth9", "name", "eth9.5", "type", "vlan", "id", "5"}, "Cannot find device \"eth9\"\n", 1, "link.show", ""},
 	} {
 		d.reset()
 		out, errs, st := d.fpctl(c.args...)

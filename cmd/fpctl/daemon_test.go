@@ -104,6 +104,17 @@ func TestAgainstRealDaemon(t *testing.T) {
 	if !strings.Contains(out, "vxlan id 10 remote 10.100.0.2 dev u1") || !strings.Contains(out, "mtu 1450") {
 		t.Errorf("link show -d:\n%s", out)
 	}
+	// A VLAN on the VXLAN device, like ip link add link vx10 name vx10.100 type vlan id 100.
+	must("link", "add", "link", "vx10", "name", "vx10.100", "type", "vlan", "id", "100")
+	out = must("-d", "link", "show", "vx10.100")
+	if !strings.Contains(out, ": vx10.100@vx10: <BROADCAST,MULTICAST> mtu 1450 state DOWN") ||
+		!strings.Contains(out, "vlan protocol 802.1Q id 100 <REORDER_HDR>") {
+		t.Errorf("vlan link show -d:\n%s", out)
+	}
+	fails(2, "File exists", "link", "add", "link", "vx10", "name", "vx10.x", "type", "vlan", "id", "100")
+	fails(2, "Numerical result out of range", "link", "add", "link", "vx10", "name", "vx10.4095", "type", "vlan", "id", "4095")
+	fails(2, "Invalid argument", "link", "add", "link", "vx10", "name", "vx10.1", "type", "vlan")
+	fails(2, "Protocol not supported", "link", "add", "link", "vx10", "name", "vx10.2", "type", "vlan", "protocol", "0x0800", "id", "2")
 	// The kernel's errors, through the CLI.
 	fails(2, "File exists", "link", "add", "vx11", "type", "vxlan", "id", "10", "dstport", "4789", "dev", "u1")
 	fails(2, "File exists", "link", "add", "vxlan1", "type", "vxlan", "external", "dstport", "4789")

@@ -248,12 +248,13 @@ func parseDevOnly(argv []string, required bool) (string, error) {
 	return name, nil
 }
 
-// ParseLinkAdd reads "[name|dev] NAME [mtu N] [address MAC] type KIND
-// [KIND ARGS]"; afpacket and tap take "ifname IF" and "queues N".
+// ParseLinkAdd reads "[link DEV] [name|dev] NAME [mtu N] [address MAC]
+// type KIND [KIND ARGS]"; afpacket and tap take "ifname IF" and "queues N",
+// vlan "[protocol P] id N" on the device given by link.
 func ParseLinkAdd(argv []string) (*api.Link, error) {
 	p := &args{a: argv}
 	l := &api.Link{}
-	var gotName, gotMTU, gotAddr bool
+	var gotName, gotMTU, gotAddr, gotLink bool
 	for ; p.more(); p.i++ {
 		a := p.cur()
 		switch {
@@ -286,6 +287,10 @@ func ParseLinkAdd(argv []string) (*api.Link, error) {
 		case a == "up":
 			up := true
 			l.Up = &up
+		case a == "link":
+			if err := p.once("link", &gotLink, str(&l.Link)); err != nil {
+				return nil, err
+			}
 		case isUnsupportedLinkWord(a):
 			return nil, notSupported(a)
 		case a == "help":
@@ -322,6 +327,8 @@ func parseKindArgs(l *api.Link, p *args) error {
 		return parseVXLAN(l, p)
 	case "geneve":
 		return parseGeneve(l, p)
+	case "vlan":
+		return parseVLAN(l, p)
 	case "afpacket", "tap":
 		var gotIf, gotQ bool
 		for ; p.more(); p.i++ {

@@ -88,6 +88,15 @@ var tunnelValidCases = []grammarCase{
 		&api.Request{Op: api.OpRouteDel, Route: &api.Route{Family: api.FamilyMPLS, Dst: "100"}}},
 	{"route", "show", api.FamilyMPLS, "", &api.Request{Op: api.OpRouteShow, Filter: &api.Filter{Family: api.FamilyMPLS}}},
 	{"route", "show", api.FamilyMPLS, "dev swp1", &api.Request{Op: api.OpRouteShow, Filter: &api.Filter{Family: api.FamilyMPLS, Dev: "swp1"}}},
+	// ---- vlan ----
+	{"link", "add", 0, "link eth0 name eth0.100 type vlan id 100",
+		&api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "eth0.100", Kind: "vlan", Link: "eth0", VLAN: &api.VLAN{ID: 100}}}},
+	{"link", "add", 0, "eth0.7 link eth0 mtu 1400 type vlan proto 802.1AD id 7 reorder_hdr on",
+		&api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "eth0.7", Kind: "vlan", Link: "eth0", MTU: 1400, VLAN: &api.VLAN{ID: 7, Protocol: "802.1ad"}}}},
+	{"link", "add", 0, "link vx0 v type vlan protocol 0x8100 i 0",
+		&api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "v", Kind: "vlan", Link: "vx0", VLAN: &api.VLAN{ID: 0, Protocol: "802.1Q"}}}},
+	// Without an id it is the daemon that refuses (EINVAL), as the kernel does.
+	{"link", "add", 0, "link eth0 v type vlan", &api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "v", Kind: "vlan", Link: "eth0"}}},
 }
 
 var tunnelInvalidCases = []struct {
@@ -97,6 +106,14 @@ var tunnelInvalidCases = []struct {
 	msg             string
 	status          int
 }{
+	{"link", "add", 0, "link eth0 v type vlan id 65536", `Error: argument "65536" is wrong: id is invalid`, 255},
+	{"link", "add", 0, "link eth0 v type vlan protocol ip id 1", `Error: argument "ip" is wrong: protocol is invalid`, 255},
+	{"link", "add", 0, "link eth0 v type vlan id 1 reorder_hdr x", `Error: argument of "reorder_hdr" must be "on" or "off", not "x"`, 255},
+	{"link", "add", 0, "link eth0 v type vlan id 1 reorder_hdr off", `Error: "reorder_hdr off" is not supported by flowpath.`, 255},
+	{"link", "add", 0, "link eth0 v type vlan id 1 gvrp on", `Error: "gvrp" is not supported by flowpath.`, 255},
+	{"link", "add", 0, "link eth0 v type vlan id 1 x", `vlan: unknown command "x"?`, 1},
+	{"link", "add", 0, "link eth0 v type vlan id 1 id 2", `Error: duplicate "id": "2" is the second value.`, 255},
+	{"link", "add", 0, "link eth0 link eth1 v type vlan id 1", `Error: duplicate "link": "eth1" is the second value.`, 255},
 	{"link", "add", 0, "vx0 type vxlan remote 10.0.0.2", "vxlan: missing virtual network identifier", 1},
 	{"link", "add", 0, "vx0 type vxlan external id 5", "vxlan: both 'external' and vni cannot be specified", 1},
 	{"link", "add", 0, "vx0 type vxlan id 5 group 239.1.1.1", "vxlan: 'group' requires 'dev' to be specified", 1},

@@ -281,7 +281,11 @@ func linkHeader(l *api.Link) string {
 	if state == "" {
 		state = "UNKNOWN"
 	}
-	fmt.Fprintf(&b, "%d: %s: <%s> mtu %d state %s\n", l.Index, l.Name, strings.Join(l.Flags, ","), l.MTU, state)
+	name := l.Name
+	if l.Link != "" {
+		name += "@" + l.Link // a stacked device names the one below, like ip
+	}
+	fmt.Fprintf(&b, "%d: %s: <%s> mtu %d state %s\n", l.Index, name, strings.Join(l.Flags, ","), l.MTU, state)
 	switch {
 	case l.Kind == "loopback" || slices.Contains(l.Flags, "LOOPBACK"):
 		mac := l.MAC
@@ -308,6 +312,8 @@ func FormatLink(l *api.Link, stats int, details bool) string {
 		b.WriteString("    " + formatVXLAN(l.VXLAN) + "\n")
 	case details && l.Geneve != nil:
 		b.WriteString("    " + formatGeneve(l.Geneve) + "\n")
+	case details && l.VLAN != nil:
+		fmt.Fprintf(&b, "    vlan protocol %s id %d <REORDER_HDR> \n", l.VLAN.Protocol, l.VLAN.ID)
 	case details && l.Kind != "":
 		b.WriteString("    " + l.Kind)
 		if l.IfName != "" {

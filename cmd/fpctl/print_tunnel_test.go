@@ -113,3 +113,16 @@ func TestFormatRouteTunnels(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatVLANLink(t *testing.T) {
+	l := api.Link{Name: "eth0.100", Index: 9, Kind: "vlan", Link: "eth0", MAC: "02:00:00:00:00:09", MTU: 1500, OperState: "UP",
+		Flags: []string{"BROADCAST", "MULTICAST", "UP", "LOWER_UP"}, VLAN: &api.VLAN{ID: 100, Protocol: "802.1Q"}}
+	head := "9: eth0.100@eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    link/ether 02:00:00:00:00:09 brd ff:ff:ff:ff:ff:ff\n"
+	if got := FormatLink(&l, 0, false); got != head {
+		t.Errorf("without -d:\n got %q\nwant %q", got, head)
+	}
+	want := head + "    vlan protocol 802.1Q id 100 <REORDER_HDR> \n"
+	if got := FormatLink(&l, 0, true); got != want {
+		t.Errorf("with -d:\n got %q\nwant %q", got, want)
+	}
+}

@@ -10,7 +10,7 @@ The socket defaults to $FLOWPATH_SOCKET, else ` + "/run/flowpath/flowpathd.sock"
 Exit status: 0 ok, 1 bad address or device, cannot reach flowpathd;
 2 flowpathd refused ("RTNETLINK answers: ..."); 255 command line error.
 `,
-	"link": `Usage: fpctl link add [ name ] NAME [ mtu MTU ] [ address LLADDR ] type TYPE [ ARGS ]
+	"link": `Usage: fpctl link add [ link DEV ] [ name ] NAME [ mtu MTU ] [ address LLADDR ] type TYPE [ ARGS ]
        fpctl link set [ dev ] NAME [ up | down ] [ mtu MTU ] [ address LLADDR ]
        fpctl link delete [ dev ] NAME
        fpctl link show [ [ dev ] NAME ]
@@ -22,7 +22,13 @@ TYPE ARGS := afpacket ifname IFNAME [ queues N ] | tap ifname IFNAME [ queues N 
                    [ maxaddress N ] [ [no]localbypass ] |
              geneve { id VNI | external } [ remote ADDR ] [ dstport PORT ]
                     [ ttl { N | auto | inherit } ] [ tos { TOS | inherit } ]
-                    [ flowlabel LABEL ] [ [no]udpcsum ]
+                    [ flowlabel LABEL ] [ [no]udpcsum ] |
+             vlan [ protocol { 802.1Q | 802.1ad } ] id VLANID [ reorder_hdr on ]   (needs link DEV)
+`,
+	"vlan": `Usage: ... vlan [ protocol VLANPROTO ] id VLANID [ reorder_hdr { on } ]
+
+VLANPROTO: [ 802.1Q | 802.1ad ]
+VLANID := 0-4095
 `,
 	"address": `Usage: fpctl address { add | del } IFADDR dev IFNAME [ scope SCOPE ]
        fpctl address show [ [ dev ] IFNAME ] [ to PREFIX ]
