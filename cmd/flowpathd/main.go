@@ -39,6 +39,7 @@ func run(args []string) int {
 	blockSize := fs.Int("afpacket-block-size", 0, "AF_PACKET ring block size in bytes (default 1 MiB)")
 	blocks := fs.Int("afpacket-blocks", 0, "AF_PACKET ring blocks per queue (default 32)")
 	afRx := fs.String("afpacket-rx", "recvmmsg", "AF_PACKET receive: recvmmsg (one copy, per-frame wake-up) or ring (TPACKET_V3, cheaper per small frame)")
+	gro := fs.String("gro", "on", "merge consecutive TCP segments of a flow into GSO super-frames before ports that take them: on or off")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -56,6 +57,14 @@ func run(args []string) int {
 	}
 	if *rxTimeout > 0 {
 		cfg.RxTimeout = *rxTimeout
+	}
+	switch *gro {
+	case "on":
+	case "off":
+		cfg.TxCoalesce = false
+	default:
+		fmt.Fprintf(os.Stderr, "flowpathd: --gro must be on or off, not %q\n", *gro)
+		return 2
 	}
 	logger := log.New(os.Stderr, "flowpathd: ", log.LstdFlags)
 	afpacketCfg.BlockSize, afpacketCfg.NumBlocks = *blockSize, *blocks

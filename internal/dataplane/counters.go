@@ -19,6 +19,7 @@ type workerCounters struct {
 	drops            [numDropReasons]atomic.Uint64
 	icmpSent         atomic.Uint64
 	icmpRateLimited  atomic.Uint64
+	coalesced        atomic.Uint64 // segments merged by gso.Coalesce
 	dev              [MaxDevices]devCounters
 }
 

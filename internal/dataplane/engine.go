@@ -29,6 +29,10 @@ type Config struct {
 	PendingCap, PendingPerNeigh int
 	// Neigh configures the neighbour table.
 	Neigh neigh.Config
+	// TxCoalesce merges consecutive TCP segments of one flow in a
+	// transmit batch into a GSO super-frame for ports that take them
+	// (gso.Coalesce): the kernel's GRO, done before the port.
+	TxCoalesce bool
 }
 
 // DefaultConfig returns the defaults.
@@ -41,6 +45,7 @@ func DefaultConfig() Config {
 		PendingCap:      1024,
 		PendingPerNeigh: 101,
 		Neigh:           neigh.DefaultConfig(),
+		TxCoalesce:      true,
 	}
 }
 
@@ -248,6 +253,7 @@ type WorkerInfo struct {
 	Queue              int
 	Packets, Batches   uint64
 	ICMPSent, ICMPRate uint64
+	Coalesced          uint64 // segments merged into super-frames before transmit
 	Pool               pkt.PoolStats
 	Pending            int
 }
@@ -264,7 +270,8 @@ func (e *Engine) Workers() []WorkerInfo {
 		out = append(out, WorkerInfo{ID: w.id, Dev: w.dev, Queue: w.queue,
 			Packets: w.c.packets.Load(), Batches: w.c.batches.Load(),
 			ICMPSent: w.c.icmpSent.Load(), ICMPRate: w.c.icmpRateLimited.Load(),
-			Pool: w.pool.Stats(), Pending: int(w.pendingLen.Load())})
+			Coalesced: w.c.coalesced.Load(),
+			Pool:      w.pool.Stats(), Pending: int(w.pendingLen.Load())})
 	}
 	return out
 }

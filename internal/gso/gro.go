@@ -1,0 +1,215 @@
+package gso
+
+import (
+	"bytes"
+	"encoding/binary"
+
+	"flowpath/internal/hdr"
+	"flowpath/internal/pkt"
+)
+
+// TCP flag bits the coalescer looks at.
+const (
+	tcpACK = 0x10
+	tcpPSH = 0x08
+)
+
+// seg is what Coalesce needs to know about one candidate frame: a plain
+// (not GSO, complete checksum) untagged Ethernet frame carrying IPv4
+// without options or IPv6 without extension headers, then TCP with data
+// and no flags but ACK and PSH.
+type seg struct {
+	v4      bool
+	l4      int // transport header offset
+	hlen    int // offset of the payload
+	payload int
+	seq     uint32
+	id      uint16
+	flags   uint8
+}
+
+// parseSeg reports whether p is a candidate and fills s.
+func parseSeg(p *pkt.Packet, s *seg) bool {
+	if p.GSO.Type != pkt.GSONone || p.GSO.NeedsCsum {
+		return false
+	}
+	b := p.Bytes()
+	if len(b) < hdr.EthernetLen+hdr.IPv4MinLen+hdr.TCPMinLen {
+		return false
+	}
+	l3 := hdr.EthernetLen
+	switch binary.BigEndian.Uint16(b[12:]) {
+	case hdr.EtherTypeIPv4:
+		ip := hdr.IPv4(b[l3:])
+		// Exactly version 4 and a 20-byte header; no fragment; the
+		// frame is the IP packet (no padding to account for).
+		if b[l3] != 0x45 || ip.Protocol() != hdr.IPProtoTCP || ip.IsFragment() ||
+			int(ip.TotalLen()) != len(b)-l3 {
+			return false
+		}
+		s.v4, s.l4, s.id = true, l3+hdr.IPv4MinLen, ip.ID()
+	case hdr.EtherTypeIPv6:
+		if len(b) < l3+hdr.IPv6Len+hdr.TCPMinLen || b[l3]>>4 != 6 {
+			return false
+		}
+		ip := hdr.IPv6(b[l3:])
+		if ip.NextHeader() != hdr.IPProtoTCP || int(ip.PayloadLen()) != len(b)-l3-hdr.IPv6Len {
+			return false
+		}
+		s.v4, s.l4, s.id = false, l3+hdr.IPv6Len, 0
+	default:
+		return false
+	}
+	t := hdr.TCP(b[s.l4:])
+	doff := t.DataOffset()
+	if doff < hdr.TCPMinLen || s.l4+doff > len(b) {
+		return false
+	}
+	s.hlen = s.l4 + doff
+	s.payload = len(b) - s.hlen
+	s.seq, s.flags = t.Seq(), t.Flags()
+	return s.payload > 0 && s.flags&tcpACK != 0 && s.flags&^(tcpACK|tcpPSH) == 0
+}
+
+// sameHeaders reports whether the headers of a and b (both hlen long,
+// transport header at l4) are equal except in the fields that differ
+// between consecutive segments of one super-frame: IP length, IPv4 ID and
+// header checksum, TCP sequence number, PSH and checksum.
+func sameHeaders(a, b []byte, v4 bool, l4, hlen int) bool {
+	l3 := hdr.EthernetLen
+	if v4 {
+		// Ethernet, version/IHL, TOS | flags/fragment, TTL, protocol | addresses
+		if !bytes.Equal(a[:l3+2], b[:l3+2]) || !bytes.Equal(a[l3+6:l3+10], b[l3+6:l3+10]) ||
+			!bytes.Equal(a[l3+12:l4], b[l3+12:l4]) {
+			return false
+		}
+	} else if !bytes.Equal(a[:l3+4], b[:l3+4]) || !bytes.Equal(a[l3+6:l4], b[l3+6:l4]) {
+		// Ethernet, version/class/flow label | next header, hop limit, addresses
+		return false
+	}
+	// ports | ack, data offset | window | urgent pointer, options
+	return bytes.Equal(a[l4:l4+4], b[l4:l4+4]) && bytes.Equal(a[l4+8:l4+13], b[l4+8:l4+13]) &&
+		bytes.Equal(a[l4+14:l4+16], b[l4+14:l4+16]) && bytes.Equal(a[l4+18:hlen], b[l4+18:hlen]) &&
+		a[l4+13]&^tcpPSH == b[l4+13]&^tcpPSH
+}
+
+// segChecksumOK verifies the TCP checksum of the candidate frame b.
+func segChecksumOK(b []byte, s *seg) bool {
+	l3 := b[hdr.EthernetLen:]
+	var sum uint32
+	if s.v4 {
+		ip := hdr.IPv4(l3)
+		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), hdr.IPProtoTCP, len(b)-s.l4)
+	} else {
+		ip := hdr.IPv6(l3)
+		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), hdr.IPProtoTCP, len(b)-s.l4)
+	}
+	return hdr.Checksum(b[s.l4:], sum) == 0
+}
+
+// maxCoalesced bounds the IP packet a merge builds (the IPv4 total length
+// and the IPv6 payload length are 16-bit fields).
+const maxCoalesced = 0xffff
+
+// Coalesce merges runs of consecutive TCP segments of one flow in pkts
+// back into GSO super-frames, in place, for a port that takes them
+// (Offloads.TxGSO): the receive offload the kernel calls GRO, done on the
+// frames a worker is about to transmit. A run is merged only when it is
+// safe to undo by segmentation: every frame a plain IPv4 (no options, not
+// a fragment) or IPv6 (no extension headers) TCP segment with data, the
+// same Ethernet, IP and TCP headers but for lengths, IPv4 IDs (consecutive,
+// or equal with DF), sequence numbers (contiguous) and checksums, no TCP
+// flag but ACK (PSH ends a run and is kept), every segment but the last of
+// the first one's size, each with a valid TCP checksum, at most 64 KiB of
+// IP packet.
+//
+// The merged frame is the run's first packet, with the payloads of the
+// others appended, its lengths and IPv4 header checksum fixed, and GSO set
+// (TCPv4 or TCPv6, Size the first segment's payload, a partial checksum:
+// the TCP checksum field holds the pseudo-header sum). The other packets
+// of the run are freed. Frames that are not candidates keep their place.
+// Coalesce returns the number of frames left in pkts[:n]; pkts[n:] is
+// cleared. merged is the number of frames freed by merging. It never
+// allocates.
+func Coalesce(pkts []*pkt.Packet) (n, merged int) {
+	var (
+		head    *pkt.Packet // the run being built (pkts[n-1]), or nil
+		hs      seg         // head's headers
+		count   int         // segments in the run
+		nextSeq uint32
+		open    bool // the run can take another segment
+		s       seg
+	)
+	finish := func() {
+		if head != nil && count > 1 {
+			finishRun(head, &hs)
+		}
+		head, count, open = nil, 0, false
+	}
+	for _, p := range pkts {
+		if !parseSeg(p, &s) {
+			finish()
+			pkts[n] = p
+			n++
+			continue
+		}
+		if head != nil && open && s.v4 == hs.v4 && s.hlen == hs.hlen && s.seq == nextSeq &&
+			s.payload <= int(hs.payload) && head.Len()+s.payload-hdr.EthernetLen <= maxCoalesced &&
+			s.payload <= head.Tailroom() && head.Len()+s.payload <= pkt.MaxFrame &&
+			(!s.v4 || s.id == hs.id+uint16(count) || (s.id == hs.id && hdr.IPv4(p.Bytes()[hdr.EthernetLen:]).DF())) &&
+			sameHeaders(head.Bytes(), p.Bytes(), s.v4, s.l4, s.hlen) &&
+			(count > 1 || segChecksumOK(head.Bytes(), &hs)) && segChecksumOK(p.Bytes(), &s) {
+			b := p.Bytes()
+			copy(head.Append(s.payload), b[s.hlen:])
+			if s.flags&tcpPSH != 0 {
+				hb := head.Bytes()
+				hb[hs.l4+13] |= tcpPSH
+			}
+			count++
+			nextSeq += uint32(s.payload)
+			open = s.payload == hs.payload && s.flags&tcpPSH == 0
+			p.Free()
+			merged++
+			continue
+		}
+		finish()
+		pkts[n] = p
+		n++
+		head, hs, count = p, s, 1
+		nextSeq = s.seq + uint32(s.payload)
+		open = s.flags&tcpPSH == 0
+	}
+	finish()
+	clear(pkts[n:])
+	return n, merged
+}
+
+// finishRun turns the head of a merged run into a GSO super-frame.
+func finishRun(p *pkt.Packet, s *seg) {
+	b := p.Bytes()
+	l3 := hdr.EthernetLen
+	tcpLen := len(b) - s.l4
+	var sum uint32
+	if s.v4 {
+		ip := hdr.IPv4(b[l3:])
+		ip.SetTotalLen(uint16(len(b) - l3))
+		ip.UpdateChecksum()
+		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), hdr.IPProtoTCP, tcpLen)
+		p.GSO.Type = pkt.GSOTCPv4
+	} else {
+		ip := hdr.IPv6(b[l3:])
+		ip.SetPayloadLen(uint16(len(b) - l3 - hdr.IPv6Len))
+		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), hdr.IPProtoTCP, tcpLen)
+		p.GSO.Type = pkt.GSOTCPv6
+	}
+	// A partial checksum: the field holds the folded pseudo-header sum,
+	// not complemented, for whoever completes it.
+	hdr.TCP(b[s.l4:]).SetChecksum(^hdr.Fold(sum))
+	p.GSO.Size = uint16(s.payload)
+	p.GSO.HdrLen = uint16(s.hlen)
+	p.GSO.NeedsCsum = true
+	p.GSO.DataValid = false
+	p.GSO.CsumStart = uint16(s.l4)
+	p.GSO.CsumOffset = 16
+	p.L3, p.L4 = uint16(l3), uint16(s.l4)
+}

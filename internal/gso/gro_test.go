@@ -1,0 +1,311 @@
+package gso
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+
+	"flowpath/internal/hdr"
+	"flowpath/internal/pkt"
+)
+
+// segmentSpec builds the super-frame of s and segments it; the caller
+// owns the segments (from pool).
+func segmentSpec(t testing.TB, pool *pkt.Pool, s *frameSpec) []*pkt.Packet {
+	t.Helper()
+	p := makePacket(t, pool, s)
+	out := make([]*pkt.Packet, 64)
+	n, ok := Segment(p, pool, out)
+	p.Free()
+	if !ok {
+		t.Fatal("Segment failed")
+	}
+	for _, q := range out[:n] {
+		q.ResetMeta()
+	}
+	return out[:n]
+}
+
+// resegment expands every GSO frame of pkts with Segment and returns the
+// frames' bytes in order.
+func resegment(t testing.TB, pool *pkt.Pool, pkts []*pkt.Packet) [][]byte {
+	t.Helper()
+	var frames [][]byte
+	out := make([]*pkt.Packet, 64)
+	for _, p := range pkts {
+		if !p.GSO.IsGSO() {
+			frames = append(frames, append([]byte(nil), p.Bytes()...))
+			continue
+		}
+		n, ok := Segment(p, pool, out)
+		if !ok {
+			t.Fatal("Segment of a coalesced frame failed")
+		}
+		for _, q := range out[:n] {
+			frames = append(frames, append([]byte(nil), q.Bytes()...))
+			q.Free()
+		}
+	}
+	return frames
+}
+
+func frameBytes(pkts []*pkt.Packet) [][]byte {
+	var fs [][]byte
+	for _, p := range pkts {
+		fs = append(fs, append([]byte(nil), p.Bytes()...))
+	}
+	return fs
+}
+
+func freeAll(pkts []*pkt.Packet) {
+	for _, p := range pkts {
+		if p != nil {
+			p.Free()
+		}
+	}
+}
+
+// TestCoalesceRoundTrip: the segments of one super-frame merge back into
+// one frame that, once its partial checksum is completed, is the
+// super-frame byte for byte; segmenting it again gives the same segments.
+func TestCoalesceRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, s := range []frameSpec{
+		{payload: randPayload(r, 64000), mss: 1448, tcpOpts: tsOpt, flags: hdr.TCPFlagACK | hdr.TCPFlagPSH, id: 0xfffe, seq: 0xffffff00},
+		{payload: randPayload(r, 65535-20-20), mss: 1460, flags: hdr.TCPFlagACK, id: 7},
+		{payload: randPayload(r, 3000), mss: 1000, flags: hdr.TCPFlagACK, noDF: true},
+		{v6: true, payload: randPayload(r, 60000), mss: 1428, tcpOpts: tsOpt, flags: hdr.TCPFlagACK | hdr.TCPFlagPSH},
+		{v6: true, payload: randPayload(r, 1500), mss: 1000, flags: hdr.TCPFlagACK},
+	} {
+		pool := pkt.NewPool("t", 256)
+		orig, _, _ := build(&s)
+		segs := segmentSpec(t, pool, &s)
+		want := frameBytes(segs)
+		batch := append([]*pkt.Packet(nil), segs...)
+		n, merged := Coalesce(batch)
+		if n != 1 || merged != len(segs)-1 {
+			t.Fatalf("v6=%v: %d segments coalesced into %d (merged %d), want 1", s.v6, len(segs), n, merged)
+		}
+		p := batch[0]
+		wantType := pkt.GSOTCPv4
+		if s.v6 {
+			wantType = pkt.GSOTCPv6
+		}
+		if p.GSO.Type != wantType || int(p.GSO.Size) != s.mss || !p.GSO.NeedsCsum {
+			t.Fatalf("GSO %+v", p.GSO)
+		}
+		if got := resegment(t, pool, batch[:n]); len(got) != len(want) {
+			t.Fatalf("resegmented into %d, want %d", len(got), len(want))
+		} else {
+			for i := range got {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Fatalf("segment %d differs after the round trip", i)
+				}
+			}
+		}
+		if !CompleteChecksum(p) || !bytes.Equal(p.Bytes(), orig) {
+			t.Fatalf("v6=%v: the coalesced frame is not the original super-frame", s.v6)
+		}
+		freeAll(batch[:n])
+		if pool.Available() != pool.Size() {
+			t.Fatal("leak")
+		}
+	}
+}
+
+// TestCoalesceRuns: what merges and what does not, and that frames keep
+// their order.
+func TestCoalesceRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	base := frameSpec{payload: randPayload(r, 5*1000), mss: 1000, tcpOpts: tsOpt, flags: hdr.TCPFlagACK, id: 100, seq: 5000}
+	type tc struct {
+		name   string
+		mutate func(segs []*pkt.Packet) []*pkt.Packet
+		want   []int // segments per output frame
+	}
+	l4 := 14 + 20
+	cases := []tc{
+		{"all", func(s []*pkt.Packet) []*pkt.Packet { return s }, []int{5}},
+		{"gap", func(s []*pkt.Packet) []*pkt.Packet { return []*pkt.Packet{s[0], s[1], s[3], s[4], s[2]} }, []int{2, 2, 1}},
+		{"reordered", func(s []*pkt.Packet) []*pkt.Packet { return []*pkt.Packet{s[1], s[0], s[2], s[3], s[4]} }, []int{1, 1, 3}},
+		{"bad checksum", func(s []*pkt.Packet) []*pkt.Packet {
+			s[2].Bytes()[len(s[2].Bytes())-1] ^= 0x55
+			return s
+		}, []int{2, 1, 2}},
+		{"PSH in the middle", func(s []*pkt.Packet) []*pkt.Packet {
+			setTCP(s[1], l4, func(t hdr.TCP) { t.SetFlags(hdr.TCPFlagACK | hdr.TCPFlagPSH) })
+			return s
+		}, []int{2, 3}},
+		{"FIN", func(s []*pkt.Packet) []*pkt.Packet {
+			setTCP(s[3], l4, func(t hdr.TCP) { t.SetFlags(hdr.TCPFlagACK | hdr.TCPFlagFIN) })
+			return s
+		}, []int{3, 1, 1}},
+		{"other timestamp", func(s []*pkt.Packet) []*pkt.Packet {
+			setTCP(s[2], l4, func(t hdr.TCP) { t[20+7]++ })
+			return s
+		}, []int{2, 1, 2}},
+		{"other window", func(s []*pkt.Packet) []*pkt.Packet {
+			setTCP(s[1], l4, func(t hdr.TCP) { t.SetWindow(1) })
+			return s
+		}, []int{1, 1, 3}},
+		{"other TTL", func(s []*pkt.Packet) []*pkt.Packet {
+			ip := hdr.IPv4(s[4].Bytes()[14:])
+			ip.SetTTL(3)
+			ip.UpdateChecksum()
+			return s
+		}, []int{4, 1}},
+		{"ID not consecutive", func(s []*pkt.Packet) []*pkt.Packet {
+			ip := hdr.IPv4(s[3].Bytes()[14:])
+			ip.SetID(7)
+			ip.UpdateChecksum()
+			return s
+		}, []int{3, 1, 1}},
+		{"non-TCP between", func(s []*pkt.Packet) []*pkt.Packet {
+			u := s[2]
+			hdr.IPv4(u.Bytes()[14:]).SetProtocol(hdr.IPProtoUDP)
+			return s
+		}, []int{2, 1, 2}},
+		{"short segment ends the run", func(s []*pkt.Packet) []*pkt.Packet {
+			s[1].Truncate(s[1].Len() - 10)
+			ip := hdr.IPv4(s[1].Bytes()[14:])
+			ip.SetTotalLen(ip.TotalLen() - 10)
+			ip.UpdateChecksum()
+			fixTCPChecksum(s[1], l4)
+			return s
+		}, []int{2, 3}},
+	}
+	for _, c := range cases {
+		pool := pkt.NewPool("t", 64)
+		segs := c.mutate(segmentSpec(t, pool, &base))
+		in := frameBytes(segs)
+		batch := append([]*pkt.Packet(nil), segs...)
+		n, merged := Coalesce(batch)
+		if n+merged != len(segs) {
+			t.Fatalf("%s: n %d + merged %d != %d", c.name, n, merged, len(segs))
+		}
+		var got []int
+		for _, p := range batch[:n] {
+			k := 1
+			if p.GSO.IsGSO() {
+				k = (p.Len() - int(p.GSO.HdrLen) + int(p.GSO.Size) - 1) / int(p.GSO.Size)
+			}
+			got = append(got, k)
+		}
+		if !equalInts(got, c.want) {
+			t.Errorf("%s: runs %v, want %v", c.name, got, c.want)
+		}
+		// Every merged run segments back into its frames.
+		out := resegment(t, pool, batch[:n])
+		if len(out) != len(in) {
+			t.Fatalf("%s: %d frames after resegmenting, want %d", c.name, len(out), len(in))
+		}
+		for i := range in {
+			if !bytes.Equal(out[i], in[i]) {
+				t.Errorf("%s: frame %d differs after the round trip", c.name, i)
+			}
+		}
+		for _, p := range batch[n:] {
+			if p != nil {
+				t.Fatalf("%s: tail not cleared", c.name)
+			}
+		}
+		freeAll(batch[:n])
+		if pool.Available() != pool.Size() {
+			t.Fatalf("%s: leak", c.name)
+		}
+	}
+}
+
+func setTCP(p *pkt.Packet, l4 int, f func(hdr.TCP)) {
+	f(hdr.TCP(p.Bytes()[l4:]))
+	fixTCPChecksum(p, l4)
+}
+
+func fixTCPChecksum(p *pkt.Packet, l4 int) {
+	ip := hdr.IPv4(p.Bytes()[14:])
+	t := hdr.TCP(p.Bytes()[l4:])
+	t.SetChecksum(hdr.TransportChecksum(ip.Src(), ip.Dst(), hdr.IPProtoTCP, t))
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCoalesceLeavesOthers: super-frames, partial checksums, pure ACKs
+// and non-IP frames pass untouched.
+func TestCoalesceLeavesOthers(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	pool := pkt.NewPool("t", 64)
+	gsoP := makePacket(t, pool, &frameSpec{payload: randPayload(r, 4000), mss: 1000, flags: hdr.TCPFlagACK})
+	ack1 := makePacket(t, pool, &frameSpec{flags: hdr.TCPFlagACK, seq: 1})
+	ack2 := makePacket(t, pool, &frameSpec{flags: hdr.TCPFlagACK, seq: 1, id: 1})
+	part1 := makePacket(t, pool, &frameSpec{payload: randPayload(r, 100), flags: hdr.TCPFlagACK, seq: 10, partial: true})
+	part2 := makePacket(t, pool, &frameSpec{payload: randPayload(r, 100), flags: hdr.TCPFlagACK, seq: 110, id: 1, partial: true})
+	for _, p := range []*pkt.Packet{ack1, ack2} {
+		p.GSO = pkt.GSO{}
+	}
+	for _, p := range []*pkt.Packet{part1, part2} {
+		p.GSO.Type = pkt.GSONone
+	}
+	arp := pool.Get()
+	arp.SetBytes(make([]byte, 60))
+	binary.BigEndian.PutUint16(arp.Bytes()[12:], hdr.EtherTypeARP)
+	batch := []*pkt.Packet{gsoP, ack1, ack2, part1, part2, arp}
+	want := frameBytes(batch)
+	n, merged := Coalesce(batch)
+	if n != 6 || merged != 0 {
+		t.Fatalf("n %d merged %d", n, merged)
+	}
+	for i, p := range batch {
+		if !bytes.Equal(p.Bytes(), want[i]) {
+			t.Errorf("frame %d changed", i)
+		}
+	}
+	freeAll(batch)
+}
+
+func TestCoalesceNoAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	pool := pkt.NewPool("t", 128)
+	s := frameSpec{payload: randPayload(r, 40000), mss: 1448, tcpOpts: tsOpt, flags: hdr.TCPFlagACK}
+	p := makePacket(t, pool, &s)
+	out := make([]*pkt.Packet, 64)
+	if a := testing.AllocsPerRun(20, func() {
+		n, ok := Segment(p, pool, out)
+		if !ok {
+			t.Fatal("segment")
+		}
+		m, _ := Coalesce(out[:n])
+		if m != 1 {
+			t.Fatalf("coalesced into %d", m)
+		}
+		out[0].Free()
+		out[0] = nil
+	}); a != 0 {
+		t.Errorf("Coalesce: %v allocs", a)
+	}
+}
+
+func BenchmarkCoalesceTCPv4(b *testing.B) {
+	r := rand.New(rand.NewPCG(29, 30))
+	pool := pkt.NewPool("b", 128)
+	s := frameSpec{payload: randPayload(r, 64000), mss: 1448, tcpOpts: tsOpt, flags: hdr.TCPFlagACK}
+	p := makePacket(b, pool, &s)
+	out := make([]*pkt.Packet, 64)
+	b.SetBytes(int64(len(s.payload)))
+	for b.Loop() {
+		n, _ := Segment(p, pool, out)
+		Coalesce(out[:n])
+		out[0].Free()
+		out[0] = nil
+	}
+}
