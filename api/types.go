@@ -44,6 +44,11 @@ const (
 	OpFDBShow    = "fdb.show"
 
 	OpStats = "stats"
+
+	// OpSysctlSet sets and OpSysctlShow reads the daemon's kernel-like
+	// tunables (Request.Sysctl, Response.Sysctls), as sysctl -w / sysctl.
+	OpSysctlSet  = "sysctl.set"
+	OpSysctlShow = "sysctl.show"
 )
 
 // FamilyMPLS is the address family of MPLS label routes (AF_MPLS), as in
@@ -71,6 +76,14 @@ type Request struct {
 	Neigh    *Neigh    `json:"neigh,omitempty"`
 	FDB      *FDB      `json:"fdb,omitempty"`
 	Filter   *Filter   `json:"filter,omitempty"`
+	Sysctl   *Sysctl   `json:"sysctl,omitempty"`
+}
+
+// Sysctl is one tunable, named as the kernel's (net.mpls.default_ttl),
+// with its value in decimal. In sysctl.show an empty Name lists them all.
+type Sysctl struct {
+	Name  string `json:"name"`
+	Value string `json:"value,omitempty"`
 }
 
 // Response is the answer to one Request. Error is empty on success.
@@ -85,6 +98,7 @@ type Response struct {
 	FDBs     []FDB           `json:"fdbs,omitempty"`
 	RouteGet *RouteGetResult `json:"route_get,omitempty"`
 	Stats    *Stats          `json:"stats,omitempty"`
+	Sysctls  []Sysctl        `json:"sysctls,omitempty"`
 }
 
 // Filter narrows a show, flush or del-all.
@@ -199,13 +213,17 @@ type FDB struct {
 // and "ip6" carry tunnel metadata for a flow-based tunnel device to read;
 // "mpls" pushes a label stack.
 type Encap struct {
-	Type  string   `json:"type"`
-	ID    uint64   `json:"id,omitempty"`
-	Dst   string   `json:"dst,omitempty"`
-	Src   string   `json:"src,omitempty"`
-	TTL   uint8    `json:"ttl,omitempty"`   // ip: ttl; ip6: hoplimit; mpls: the pushed TTL (0 = propagate)
-	TOS   uint8    `json:"tos,omitempty"`   // ip: tos; ip6: tc
-	Flags []string `json:"flags,omitempty"` // "key", "csum", "seq"
+	Type string `json:"type"`
+	ID   uint64 `json:"id,omitempty"`
+	Dst  string `json:"dst,omitempty"`
+	Src  string `json:"src,omitempty"`
+	TTL  uint8  `json:"ttl,omitempty"` // ip: ttl; ip6: hoplimit; mpls: the pushed TTL (0 = propagate)
+	// SetTTL: mpls only, a ttl was given. "ttl 0" then forces TTL
+	// propagation whatever net.mpls.ip_ttl_propagate says; without a ttl
+	// the sysctl decides (MPLS_IPTUNNEL_TTL absent).
+	SetTTL bool     `json:"set_ttl,omitempty"`
+	TOS    uint8    `json:"tos,omitempty"`   // ip: tos; ip6: tc
+	Flags  []string `json:"flags,omitempty"` // "key", "csum", "seq"
 	// GeneveOpts: "CLASS:TYPE:DATA[,CLASS:TYPE:DATA...]" in hex, as iproute2.
 	GeneveOpts string `json:"geneve_opts,omitempty"`
 	// VXLANOpts is the GBP word (vxlan_opts GBP).

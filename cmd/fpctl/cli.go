@@ -160,6 +160,7 @@ var objects = []word{
 	{name: "link", forms: []string{"link"}},
 	{name: "stats", exact: []string{"st", "sta", "stat"}},
 	{name: "fdb", forms: []string{"fdb"}},
+	{name: "sysctl", exact: []string{"sysctl"}},
 }
 
 var commandWords = map[string][]word{
@@ -284,7 +285,7 @@ func (a *app) commands() *cobra.Command {
 					fmt.Fprint(a.stdout, usage[object])
 					return nil
 				}
-				if object == "stats" {
+				if object == "stats" || object == "sysctl" {
 					return a.exec(object, "show", args)
 				}
 				return unknownCommand(object, args[0])
@@ -344,12 +345,31 @@ func (a *app) exec(object, command string, argv []string) error {
 		return errf(1, "fpctl: %s: %v", a.opts.socket, err)
 	}
 	if resp.Error != "" || resp.Code != "" {
+		if req.Op == api.OpSysctlSet || req.Op == api.OpSysctlShow {
+			return sysctlError(resp)
+		}
 		if req.Op == api.OpLinkShow && req.Filter != nil && (resp.Code == "ENODEV" || resp.Code == "ENOENT") {
 			return errf(1, "Device %q does not exist.", req.Filter.Dev)
 		}
 		return daemonError(resp)
 	}
 	return a.print(c, req, resp, showNoarp)
+}
+
+// sysctlError prints a refused sysctl like procps sysctl does:
+// "sysctl: cannot stat /proc/sys/net/x: No such file or directory",
+// "sysctl: setting key "net.mpls.default_ttl": Invalid argument".
+func sysctlError(resp *api.Response) error {
+	msg := resp.Error
+	if text, ok := strerror[resp.Code]; ok {
+		if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "setting key") {
+			msg = msg[:i]
+		} else if j := strings.LastIndex(strings.ToLower(msg), ": "+strings.ToLower(text)); j >= 0 {
+			msg = msg[:j]
+		}
+		msg += ": " + text
+	}
+	return &cliError{msg: "sysctl: " + msg, status: 255}
 }
 
 // unwrapOp drops net.OpError's "dial unix PATH:" prefix, which repeats
@@ -568,6 +588,18 @@ func (a *app) print(c *api.Client, req *api.Request, resp *api.Response, showNoa
 			return writeJSON(w, resp.Stats, o.pretty)
 		}
 		fmt.Fprint(w, FormatStats(resp.Stats))
+	case api.OpSysctlShow, api.OpSysctlSet:
+		list := resp.Sysctls
+		if req.Op == api.OpSysctlSet { // sysctl -w echoes the new setting
+			list = []api.Sysctl{*req.Sysctl}
+			list[0].Name = strings.ReplaceAll(strings.TrimPrefix(list[0].Name, "/proc/sys/"), "/", ".")
+		}
+		if o.json {
+			return writeJSON(w, nonNil(list), o.pretty)
+		}
+		for _, sc := range list {
+			fmt.Fprintf(w, "%s = %s\n", sc.Name, sc.Value)
+		}
 	}
 	return nil
 }

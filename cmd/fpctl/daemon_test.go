@@ -115,6 +115,23 @@ func TestAgainstRealDaemon(t *testing.T) {
 	fails(2, "Numerical result out of range", "link", "add", "link", "vx10", "name", "vx10.4095", "type", "vlan", "id", "4095")
 	fails(2, "Invalid argument", "link", "add", "link", "vx10", "name", "vx10.1", "type", "vlan")
 	fails(2, "Protocol not supported", "link", "add", "link", "vx10", "name", "vx10.2", "type", "vlan", "protocol", "0x0800", "id", "2")
+	// Tunables, as sysctl(8) reads and writes the kernel's.
+	if out := must("sysctl", "-w", "net.mpls.ip_ttl_propagate=0"); out != "net.mpls.ip_ttl_propagate = 0\n" {
+		t.Errorf("sysctl -w: %q", out)
+	}
+	if out := must("sysctl", "net/mpls/ip_ttl_propagate"); out != "net.mpls.ip_ttl_propagate = 0\n" {
+		t.Errorf("sysctl NAME: %q", out)
+	}
+	if out := must("sysctl", "-a"); !strings.Contains(out, "net.mpls.default_ttl = 255\n") {
+		t.Errorf("sysctl -a: %q", out)
+	}
+	fails(255, "sysctl: cannot stat /proc/sys/net/mpls/foo: No such file or directory", "sysctl", "net.mpls.foo")
+	fails(255, `sysctl: setting key "net.mpls.default_ttl": Invalid argument`, "sysctl", "net.mpls.default_ttl=0")
+	fails(255, `must be of the form name=value`, "sysctl", "-w", "net.mpls.default_ttl")
+	must("route", "add", "10.15.0.0/24", "encap", "mpls", "200", "ttl", "0", "via", "10.100.0.9", "dev", "u1")
+	if out := must("route", "show", "10.15.0.0/24"); !strings.Contains(out, "encap mpls  200 ttl 0 via 10.100.0.9") {
+		t.Errorf("route show with ttl 0: %q", out)
+	}
 	// The kernel's errors, through the CLI.
 	fails(2, "File exists", "link", "add", "vx11", "type", "vxlan", "id", "10", "dstport", "4789", "dev", "u1")
 	fails(2, "File exists", "link", "add", "vxlan1", "type", "vxlan", "external", "dstport", "4789")

@@ -178,6 +178,8 @@ func BuildRequest(object, command string, argv []string, family int) (*api.Reque
 			return nil, duparg2("stats", argv[0])
 		}
 		return &api.Request{Op: api.OpStats}, nil
+	case "sysctl":
+		return buildSysctl(argv)
 	}
 	return nil, errf(255, "Object %q is unknown, try \"fpctl help\".", object)
 }

@@ -633,7 +633,7 @@ func parseEncapMPLS(p *args) (*api.Encap, error) {
 		if !ok {
 			return nil, invarg(`"ttl" value is invalid`, v)
 		}
-		e.TTL, gotTTL = uint8(n), true
+		e.TTL, e.SetTTL, gotTTL = uint8(n), true, true
 	}
 	return e, nil
 }

@@ -62,7 +62,11 @@ var tunnelValidCases = []grammarCase{
 	// The encapsulation ends at the first word that is not its own.
 	{"route", "add", 0, "10.3.0.0/24 encap mpls 200/300 ttl 10 via 10.1.0.2 dev eth0",
 		&api.Request{Op: api.OpRouteAdd, Route: &api.Route{Family: 4, Type: "unicast", Dst: "10.3.0.0/24", Table: 254,
-			Via: "10.1.0.2", Dev: "eth0", Protocol: "boot", Scope: "global", Encap: &api.Encap{Type: "mpls", Labels: []uint32{200, 300}, TTL: 10}}}},
+			Via: "10.1.0.2", Dev: "eth0", Protocol: "boot", Scope: "global", Encap: &api.Encap{Type: "mpls", Labels: []uint32{200, 300}, TTL: 10, SetTTL: true}}}},
+	// "ttl 0" is not "no ttl": it forces propagation (MPLS_TTL_PROP_ENABLED).
+	{"route", "add", 0, "10.3.0.0/24 encap mpls 200 ttl 0 via 10.1.0.2 dev eth0",
+		&api.Request{Op: api.OpRouteAdd, Route: &api.Route{Family: 4, Type: "unicast", Dst: "10.3.0.0/24", Table: 254,
+			Via: "10.1.0.2", Dev: "eth0", Protocol: "boot", Scope: "global", Encap: &api.Encap{Type: "mpls", Labels: []uint32{200}, SetTTL: true}}}},
 	{"route", "add", 0, "10.3.0.0/24 dev eth0 encap mpls 100",
 		&api.Request{Op: api.OpRouteAdd, Route: &api.Route{Family: 4, Type: "unicast", Dst: "10.3.0.0/24", Table: 254,
 			Dev: "eth0", Protocol: "boot", Scope: "link", Encap: &api.Encap{Type: "mpls", Labels: []uint32{100}}}}},

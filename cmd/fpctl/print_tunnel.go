@@ -174,7 +174,7 @@ func formatEncap(e *api.Encap) string {
 	switch e.Type {
 	case "mpls":
 		b.WriteString(" " + labelStack(e.Labels) + " ")
-		if e.TTL != 0 {
+		if e.SetTTL || e.TTL != 0 {
 			fmt.Fprintf(&b, "ttl %d ", e.TTL)
 		}
 	case "ip", "ip6":

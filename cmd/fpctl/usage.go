@@ -3,7 +3,7 @@ package main
 // usage is the help text of fpctl and of each object, in iproute2's style.
 var usage = map[string]string{
 	"fpctl": `Usage: fpctl [ OPTIONS ] OBJECT { COMMAND | help }
-where  OBJECT := { link | address | route | rule | neighbour | fdb | stats }
+where  OBJECT := { link | address | route | rule | neighbour | fdb | stats | sysctl }
        OPTIONS := { -4 | -6 | -M | -f[amily] { inet | inet6 | mpls } | -s[tatistics] |
                     -d[etails] | -j[son] | -p[retty] | --socket PATH | -h[elp] }
 The socket defaults to $FLOWPATH_SOCKET, else ` + "/run/flowpath/flowpathd.sock" + `.
@@ -83,5 +83,10 @@ STATE := { permanent | noarp | stale | reachable | none | incomplete |
 	"stats": `Usage: fpctl stats [ show ]
 Counters per device, drops by reason, workers and their pools,
 neighbour-table counters; with -j as JSON.
+`,
+	"sysctl": `Usage: fpctl sysctl [ -a ]                 list the tunables
+       fpctl sysctl NAME                  show one
+       fpctl sysctl [ -w ] NAME=VALUE     set one
+NAME := net.mpls.ip_ttl_propagate | net.mpls.default_ttl | net.ipv4.fib_multipath_hash_policy
 `,
 }

@@ -62,12 +62,14 @@ type Model struct {
 	fib    *fib.FIB
 	next   uint32
 	mpls   map[uint32]*dataplane.LabelRoute // immutable once published; replaced on change
+	sys    sysctls
 }
 
 // NewModel makes a model with a loopback device (lo, index 1, 127.0.0.1/8
 // and ::1/128, up) and publishes it.
 func NewModel(o Options) (*Model, error) {
-	m := &Model{e: o.Engine, open: o.OpenPort, hashL4: o.HashL4, links: map[uint32]*link{}, fib: fib.Empty(), next: 2}
+	m := &Model{e: o.Engine, open: o.OpenPort, hashL4: o.HashL4, links: map[uint32]*link{}, fib: fib.Empty(), next: 2,
+		sys: defaultSysctls()}
 	lo := &link{index: 1, name: "lo", kind: "loopback", mtu: 65536, up: true, loopback: true,
 		addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8"), netip.MustParsePrefix("::1/128")}}
 	txn := m.fib.Begin()
@@ -88,7 +90,8 @@ func (m *Model) publish() {
 			max = i
 		}
 	}
-	s := &dataplane.Snapshot{Devices: make([]*dataplane.Device, max+1), FIB: m.fib, HashL4: m.hashL4, MPLS: m.mpls}
+	s := &dataplane.Snapshot{Devices: make([]*dataplane.Device, max+1), FIB: m.fib, HashL4: m.hashL4, MPLS: m.mpls,
+		MPLSNoTTLPropagate: !m.sys.mplsTTLPropagate, MPLSDefaultTTL: m.sys.mplsDefaultTTL}
 	for i, l := range m.links {
 		d := &dataplane.Device{Index: i, Name: l.name, Kind: l.kind, MAC: l.mac, MTU: l.mtu,
 			Up: l.up, Loopback: l.loopback, Port: l.port}
@@ -210,6 +213,13 @@ func (m *Model) handle(req *api.Request) (*api.Response, error) {
 		return nil, m.fdbChange(req.Op, req.FDB)
 	case api.OpFDBShow:
 		return m.fdbShow(req.Filter)
+	case api.OpSysctlSet:
+		if err := need(req.Sysctl != nil, "sysctl"); err != nil {
+			return nil, err
+		}
+		return nil, m.sysctlSet(req.Sysctl)
+	case api.OpSysctlShow:
+		return m.sysctlShow(req.Sysctl)
 	}
 	return nil, fmt.Errorf("operation %q: %w", req.Op, errs.ErrNotSupported)
 }

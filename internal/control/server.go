@@ -82,7 +82,7 @@ func DefaultOps() map[string]bool {
 		api.OpNeighAdd, api.OpNeighReplace, api.OpNeighChange, api.OpNeighDel,
 		api.OpNeighShow, api.OpNeighFlush,
 		api.OpFDBAdd, api.OpFDBAppend, api.OpFDBReplace, api.OpFDBDel, api.OpFDBShow,
-		api.OpStats,
+		api.OpStats, api.OpSysctlSet, api.OpSysctlShow,
 	} {
 		m[op] = true
 	}

@@ -342,7 +342,7 @@ func toEncap(a *api.Encap) (*tunnel.Encap, error) {
 	if a == nil {
 		return nil, nil
 	}
-	c := tunnel.EncapConfig{Type: a.Type, ID: a.ID, Dst: a.Dst, Src: a.Src, TTL: a.TTL, TOS: a.TOS, Flags: a.Flags,
+	c := tunnel.EncapConfig{Type: a.Type, ID: a.ID, Dst: a.Dst, Src: a.Src, TTL: a.TTL, SetTTL: a.SetTTL, TOS: a.TOS, Flags: a.Flags,
 		GeneveOpts: a.GeneveOpts, VXLANOpts: a.VXLANOpts, SetVXLANOpts: a.SetVXLANOpts, Labels: a.Labels}
 	return tunnel.Build(&c)
 }
@@ -353,6 +353,6 @@ func fromEncap(e *tunnel.Encap) *api.Encap {
 		return nil
 	}
 	c := e.Config()
-	return &api.Encap{Type: c.Type, ID: c.ID, Dst: c.Dst, Src: c.Src, TTL: c.TTL, TOS: c.TOS, Flags: c.Flags,
+	return &api.Encap{Type: c.Type, ID: c.ID, Dst: c.Dst, Src: c.Src, TTL: c.TTL, SetTTL: c.SetTTL, TOS: c.TOS, Flags: c.Flags,
 		GeneveOpts: c.GeneveOpts, VXLANOpts: c.VXLANOpts, SetVXLANOpts: c.SetVXLANOpts, Labels: c.Labels}
 }

@@ -155,6 +155,14 @@ type Snapshot struct {
 	// fib_multipath_hash_policy 1 and 0).
 	HashL4 bool
 
+	// MPLSNoTTLPropagate is net.mpls.ip_ttl_propagate = 0 (the zero
+	// value is the kernel's default, 1): MPLS encaps without a ttl of
+	// their own push MPLSDefaultTTL, and popping to IP keeps the IP TTL
+	// (decremented) instead of taking the label's.
+	MPLSNoTTLPropagate bool
+	// MPLSDefaultTTL is net.mpls.default_ttl (0 here means 255).
+	MPLSDefaultTTL uint8
+
 	// MPLS holds the label routes by incoming label (nil: MPLS input
 	// disabled, labelled packets are dropped).
 	MPLS map[uint32]*LabelRoute

@@ -24,6 +24,14 @@ type LabelNexthop struct {
 	Payload tunnel.Payload // what is under the stack when the last label is popped (from Via's family)
 }
 
+// mplsDefaultTTL is net.mpls.default_ttl.
+func (s *Snapshot) mplsDefaultTTL() uint8 {
+	if s.MPLSDefaultTTL == 0 {
+		return 255
+	}
+	return s.MPLSDefaultTTL
+}
+
 // mplsInput forwards a labelled packet (mpls_forward): explicit nulls pop
 // and deliver the IP packet underneath; a label route swaps the top label
 // for its stack or pops it (penultimate hop popping sends the IP packet
@@ -48,7 +56,7 @@ func (w *worker) mplsInput(in *Device, p *pkt.Packet) {
 			w.mplsTTLExpired(in, p)
 			return
 		}
-		et, isIP, v := tunnel.PopMPLS(p, payload, true)
+		et, isIP, v := tunnel.PopMPLS(p, payload, !s.MPLSNoTTLPropagate)
 		if !v.OK() {
 			w.dropIn(in.Index, p, mplsDrop(v))
 			return
@@ -82,7 +90,7 @@ func (w *worker) mplsInput(in *Device, p *pkt.Packet) {
 		return
 	}
 	_ = bos
-	et, _, v := tunnel.ForwardMPLS(p, nh.As, nh.Payload, true)
+	et, _, v := tunnel.ForwardMPLS(p, nh.As, nh.Payload, !s.MPLSNoTTLPropagate)
 	if !v.OK() {
 		w.dropIn(in.Index, p, mplsDrop(v))
 		return

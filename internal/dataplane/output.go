@@ -156,7 +156,8 @@ func (w *worker) emit(out *Device, p *pkt.Packet) {
 	if p.Encap != nil {
 		enc, _ := p.Encap.(*tunnel.Encap)
 		p.Encap = nil
-		if enc != nil && enc.Type == tunnel.EncapMPLS && !tunnel.PushMPLS(p, enc.Labels, enc.TTL) {
+		if enc != nil && enc.Type == tunnel.EncapMPLS &&
+			!tunnel.PushMPLS(p, enc.Labels, enc.MPLSTTL(!w.snap.MPLSNoTTLPropagate, w.snap.mplsDefaultTTL())) {
 			w.dropOut(out.Index, p, DropTunnelEncap)
 			return
 		}

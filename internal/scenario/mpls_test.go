@@ -105,3 +105,85 @@ func TestMPLSExplicitNullTTLAndNoRoute(t *testing.T) {
 		t.Fatalf("duplicate label route: %+v", r)
 	}
 }
+
+func sysctl(h *harness, name, value string) {
+	h.t.Helper()
+	h.do(api.Request{Op: api.OpSysctlSet, Sysctl: &api.Sysctl{Name: name, Value: value}})
+}
+
+// lseTTLs returns the TTLs of a frame's MPLS label stack entries.
+func lseTTLs(p gopacket.Packet) (ttls []uint8) {
+	for _, l := range p.Layers() {
+		if m, ok := l.(*layers.MPLS); ok {
+			ttls = append(ttls, m.TTL)
+		}
+	}
+	return ttls
+}
+
+// Spec §1.9 L12 and §1.7: with net.mpls.ip_ttl_propagate=0, an encap
+// without a ttl of its own pushes net.mpls.default_ttl; "ttl 0" still
+// propagates and "ttl N" writes N, whatever the sysctl says; popping the
+// last label keeps the IP TTL (decremented) instead of taking the label's.
+func TestMPLSTTLPropagateSysctl(t *testing.T) {
+	h, h1, h2 := twoHosts(t, false)
+	h.neigh("r2", netip.MustParseAddr("10.2.0.1"), h2.mac)
+	route := func(dst string, e *api.Encap) {
+		h.do(api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: dst, Via: "10.2.0.1", Dev: "r2", Encap: e}})
+	}
+	route("10.31.0.0/24", &api.Encap{Type: "mpls", Labels: []uint32{100}})                       // default
+	route("10.32.0.0/24", &api.Encap{Type: "mpls", Labels: []uint32{100}, SetTTL: true})         // ttl 0: propagate
+	route("10.33.0.0/24", &api.Encap{Type: "mpls", Labels: []uint32{100}, TTL: 9, SetTTL: true}) // ttl 9
+	mplsRoute(h, "101", "10.2.0.1", "r2")                                                        // pop (PHP)
+
+	send := func(dst string) []uint8 {
+		t.Helper()
+		h1.send(udp4(h1, dst, 1, 2, "ttl")...)
+		return lseTTLs(h2.recv())
+	}
+	check := func(what string, got []uint8, want uint8) {
+		t.Helper()
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("%s: LSE TTLs %v, want [%d]", what, got, want)
+		}
+	}
+	// The kernel's defaults: propagate the forwarded packet's TTL (63).
+	check("default, propagate on", send("10.31.0.1"), 63)
+	sysctl(h, "net.mpls.ip_ttl_propagate", "0")
+	check("default, propagate off", send("10.31.0.1"), 255)
+	sysctl(h, "net.mpls.default_ttl", "77")
+	check("default, propagate off, default_ttl 77", send("10.31.0.1"), 77)
+	check("ttl 0, propagate off", send("10.32.0.1"), 63)
+	check("ttl 9, propagate off", send("10.33.0.1"), 9)
+
+	// Pop with propagation off: IP TTL 64 - 1, not the label's 10 - 1.
+	h1.send(mplsFrame(h1, "10.9.9.9", 10, 101)...)
+	if ip, ok := h2.recv().Layer(layers.LayerTypeIPv4).(*layers.IPv4); !ok || ip.TTL != 63 {
+		t.Fatalf("popped with propagation off: %v", ip)
+	}
+	sysctl(h, "net.mpls.ip_ttl_propagate", "1")
+	h1.send(mplsFrame(h1, "10.9.9.9", 10, 101)...)
+	if ip, ok := h2.recv().Layer(layers.LayerTypeIPv4).(*layers.IPv4); !ok || ip.TTL != 9 {
+		t.Fatalf("popped with propagation on: %v", ip)
+	}
+	// The route shows say which were given a ttl.
+	r := h.do(api.Request{Op: api.OpRouteShow, Filter: &api.Filter{Prefix: "10.32.0.0/24"}})
+	if len(r.Routes) != 1 || r.Routes[0].Encap == nil || !r.Routes[0].Encap.SetTTL || r.Routes[0].Encap.TTL != 0 {
+		t.Fatalf("route show 10.32.0.0/24: %+v", r.Routes)
+	}
+	// Out-of-range values are refused (EINVAL) and change nothing; unknown
+	// names are ENOENT.
+	for _, c := range []struct{ name, value, code string }{
+		{"net.mpls.default_ttl", "0", "EINVAL"}, {"net.mpls.default_ttl", "256", "EINVAL"},
+		{"net.mpls.ip_ttl_propagate", "2", "EINVAL"}, {"net.mpls.default_ttl", "x", "EINVAL"},
+		{"net.mpls.nope", "1", "ENOENT"}, {"net.ipv4.fib_multipath_hash_policy", "2", "EOPNOTSUPP"},
+	} {
+		if resp := h.try(api.Request{Op: api.OpSysctlSet, Sysctl: &api.Sysctl{Name: c.name, Value: c.value}}); resp.Code != c.code {
+			t.Errorf("%s=%s: %q (%s), want %s", c.name, c.value, resp.Error, resp.Code, c.code)
+		}
+	}
+	r = h.do(api.Request{Op: api.OpSysctlShow, Sysctl: &api.Sysctl{Name: "net/mpls/default_ttl"}})
+	if len(r.Sysctls) != 1 || r.Sysctls[0].Value != "77" {
+		t.Fatalf("default_ttl after refused writes: %+v", r.Sysctls)
+	}
+}

@@ -92,9 +92,34 @@ type Encap struct {
 	Info pkt.TunnelInfo
 	// Labels are the EncapMPLS label values, outermost first.
 	Labels []uint32
-	// TTL is the EncapMPLS TTL to write; 0 means propagate (the inner
-	// IPv4 TTL or IPv6 hop limit, spec §1.7).
+	// TTL is the EncapMPLS TTL to write when TTLMode is MPLSTTLDisabled.
 	TTL uint8
+	// TTLMode is the kernel's ttl_propagate of an MPLS encap (spec §1.7):
+	// default (no ttl given: net.mpls.ip_ttl_propagate decides), enabled
+	// ("ttl 0": the inner TTL), disabled ("ttl N": N).
+	TTLMode MPLSTTLMode
+}
+
+// MPLSTTLMode is MPLS_TTL_PROP_*.
+type MPLSTTLMode uint8
+
+const (
+	MPLSTTLDefault MPLSTTLMode = iota
+	MPLSTTLEnabled
+	MPLSTTLDisabled
+)
+
+// MPLSTTL is the TTL an MPLS encap writes: the configured one, the
+// system's default TTL when propagation is off by sysctl for a route that
+// did not choose, or 0 (PushMPLS then propagates the inner TTL).
+func (e *Encap) MPLSTTL(sysPropagate bool, sysDefault uint8) uint8 {
+	switch {
+	case e.TTLMode == MPLSTTLDisabled:
+		return e.TTL
+	case e.TTLMode == MPLSTTLDefault && !sysPropagate:
+		return sysDefault
+	}
+	return 0
 }
 
 // Equal is lwtunnel_cmp_encap negated: two nil states are equal; otherwise
@@ -111,7 +136,7 @@ func (e *Encap) Equal(o *Encap) bool {
 	case EncapIP, EncapIP6:
 		return e.Info.Equal(&o.Info)
 	case EncapMPLS:
-		return e.TTL == o.TTL && slices.Equal(e.Labels, o.Labels)
+		return e.TTL == o.TTL && e.TTLMode == o.TTLMode && slices.Equal(e.Labels, o.Labels)
 	}
 	return true
 }
@@ -143,7 +168,8 @@ type EncapConfig struct {
 	Type     string // "ip", "ip6", "mpls" (others: not supported), or a number
 	ID       uint64
 	Dst, Src string // outer addresses ("" = not given = 0)
-	TTL      uint8  // ip: ttl; ip6: hoplimit; mpls: 0 = propagate
+	TTL      uint8  // ip: ttl; ip6: hoplimit; mpls: see SetTTL
+	SetTTL   bool   // mpls: a ttl was given (0 = propagate, else that TTL); none: the sysctl decides
 	TOS      uint8  // ip: tos; ip6: tc
 	Flags    []string
 	// GeneveOpts is iproute2's CLASS:TYPE:DATA[,CLASS:TYPE:DATA...]: CLASS
@@ -364,7 +390,14 @@ func buildMPLS(c *EncapConfig) (*Encap, error) {
 	if err := CheckLabels(c.Labels); err != nil {
 		return nil, fmt.Errorf("encap mpls: %w", err)
 	}
-	return &Encap{Type: EncapMPLS, Labels: slices.Clone(c.Labels), TTL: c.TTL}, nil
+	e := &Encap{Type: EncapMPLS, Labels: slices.Clone(c.Labels)}
+	switch {
+	case c.SetTTL && c.TTL == 0:
+		e.TTLMode = MPLSTTLEnabled
+	case c.SetTTL || c.TTL != 0: // a TTL without SetTTL: older clients meant it
+		e.TTLMode, e.TTL = MPLSTTLDisabled, c.TTL
+	}
+	return e, nil
 }
 
 // CheckLabels validates a label stack to push, for an MPLS encap or a
@@ -416,7 +449,7 @@ func (e *Encap) Config() EncapConfig {
 	switch e.Type {
 	case EncapMPLS:
 		c.Labels = slices.Clone(e.Labels)
-		c.TTL = e.TTL
+		c.TTL, c.SetTTL = e.TTL, e.TTLMode != MPLSTTLDefault
 	case EncapIP, EncapIP6:
 		k := &e.Info.Key
 		c.ID, c.TTL, c.TOS = k.ID, k.TTL, k.TOS
