@@ -83,7 +83,7 @@ func withTag(frame []byte, vid uint16) []byte {
 // allocation either, and the frame leaves with the other VID.
 func TestNoAllocsVLAN(t *testing.T) {
 	r := newRig(t, rigOpts{vlans: true})
-	frame := withTag(udp4Frame(netip.MustParseAddr("10.5.0.1"), netip.MustParseAddr("10.6.0.1"), 64, true, 1, 2, 22), 5)
+	frame := withTag(udp4Frame(netip.MustParseAddr("10.55.0.1"), netip.MustParseAddr("10.66.0.1"), 64, true, 1, 2, 22), 5)
 	r.run(t, frame)
 	out := r.take(1)
 	if len(out) != 1 || len(out[0]) != len(frame) || binary.BigEndian.Uint16(out[0][12:]) != hdr.EtherTypeVLAN ||

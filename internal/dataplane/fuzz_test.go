@@ -109,6 +109,19 @@ func seedFrames() (frames [][]byte, gsos []pkt.GSO) {
 	}
 	u := udp4Frame(ipH1, ipH2, 64, false, 1, 2, 3000)
 	frames, gsos = append(frames, u), append(gsos, pkt.GSO{Type: pkt.GSOUDPL4, Size: 1000, HdrLen: 42, NeedsCsum: true, CsumStart: 34, CsumOffset: 6})
+	// Tagged frames for the rig's VLAN devices (rigOpts.vlans): VID 5 on
+	// r1 to VID 6 on r2, a super-frame among them, an unknown VID, a
+	// priority tag, QinQ.
+	v55, v66 := a("10.55.0.1"), a("10.66.0.1")
+	add(withTag(udp4Frame(v55, v66, 64, true, 1, 2, 22), 5))
+	add(withTag(udp4Frame(v55, a("10.55.0.254"), 64, true, 1, 2, 22), 5))
+	add(withTag(udp4Frame(ipH1, ipH2, 64, true, 1, 2, 22), 0))
+	add(withTag(udp4Frame(v55, v66, 64, true, 1, 2, 22), 9))
+	add(withTag(withTag(udp4Frame(v55, v66, 64, true, 1, 2, 22), 5), 5))
+	b, g := tcpSuper(v55, v66, 1000, 4000)
+	g.CsumStart += hdr.VLANLen
+	g.HdrLen += hdr.VLANLen
+	frames, gsos = append(frames, withTag(b, 5)), append(gsos, g)
 	return frames, gsos
 }
 
@@ -129,7 +142,7 @@ func FuzzPipeline(f *testing.F) {
 		}
 		f.Add(b, uint8(g.Type), g.Size, g.HdrLen, g.CsumStart, g.CsumOffset, flags)
 	}
-	r := newRig(f, rigOpts{routes: fuzzRoutes(f), r2: port.Offloads{}, hashL4: true,
+	r := newRig(f, rigOpts{routes: fuzzRoutes(f), r2: port.Offloads{}, hashL4: true, vlans: true,
 		cfg: func(c *Config) { c.PoolSize = 1200 }})
 	// 10.1.0.77 and 10.2.0.99 stay unresolved; 10.2.0.2 has failed.
 	if err := r.e.Neigh().Add(neigh.Entry{Dev: devR2, Addr: netip.MustParseAddr("10.2.0.2"), State: neigh.Failed}, neigh.CmdAdd|neigh.AddNoLLAddr); err != nil {
@@ -187,7 +200,7 @@ func FuzzPipeline(f *testing.F) {
 // drop), none is rejected as malformed.
 func TestSeedFramesAreHandled(t *testing.T) {
 	frames, gsos := seedFrames()
-	r := newRig(t, rigOpts{routes: fuzzRoutes(t), hashL4: true})
+	r := newRig(t, rigOpts{routes: fuzzRoutes(t), hashL4: true, vlans: true})
 	malformed := []DropReason{DropL2Invalid, DropIPv4Invalid, DropIPv4Checksum, DropIPv6Invalid, DropIPv6ExtHeader,
 		DropARPInvalid, DropNDInvalid, DropICMPInvalid, DropGSOFailed, DropOtherHost}
 	for i, b := range frames {

@@ -64,9 +64,9 @@ type rigOpts struct {
 	hashL4  bool
 	noNeigh bool      // leave h1 and h2 unresolved
 	r2Port  port.Port // replaces r2's memory port (benchmarks: a sink)
-	// vlans adds r1.5 (dev 4, VID 5 on r1, 10.5.0.254/24, neighbour
-	// 10.5.0.1 = h1) and r2.6 (dev 5, VID 6 on r2, 10.6.0.254/24,
-	// neighbour 10.6.0.1 = h2).
+	// vlans adds r1.5 (dev 4, VID 5 on r1, 10.55.0.254/24, neighbour
+	// 10.55.0.1 = h1) and r2.6 (dev 5, VID 6 on r2, 10.66.0.254/24,
+	// neighbour 10.66.0.1 = h2).
 	vlans bool
 }
 
@@ -145,9 +145,9 @@ func newRig(tb testing.TB, o rigOpts) *rig {
 	devs := []*Device{nil, nil, d1, d2}
 	if o.vlans {
 		v5 := &Device{Index: devR1V5, Name: "r1.5", Kind: "vlan", MAC: macR1, MTU: 1500, Up: true,
-			Addr4: []netip.Prefix{netip.MustParsePrefix("10.5.0.254/24")}, VLAN: &VLANDev{Parent: d1, VID: 5, TPID: hdr.EtherTypeVLAN}}
+			Addr4: []netip.Prefix{netip.MustParsePrefix("10.55.0.254/24")}, VLAN: &VLANDev{Parent: d1, VID: 5, TPID: hdr.EtherTypeVLAN}}
 		v6 := &Device{Index: devR2V6, Name: "r2.6", Kind: "vlan", MAC: macR2, MTU: 1500, Up: true,
-			Addr4: []netip.Prefix{netip.MustParsePrefix("10.6.0.254/24")}, VLAN: &VLANDev{Parent: d2, VID: 6, TPID: hdr.EtherTypeVLAN}}
+			Addr4: []netip.Prefix{netip.MustParsePrefix("10.66.0.254/24")}, VLAN: &VLANDev{Parent: d2, VID: 6, TPID: hdr.EtherTypeVLAN}}
 		d1.VLANs = map[uint32]*Device{VLANKey(hdr.EtherTypeVLAN, 5): v5}
 		d2.VLANs = map[uint32]*Device{VLANKey(hdr.EtherTypeVLAN, 6): v6}
 		kernelRoutes(tb, tx, devR1V5, v5.Addr4[0])
@@ -161,7 +161,7 @@ func newRig(tb testing.TB, o rigOpts) *rig {
 			dev  uint32
 			addr string
 			mac  hdr.MAC
-		}{{devR1V5, "10.5.0.1", macH1}, {devR2V6, "10.6.0.1", macH2}} {
+		}{{devR1V5, "10.55.0.1", macH1}, {devR2V6, "10.66.0.1", macH2}} {
 			if err := e.Neigh().Add(neigh.Entry{Dev: n.dev, Addr: netip.MustParseAddr(n.addr), MAC: n.mac, State: neigh.Permanent}, neigh.CmdAdd); err != nil {
 				tb.Fatal(err)
 			}
