@@ -1,0 +1,464 @@
+//go:build netns
+
+package tests
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Tunnels on real namespaces (topology in tunnel_topo_test.go): flowpath
+// against the kernel's own VXLAN in both modes, and flowpath against
+// flowpath over VXLAN, Geneve and MPLS. Each test pings both ways, moves
+// TCP both ways with iperf3, and has tshark decode what crosses the
+// underlay.
+//
+// Host addresses: host A 10.31.0.1 behind VTEP A (10.31.0.254), host B
+// 10.32.0.1 behind VTEP B (10.32.0.254), except where host B sits on the
+// overlay itself (the kernel's bridged VXLAN).
+
+const (
+	hostA = "10.31.0.1"
+	hostB = "10.32.0.1"
+)
+
+// TestKernelVXLANClassic: a flowpath VTEP with a classic VXLAN device and
+// an address on the overlay, against a kernel VTEP whose vxlan10 is
+// bridged with host B's leg (shared/bench/baselines/03 "bridged"):
+//
+//	host A 10.31.0.1 ─ [flowpath: vx10 10.20.0.1/24] ═ vni 10 ═ [kernel: br0{vxlan10, h}] ─ host B 10.20.0.2
+func TestKernelVXLANClassic(t *testing.T) {
+	tn := newTunNet(t, vtepFlowpath, vtepKernel)
+	a, b := tn.a, tn.b
+	a.fp.ctl("link", "add", "vx10", "type", "vxlan", "id", "10", "remote", ulB, "local", ulA, "dstport", "4789", "dev", "u1")
+	a.fp.ctl("link", "set", "vx10", "up")
+	a.fp.ctl("addr", "add", "10.20.0.1/24", "dev", "vx10")
+	a.fp.ctl("addr", "add", "10.31.0.254/24", "dev", "h")
+	tn.host(tn.ha, hostA+"/24", "10.31.0.254")
+
+	tn.must("ip", "-n", b.ns, "link", "add", "vxlan10", "type", "vxlan", "id", "10", "local", ulB, "remote", ulA,
+		"dstport", "4789", "dev", "u2")
+	tn.must("ip", "-n", b.ns, "link", "add", "br0", "type", "bridge")
+	tn.must("ip", "-n", b.ns, "link", "set", "vxlan10", "master", "br0")
+	tn.must("ip", "-n", b.ns, "link", "set", "dev", "h", "master", "br0")
+	tn.must("ip", "-n", b.ns, "link", "set", "vxlan10", "up")
+	tn.must("ip", "-n", b.ns, "link", "set", "br0", "up")
+	tn.host(tn.hb, "10.20.0.2/24", "10.20.0.1")
+
+	// The overlay keeps 1500 over the 1550 underlay (1550 - 50).
+	if mtu := a.fp.mtu("vx10"); mtu != 1500 {
+		t.Errorf("vx10 mtu %d, want 1500", mtu)
+	}
+	tn.mustPing(tn.ha, "10.20.0.2", 3)
+	tn.mustPing(tn.hb, hostA, 3)
+	tn.checkTunnelPing(tunWire{proto: "vxlan", vni: 10, capNS: b.ns, capIf: "u2",
+		srcNS: tn.ha, src: hostA, dst: "10.20.0.2", ttlAB: 63, ttlBA: 64, fpA: true, udpCsum: true})
+
+	tn.checkTunnelTCP(tunWire{proto: "vxlan", vni: 10, capNS: b.ns, capIf: "u2",
+		srcNS: tn.ha, src: hostA, dst: "10.20.0.2", dstNS: tn.hb, fpA: true, udpCsum: true})
+	tn.mustIperf(tn.hb, tn.ha, hostA)
+	tn.logRxFrameSize(a.fp, "u1")
+}
+
+// TestKernelVXLANExternal: flow-based VXLAN on both sides, the tunnel
+// chosen per route (shared/bench/baselines/03 "lwt"):
+//
+//	host A ─ [flowpath: vxlan0 external] ═ encap ip id 10 ═ [kernel: vxlan0 external, ip_forward] ─ host B
+func TestKernelVXLANExternal(t *testing.T) {
+	tn := newTunNet(t, vtepFlowpath, vtepKernel)
+	a, b := tn.a, tn.b
+	a.fp.ctl("addr", "add", "10.31.0.254/24", "dev", "h")
+	a.fp.ctl("link", "add", "vxlan0", "address", "02:00:00:00:10:01", "type", "vxlan", "external", "dstport", "4789")
+	a.fp.ctl("link", "set", "vxlan0", "up")
+	a.fp.ctl("route", "add", "10.32.0.0/24", "encap", "ip", "id", "10", "dst", ulB, "via", "10.99.0.2", "dev", "vxlan0", "onlink")
+	a.fp.ctl("neigh", "add", "10.99.0.2", "lladdr", "02:00:00:00:10:02", "dev", "vxlan0", "nud", "permanent")
+	tn.host(tn.ha, hostA+"/24", "10.31.0.254")
+
+	tn.must("ip", "netns", "exec", b.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	tn.must("ip", "-n", b.ns, "addr", "add", "10.32.0.254/24", "dev", "h")
+	tn.must("ip", "-n", b.ns, "link", "add", "vxlan0", "address", "02:00:00:00:10:02", "type", "vxlan", "external", "dstport", "4789")
+	tn.must("ip", "-n", b.ns, "link", "set", "vxlan0", "up")
+	// The kernel resolves the overlay next hop only from a static
+	// neighbour: its ARP through a collect-md device has no metadata.
+	tn.must("ip", "-n", b.ns, "route", "add", "10.31.0.0/24", "encap", "ip", "id", "10", "dst", ulA,
+		"via", "10.99.0.1", "dev", "vxlan0", "onlink")
+	tn.must("ip", "-n", b.ns, "neigh", "add", "10.99.0.1", "lladdr", "02:00:00:00:10:01", "dev", "vxlan0", "nud", "permanent")
+	tn.host(tn.hb, hostB+"/24", "10.32.0.254")
+
+	tn.mustPing(tn.ha, hostB, 3)
+	tn.mustPing(tn.hb, hostA, 3)
+	tn.checkTunnelPing(tunWire{proto: "vxlan", vni: 10, capNS: b.ns, capIf: "u2",
+		srcNS: tn.ha, src: hostA, dst: hostB, ttlAB: 63, ttlBA: 63, fpA: true})
+
+	tn.checkTunnelTCP(tunWire{proto: "vxlan", vni: 10, capNS: b.ns, capIf: "u2",
+		srcNS: tn.ha, src: hostA, dst: hostB, dstNS: tn.hb, fpA: true})
+	tn.mustIperf(tn.hb, tn.ha, hostA)
+	tn.logRxFrameSize(a.fp, "u1")
+}
+
+// flowpathPair is two flowpath VTEPs with their hosts addressed and the
+// given overlay set up by each side's commands.
+func flowpathPair(t *testing.T) *tunNet {
+	tn := newTunNet(t, vtepFlowpath, vtepFlowpath)
+	tn.a.fp.ctl("addr", "add", "10.31.0.254/24", "dev", "h")
+	tn.b.fp.ctl("addr", "add", "10.32.0.254/24", "dev", "h")
+	tn.host(tn.ha, hostA+"/24", "10.31.0.254")
+	tn.host(tn.hb, hostB+"/24", "10.32.0.254")
+	return tn
+}
+
+// bothWays pings and runs iperf3 in both directions between the hosts.
+func (tn *tunNet) bothWays() {
+	tn.t.Helper()
+	tn.mustPing(tn.ha, hostB, 3)
+	tn.mustPing(tn.hb, hostA, 3)
+}
+
+// TestFlowpathVXLAN: two flowpathd, classic VXLAN devices with overlay
+// addresses and plain routes through them.
+func TestFlowpathVXLAN(t *testing.T) {
+	tn := flowpathPair(t)
+	for i, v := range []*vtep{tn.a, tn.b} {
+		other := []*vtep{tn.b, tn.a}[i]
+		v.fp.ctl("link", "add", "vx10", "type", "vxlan", "id", "10", "remote", other.ul, "local", v.ul, "dstport", "4789", "dev", v.u)
+		v.fp.ctl("link", "set", "vx10", "up")
+		v.fp.ctl("addr", "add", []string{"10.20.0.1/24", "10.20.0.2/24"}[i], "dev", "vx10")
+	}
+	tn.a.fp.ctl("route", "add", "10.32.0.0/24", "via", "10.20.0.2")
+	tn.b.fp.ctl("route", "add", "10.31.0.0/24", "via", "10.20.0.1")
+	tn.bothWays()
+	tn.checkTunnelPing(tunWire{proto: "vxlan", vni: 10, capNS: tn.b.ns, capIf: "u2",
+		srcNS: tn.ha, src: hostA, dst: hostB, ttlAB: 63, ttlBA: 63, fpA: true, fpB: true, udpCsum: true})
+	tn.checkTunnelTCP(tunWire{proto: "vxlan", vni: 10, capNS: tn.b.ns, capIf: "u2",
+		srcNS: tn.ha, src: hostA, dst: hostB, dstNS: tn.hb, fpA: true, fpB: true, udpCsum: true})
+	tn.mustIperf(tn.hb, tn.ha, hostA)
+}
+
+// TestFlowpathGeneve: two flowpathd over Geneve, classic devices (one
+// remote, one VNI) and flow-based devices with `encap ip id 5 dst ...
+// geneve_opts ...` routes, each side sending its own option.
+func TestFlowpathGeneve(t *testing.T) {
+	t.Run("classic", func(t *testing.T) {
+		tn := flowpathPair(t)
+		for i, v := range []*vtep{tn.a, tn.b} {
+			other := []*vtep{tn.b, tn.a}[i]
+			v.fp.ctl("link", "add", "gnv0", "type", "geneve", "id", "5", "remote", other.ul)
+			v.fp.ctl("link", "set", "gnv0", "up")
+			v.fp.ctl("addr", "add", []string{"10.97.0.1/24", "10.97.0.2/24"}[i], "dev", "gnv0")
+		}
+		tn.a.fp.ctl("route", "add", "10.32.0.0/24", "via", "10.97.0.2")
+		tn.b.fp.ctl("route", "add", "10.31.0.0/24", "via", "10.97.0.1")
+		tn.bothWays()
+		tn.checkTunnelPing(tunWire{proto: "geneve", vni: 5, capNS: tn.b.ns, capIf: "u2",
+			srcNS: tn.ha, src: hostA, dst: hostB, ttlAB: 63, ttlBA: 63, fpA: true, fpB: true})
+		tn.checkTunnelTCP(tunWire{proto: "geneve", vni: 5, capNS: tn.b.ns, capIf: "u2",
+			srcNS: tn.ha, src: hostA, dst: hostB, dstNS: tn.hb, fpA: true, fpB: true})
+		tn.mustIperf(tn.hb, tn.ha, hostA)
+	})
+	t.Run("external", func(t *testing.T) {
+		tn := flowpathPair(t)
+		opts := []geneveOpt{{0x0102, 0x01, "00010203"}, {0xffff, 0x22, "0a0b0c0d0e0f1011"}}
+		for i, v := range []*vtep{tn.a, tn.b} {
+			other := []*vtep{tn.b, tn.a}[i]
+			me, peer := []string{"01", "02"}[i], []string{"02", "01"}[i]
+			o := opts[i]
+			v.fp.ctl("link", "add", "gnv0", "address", "02:00:00:00:97:"+me, "type", "geneve", "external")
+			// The overlay MTU leaves room for the option in the 1550
+			// underlay (20 + 8 + 8 + 14 + option): flowpath does not
+			// reassemble outer fragments, so nothing may need them.
+			v.fp.ctl("link", "set", "gnv0", "mtu", strconv.Itoa(1500-4-len(o.data)/2), "up")
+			dst := []string{"10.32.0.0/24", "10.31.0.0/24"}[i]
+			v.fp.ctl("route", "add", dst, "encap", "ip", "id", "5", "dst", other.ul, "geneve_opts", o.String(),
+				"via", "10.98.0."+strings.TrimLeft(peer, "0"), "dev", "gnv0", "onlink")
+			v.fp.ctl("neigh", "add", "10.98.0."+strings.TrimLeft(peer, "0"), "lladdr", "02:00:00:00:97:"+peer,
+				"dev", "gnv0", "nud", "permanent")
+		}
+		tn.bothWays()
+		tn.checkTunnelPing(tunWire{proto: "geneve", vni: 5, capNS: tn.b.ns, capIf: "u2",
+			srcNS: tn.ha, src: hostA, dst: hostB, ttlAB: 63, ttlBA: 63, fpA: true, fpB: true,
+			optA: &opts[0], optB: &opts[1]})
+		tn.checkTunnelTCP(tunWire{proto: "geneve", vni: 5, capNS: tn.b.ns, capIf: "u2",
+			srcNS: tn.ha, src: hostA, dst: hostB, dstNS: tn.hb, fpA: true, fpB: true, optA: &opts[0]})
+		tn.mustIperf(tn.hb, tn.ha, hostA)
+	})
+}
+
+// TestFlowpathMPLS: two flowpathd over MPLS. Each pushes a label with a
+// route `encap mpls L via <peer> dev u`, and the other pops it with a
+// label route `-f mpls route add L via inet <host> dev h` (penultimate
+// hop popping straight to the host).
+func TestFlowpathMPLS(t *testing.T) {
+	tn := flowpathPair(t)
+	tn.a.fp.ctl("route", "add", "10.32.0.0/24", "encap", "mpls", "200", "via", ulB, "dev", "u1")
+	tn.b.fp.ctl("-f", "mpls", "route", "add", "200", "via", "inet", hostB, "dev", "h")
+	tn.b.fp.ctl("route", "add", "10.31.0.0/24", "encap", "mpls", "300", "via", ulA, "dev", "u2")
+	tn.a.fp.ctl("-f", "mpls", "route", "add", "300", "via", "inet", hostA, "dev", "h")
+	tn.bothWays()
+
+	fields := []string{"eth.type", "mpls.label", "mpls.bottom", "mpls.ttl", "ip.src", "ip.dst", "ip.ttl", "icmp.type",
+		"ip.checksum.status", "icmp.checksum.status"}
+	wait := tn.capWire("mpls", 2, 2, fields...)
+	tn.mustPing(tn.ha, hostB, 2)
+	rows, capOut := wait()
+	var req, rep int
+	for _, r := range rows {
+		// The label's TTL is the IP TTL after this hop's decrement (the
+		// kernel's ip_ttl_propagate), and the inner header is intact.
+		label, ttl := field(r, "mpls.label", 0), field(r, "mpls.ttl", 0)
+		if field(r, "mpls.bottom", 0) != "1" || len(r["mpls.label"]) != 1 || ttl != "63" || field(r, "ip.ttl", 0) != "63" ||
+			field(r, "ip.checksum.status", 0) != "1" || field(r, "icmp.checksum.status", 0) != "1" {
+			t.Errorf("labelled frame: want one label, bottom of stack, label and IP TTL 63, good checksums: %v", r)
+		}
+		switch {
+		case field(r, "icmp.type", 0) == "8" && label == "200" && field(r, "ip.src", 0) == hostA && field(r, "ip.dst", 0) == hostB:
+			req++
+		case field(r, "icmp.type", 0) == "0" && label == "300" && field(r, "ip.src", 0) == hostB && field(r, "ip.dst", 0) == hostA:
+			rep++
+		default:
+			t.Errorf("unexpected labelled frame: %v", r)
+		}
+	}
+	if req != 2 || rep != 2 {
+		t.Errorf("tshark decoded %d echo requests under label 200 and %d replies under 300, want 2 each:\n%s", req, rep, capOut)
+	}
+
+	// TCP: every frame on the wire is a labelled segment (flowpath cut
+	// the host's super-frames before labelling them) within the underlay
+	// MTU, its TCP checksum good or left to offload.
+	c := tn.tshark(tn.b.ns, "u2", "mpls and greater 1000", 20, "frame.len", "mpls.label", "mpls.bottom",
+		"tcp.dstport", "ip.checksum.status", "ip.src", "ip.dst", "ip.len", "ip.hdr_len", "tcp.checksum", "tcp.checksum.status")
+	tn.mustIperf(tn.ha, tn.hb, hostB)
+	rows = c.rows()
+	if len(rows) < 20 {
+		t.Errorf("tshark saw %d large labelled frames during iperf3, want 20:\n%s", len(rows), c.output())
+	}
+	var good int
+	for _, r := range rows {
+		if n, _ := strconv.Atoi(field(r, "frame.len", 0)); n > 14+1550 || field(r, "mpls.label", 0) != "200" ||
+			field(r, "mpls.bottom", 0) != "1" || field(r, "tcp.dstport", 0) != "5201" ||
+			field(r, "ip.checksum.status", 0) != "1" || !tcpChecksumOK(r) {
+			t.Errorf("labelled TCP segment: want label 200, port 5201, good or offloaded checksums, <= 1564 bytes: %v", r)
+		}
+		if field(r, "tcp.checksum.status", 0) == "1" {
+			good++
+		}
+	}
+	t.Logf("%d of %d labelled TCP segments with a complete checksum, the rest left to offload", good, len(rows))
+	tn.mustIperf(tn.hb, tn.ha, hostA)
+}
+
+// geneveOpt is one Geneve option as geneve_opts writes it.
+type geneveOpt struct {
+	class uint16
+	typ   uint8
+	data  string // hex
+}
+
+func (o geneveOpt) String() string {
+	return "0x" + strconv.FormatUint(uint64(o.class), 16) + ":0x" + strconv.FormatUint(uint64(o.typ), 16) + ":" + o.data
+}
+
+// tunWire says what a tunnel between the VTEPs looks like on the wire.
+type tunWire struct {
+	proto        string // "vxlan" or "geneve"
+	vni          uint64
+	capNS, capIf string // where tshark listens (the underlay)
+	srcNS        string // the host that pings (or sends TCP)
+	src, dst     string // its address and the peer host's
+	dstNS        string // the peer host (TCP)
+	ttlAB, ttlBA int    // inner TTL on the wire of requests (A to B) and replies
+	fpA, fpB     bool   // which VTEPs are flowpath: their frames are checked in full
+	optA, optB   *geneveOpt
+	// udpCsum: the outer UDP checksum is filled (tshark "Good"), as the
+	// classic VXLAN device's udpcsum default has it; otherwise it is zero
+	// (tshark "Not present"), as for flow-based tunnels whose route has no
+	// csum flag and Geneve's noudpcsum default, in the kernel as here.
+	udpCsum bool
+}
+
+// csumStatus is the tshark udp.checksum.status flowpath's frames must show.
+func (w tunWire) csumStatus() string {
+	if w.udpCsum {
+		return "1"
+	}
+	return "3"
+}
+
+func (w tunWire) port() string {
+	if w.proto == "geneve" {
+		return "6081"
+	}
+	return "4789"
+}
+
+// checkTunnelPing pings twice from w.srcNS while tshark decodes the
+// underlay: two echo requests encapsulated by VTEP A and two replies by
+// VTEP B, each with the right outer addresses, VNI, inner addresses and
+// TTL, good checksums where flowpath made the frame, and the Geneve
+// option each side sends.
+func (tn *tunNet) checkTunnelPing(w tunWire) {
+	t := tn.t
+	t.Helper()
+	fields := []string{"ip.src", "ip.dst", "ip.ttl", "udp.dstport", "udp.checksum.status", "ip.checksum.status",
+		"icmp.type", "icmp.checksum.status"}
+	if w.proto == "vxlan" {
+		fields = append(fields, "vxlan.vni", "vxlan.flag_i")
+	} else {
+		fields = append(fields, "geneve.vni", "geneve.proto_type", "geneve.option.class", "geneve.option.type",
+			"geneve.option.unknown.data")
+	}
+	// Frames of at least 100 bytes: echoes, not ARP through the overlay.
+	wait := tn.capWire("udp port "+w.port()+" and greater 100", 2, 2, fields...)
+	if out, ok := tn.ping(w.srcNS, "-c", "2", "-i", "0.2", "-W", "3", w.dst); !ok {
+		t.Errorf("ping %s during capture:\n%s", w.dst, out)
+	}
+	rows, capOut := wait()
+	var req, rep int
+	for _, r := range rows {
+		bad := func(what string) { t.Errorf("%s frame: %s: %v", w.proto, what, r) }
+		vni, _ := strconv.ParseUint(field(r, w.proto+".vni", 0), 0, 32)
+		if vni != w.vni || field(r, "udp.dstport", 0) != w.port() {
+			bad("want VNI " + strconv.FormatUint(w.vni, 10) + " to port " + w.port())
+		}
+		if w.proto == "vxlan" && field(r, "vxlan.flag_i", 0) != "True" && field(r, "vxlan.flag_i", 0) != "1" {
+			bad("VXLAN I flag clear")
+		}
+		if w.proto == "geneve" && field(r, "geneve.proto_type", 0) != "0x6558" {
+			bad("Geneve protocol type not Ethernet")
+		}
+		var fromFP bool
+		var opt *geneveOpt
+		switch {
+		case field(r, "icmp.type", 0) == "8":
+			req++
+			fromFP, opt = w.fpA, w.optA
+			if field(r, "ip.src", 0) != ulA || field(r, "ip.dst", 0) != ulB || field(r, "ip.src", 1) != w.src ||
+				field(r, "ip.dst", 1) != w.dst || field(r, "ip.ttl", 1) != strconv.Itoa(w.ttlAB) {
+				bad("echo request: want outer " + ulA + " -> " + ulB + ", inner " + w.src + " -> " + w.dst + " ttl " + strconv.Itoa(w.ttlAB))
+			}
+		case field(r, "icmp.type", 0) == "0":
+			rep++
+			fromFP, opt = w.fpB, w.optB
+			if field(r, "ip.src", 0) != ulB || field(r, "ip.dst", 0) != ulA || field(r, "ip.src", 1) != w.dst ||
+				field(r, "ip.dst", 1) != w.src || field(r, "ip.ttl", 1) != strconv.Itoa(w.ttlBA) {
+				bad("echo reply: want outer " + ulB + " -> " + ulA + ", inner " + w.dst + " -> " + w.src + " ttl " + strconv.Itoa(w.ttlBA))
+			}
+		default:
+			bad("not an echo")
+			continue
+		}
+		if fromFP {
+			// Checksum status 1 is tshark's "Good", 3 "Not present".
+			if field(r, "ip.checksum.status", 0) != "1" || field(r, "ip.checksum.status", 1) != "1" ||
+				field(r, "icmp.checksum.status", 0) != "1" {
+				bad("flowpath's frame: IP or ICMP checksum not good")
+			}
+			if field(r, "udp.checksum.status", 0) != w.csumStatus() {
+				bad("flowpath's frame: outer UDP checksum status, want " + w.csumStatus())
+			}
+		} else if !w.udpCsum && field(r, "udp.checksum.status", 0) != "3" {
+			// (A kernel's filled checksum is still partial where tshark
+			// sees the kernel send it; a zero one is not.)
+			bad("the kernel's frame: outer UDP checksum present")
+		}
+		if w.proto == "geneve" {
+			cl, ty, data := field(r, "geneve.option.class", 0), field(r, "geneve.option.type", 0), field(r, "geneve.option.unknown.data", 0)
+			if opt == nil && cl != "" {
+				bad("unexpected Geneve option")
+			}
+			if opt != nil {
+				c, _ := strconv.ParseUint(cl, 0, 16)
+				ty, _ := strconv.ParseUint(ty, 0, 8)
+				if c != uint64(opt.class) || ty != uint64(opt.typ) || strings.ReplaceAll(data, ":", "") != opt.data {
+					bad("want Geneve option " + opt.String())
+				}
+			}
+		}
+	}
+	if req != 2 || rep != 2 {
+		t.Errorf("tshark decoded %d echo requests and %d replies in %s, want 2 each:\n%s", req, rep, w.proto, capOut)
+	}
+}
+
+// checkTunnelTCP runs iperf3 from w.srcNS to w.dst while tshark decodes
+// 20 large tunnel frames VTEP A (flowpath) put on the underlay: each an
+// encapsulated TCP segment to port 5201 with the right VNI, within the
+// underlay MTU, with good inner checksums (flowpath completes what the
+// sender's offload left partial) and the outer UDP checksum good or
+// absent as w says.
+func (tn *tunNet) checkTunnelTCP(w tunWire) {
+	t := tn.t
+	t.Helper()
+	if !w.fpA {
+		t.Fatal("checkTunnelTCP checks flowpath's frames: VTEP A must be flowpath")
+	}
+	fields := []string{"frame.len", "udp.checksum.status", "ip.checksum.status", "tcp.dstport", "tcp.checksum.status",
+		w.proto + ".vni"}
+	if w.proto == "geneve" {
+		fields = append(fields, "geneve.option.class")
+	}
+	c := tn.tshark(w.capNS, w.capIf, "udp port "+w.port()+" and src host "+ulA+" and greater 1000", 20, fields...)
+	tn.mustIperf(w.srcNS, w.dstNS, w.dst)
+	rows := c.rows()
+	if len(rows) < 20 {
+		t.Errorf("tshark saw %d large %s frames from %s during iperf3, want 20:\n%s", len(rows), w.proto, ulA, c.output())
+	}
+	for _, r := range rows {
+		vni, _ := strconv.ParseUint(field(r, w.proto+".vni", 0), 0, 32)
+		n, _ := strconv.Atoi(field(r, "frame.len", 0))
+		if vni != w.vni || n > 14+1550 || field(r, "tcp.dstport", 0) != "5201" || field(r, "tcp.checksum.status", 0) != "1" ||
+			field(r, "ip.checksum.status", 0) != "1" || field(r, "ip.checksum.status", 1) != "1" ||
+			field(r, "udp.checksum.status", 0) != w.csumStatus() {
+			t.Errorf("%s TCP frame: want VNI %d, port 5201, good checksums, <= 1564 bytes: %v", w.proto, w.vni, r)
+		}
+		if w.optA != nil {
+			if c, _ := strconv.ParseUint(field(r, "geneve.option.class", 0), 0, 16); c != uint64(w.optA.class) {
+				t.Errorf("Geneve TCP frame without option %s: %v", w.optA, r)
+			}
+		}
+	}
+}
+
+// mtu is the MTU fpctl shows for link name.
+func (d *fpd) mtu(name string) int {
+	d.tn.t.Helper()
+	var l []linkInfo
+	out := d.ctl("-j", "link", "show", name)
+	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l) != 1 {
+		d.tn.t.Fatalf("fpctl -j link show %s: %v\n%s", name, err, out)
+	}
+	return l[0].MTU
+}
+
+// mac is the MAC of interface ifname in ns.
+func (tn *tunNet) mac(ns, ifname string) string {
+	tn.t.Helper()
+	var l []struct {
+		Address string `json:"address"`
+	}
+	out := tn.must("ip", "-n", ns, "-j", "link", "show", "dev", ifname)
+	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l) != 1 {
+		tn.t.Fatalf("ip -j link show %s in %s: %v %s", ifname, ns, err, out)
+	}
+	return l[0].Address
+}
+
+// logRxFrameSize logs the mean size of the frames flowpath received on a
+// link: above the underlay MTU, the kernel VTEP sent UDP-tunnel GSO
+// super-frames that AF_PACKET handed over whole.
+func (tn *tunNet) logRxFrameSize(d *fpd, link string) {
+	var l []struct {
+		Stats struct {
+			RxPackets uint64 `json:"rx_packets"`
+			RxBytes   uint64 `json:"rx_bytes"`
+		} `json:"stats"`
+	}
+	out := d.ctl("-j", "-s", "link", "show", link)
+	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l) != 1 || l[0].Stats.RxPackets == 0 {
+		tn.t.Logf("fpctl -j -s link show %s: %v %s", link, err, out)
+		return
+	}
+	tn.t.Logf("%s received %d frames, %d bytes on average", link, l[0].Stats.RxPackets, l[0].Stats.RxBytes/l[0].Stats.RxPackets)
+}

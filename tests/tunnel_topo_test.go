@@ -1,0 +1,506 @@
+//go:build netns
+
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The tunnel topology: two hosts, two VTEPs, each VTEP a flowpathd or the
+// kernel, and an underlay veth of MTU 1550 between the VTEPs so that a
+// VXLAN overlay keeps MTU 1500 (as shared/bench/baselines/03 does):
+//
+//	fpt-ta-PID           fpt-va-PID                       fpt-vb-PID           fpt-tb-PID
+//	  eth0 ───veth─── h [ VTEP A ] u1 ═══ mtu 1550 ═══ u2 [ VTEP B ] h ───veth─── eth0
+//	                         10.100.0.1            10.100.0.2
+//
+// A flowpath VTEP owns h and u1 (u2) as AF_PACKET links of the same
+// names; the kernel of its namespace has no addresses and no IPv6 there.
+// A kernel VTEP has 10.100.0.N on its underlay leg. What runs above that
+// (tunnel devices, host addresses, routes) each test sets up itself.
+
+// Underlay addresses and the underlay MTU.
+const (
+	ulA   = "10.100.0.1"
+	ulB   = "10.100.0.2"
+	ulMTU = "1550"
+)
+
+// tunNet is a running tunnel topology; t.Cleanup removes all of it.
+type tunNet struct {
+	t       *testing.T
+	dir     string
+	nss     []string
+	procs   []*exec.Cmd
+	daemons []*fpd
+	a, b    *vtep
+	ha, hb  string // host namespaces
+}
+
+// vtep is one tunnel endpoint namespace.
+type vtep struct {
+	ns string
+	ul string // its underlay address
+	u  string // its underlay interface (u1, u2)
+	fp *fpd   // nil for a kernel VTEP
+}
+
+// fpd is one flowpathd with its own socket.
+type fpd struct {
+	tn     *tunNet
+	ns     string
+	sock   string
+	logf   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// Kinds of VTEP.
+const (
+	vtepFlowpath = "flowpath"
+	vtepKernel   = "kernel"
+)
+
+// newTunNet builds the namespaces, veths and VTEPs; kindA and kindB are
+// vtepFlowpath or vtepKernel.
+func newTunNet(t *testing.T, kindA, kindB string) *tunNet {
+	t.Helper()
+	needRoot(t)
+	pid := os.Getpid()
+	tn := &tunNet{t: t, dir: t.TempDir()}
+	t.Cleanup(tn.close)
+	name := func(s string) string { return fmt.Sprintf("fpt-%s-%d", s, pid) }
+	tn.ha, tn.hb = name("ta"), name("tb")
+	tn.a = &vtep{ns: name("va"), ul: ulA, u: "u1"}
+	tn.b = &vtep{ns: name("vb"), ul: ulB, u: "u2"}
+	for _, ns := range []string{tn.ha, tn.a.ns, tn.b.ns, tn.hb} {
+		tn.addNS(ns)
+		// IPv4 only, before any link exists: no router solicitations or
+		// MLD reports flooded through the overlay between the frames a
+		// test counts, and on a flowpath VTEP no kernel answering ND on
+		// the links flowpathd owns.
+		tn.must("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+			"net.ipv6.conf.default.disable_ipv6=1")
+	}
+	tn.must("ip", "link", "add", "eth0", "netns", tn.ha, "type", "veth", "peer", "name", "h", "netns", tn.a.ns)
+	tn.must("ip", "link", "add", "eth0", "netns", tn.hb, "type", "veth", "peer", "name", "h", "netns", tn.b.ns)
+	tn.must("ip", "link", "add", "u1", "netns", tn.a.ns, "mtu", ulMTU, "type", "veth",
+		"peer", "name", "u2", "netns", tn.b.ns, "mtu", ulMTU)
+	for _, h := range []string{tn.ha, tn.hb} {
+		tn.must("ip", "-n", h, "link", "set", "dev", "eth0", "up")
+	}
+	for i, v := range []*vtep{tn.a, tn.b} {
+		kind := []string{kindA, kindB}[i]
+		if kind == vtepKernel {
+			tn.must("ip", "-n", v.ns, "addr", "add", v.ul+"/24", "dev", v.u)
+			tn.must("ip", "-n", v.ns, "link", "set", "dev", v.u, "up")
+			tn.must("ip", "-n", v.ns, "link", "set", "dev", "h", "up")
+			continue
+		}
+		tn.must("ip", "-n", v.ns, "link", "set", "dev", v.u, "up")
+		tn.must("ip", "-n", v.ns, "link", "set", "dev", "h", "up")
+		v.fp = tn.startFpd(v.ns)
+		for _, l := range []string{"h", v.u} {
+			v.fp.ctl("link", "add", l, "type", "afpacket", "ifname", l)
+			v.fp.ctl("link", "set", l, "up")
+		}
+		v.fp.ctl("addr", "add", v.ul+"/24", "dev", v.u)
+	}
+	return tn
+}
+
+// host gives host namespace ns the address cidr on eth0 and a default
+// route via gw.
+func (tn *tunNet) host(ns, cidr, gw string) {
+	tn.t.Helper()
+	tn.must("ip", "-n", ns, "addr", "add", cidr, "dev", "eth0")
+	tn.must("ip", "-n", ns, "route", "add", "default", "via", gw)
+}
+
+func (tn *tunNet) addNS(ns string) {
+	tn.t.Helper()
+	tn.must("ip", "netns", "add", ns)
+	tn.nss = append(tn.nss, ns)
+	tn.must("ip", "-n", ns, "link", "set", "lo", "up")
+}
+
+func (tn *tunNet) must(argv ...string) string {
+	tn.t.Helper()
+	out, err := run(20*time.Second, argv...)
+	if err != nil {
+		tn.t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	return out
+}
+
+// in runs argv in namespace ns.
+func (tn *tunNet) in(ns string, timeout time.Duration, argv ...string) (string, error) {
+	return run(timeout, append([]string{"ip", "netns", "exec", ns}, argv...)...)
+}
+
+// background starts argv in ns with stdout and stderr kept apart; close
+// stops it.
+func (tn *tunNet) background(ns string, stdout, stderr *syncBuffer, argv ...string) *exec.Cmd {
+	tn.t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		tn.t.Fatalf("start %v: %v", argv, err)
+	}
+	tn.procs = append(tn.procs, cmd)
+	return cmd
+}
+
+// startFpd runs a flowpathd in ns with its own socket and waits until it
+// answers.
+func (tn *tunNet) startFpd(ns string) *fpd {
+	tn.t.Helper()
+	d := &fpd{tn: tn, ns: ns, sock: filepath.Join(tn.dir, ns+".sock"), logf: filepath.Join(tn.dir, ns+".log")}
+	logFile, err := os.Create(d.logf)
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	defer logFile.Close()
+	// ip netns exec execs flowpathd in place: the PID is the daemon's.
+	cmd := exec.Command("ip", "netns", "exec", ns, flowpathd, "--socket", d.sock)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		tn.t.Fatalf("start flowpathd: %v", err)
+	}
+	d.cmd, d.exited = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); close(d.exited) }()
+	tn.daemons = append(tn.daemons, d)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, _, code := d.fpctl("link", "show"); code == 0 {
+			return d
+		}
+		select {
+		case <-d.exited:
+			tn.t.Fatalf("flowpathd in %s exited at start (%v):\n%s", ns, cmd.ProcessState, d.log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			tn.t.Fatalf("flowpathd in %s does not answer on %s:\n%s", ns, d.sock, d.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (d *fpd) log() string {
+	b, _ := os.ReadFile(d.logf)
+	return string(b)
+}
+
+// fpctl runs fpctl against this daemon.
+func (d *fpd) fpctl(args ...string) (stdout, stderr string, code int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, fpctlBin, append([]string{"--socket", d.sock}, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if err != nil {
+		code = -1
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+	}
+	return o.String(), e.String(), code
+}
+
+// ctl runs fpctl and fails the test unless it succeeds.
+func (d *fpd) ctl(args ...string) string {
+	d.tn.t.Helper()
+	out, errOut, code := d.fpctl(args...)
+	if code != 0 {
+		d.tn.t.Fatalf("fpctl (%s) %s: exit %d\n%s%s", d.ns, strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// drops is fpctl -j stats' drop counters by reason.
+func (d *fpd) drops() map[string]uint64 {
+	d.tn.t.Helper()
+	var s struct {
+		Drops map[string]uint64 `json:"drops"`
+	}
+	out := d.ctl("-j", "stats")
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		d.tn.t.Fatalf("fpctl -j stats: %v\n%s", err, out)
+	}
+	return s.Drops
+}
+
+// stop ends the daemon with SIGTERM (SIGKILL after 5 s) and reports its
+// exit status: -1 if it had to be killed.
+func (d *fpd) stop() int {
+	select {
+	case <-d.exited:
+		return d.cmd.ProcessState.ExitCode()
+	default:
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+		return d.cmd.ProcessState.ExitCode()
+	case <-time.After(5 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+		return -1
+	}
+}
+
+// close removes everything: tools, daemons, leftovers, namespaces (their
+// veths go with them).
+func (tn *tunNet) close() {
+	for _, c := range tn.procs {
+		stopProc(c)
+	}
+	tn.procs = nil
+	if tn.t.Failed() {
+		tn.t.Log(tn.stats())
+	}
+	for _, d := range tn.daemons {
+		if code := d.stop(); code != 0 {
+			tn.t.Errorf("flowpathd in %s exited with status %d after SIGTERM", d.ns, code)
+		}
+		if tn.t.Failed() {
+			tn.t.Logf("flowpathd log (%s):\n%s", d.ns, d.log())
+		}
+	}
+	tn.daemons = nil
+	for _, ns := range tn.nss {
+		killNSProcs(ns)
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+			tn.t.Errorf("ip netns del %s: %v %s", ns, err, out)
+		}
+	}
+	tn.nss = nil
+}
+
+// ping runs ping in ns; it reports whether every reply came back.
+func (tn *tunNet) ping(ns string, args ...string) (string, bool) {
+	out, err := tn.in(ns, 20*time.Second, append([]string{"ping", "-n"}, args...)...)
+	return out, err == nil && strings.Contains(out, " 0% packet loss")
+}
+
+// mustPing pings dst from ns count times and fails the test on any loss.
+func (tn *tunNet) mustPing(ns, dst string, count int) {
+	tn.t.Helper()
+	if out, ok := tn.ping(ns, "-c", fmt.Sprint(count), "-i", "0.2", "-W", "3", dst); !ok {
+		tn.t.Fatalf("ping %s from %s lost packets:\n%s\n%s", dst, ns, out, tn.stats())
+	}
+}
+
+// iperf runs one iperf3 TCP stream from ns to dst for secs seconds (the
+// server, started here, listens in dstNS) and returns the bytes the
+// receiver got and the sender's retransmits; the test fails if iperf3
+// fails.
+func (tn *tunNet) iperf(ns, dstNS, dst string, secs int) (bytes uint64, retr int) {
+	tn.t.Helper()
+	var slog syncBuffer
+	srv := tn.background(dstNS, &slog, &slog, "iperf3", "-s", "-1", "-p", "5201")
+	for i := 0; ; i++ {
+		out, _ := tn.in(dstNS, 5*time.Second, "ss", "-Hltn", "sport", "= :5201")
+		if strings.Contains(out, "5201") {
+			break
+		}
+		if i == 50 {
+			tn.t.Fatalf("iperf3 server in %s does not listen:\n%s", dstNS, slog.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out, err := tn.in(ns, time.Duration(secs+15)*time.Second,
+		"iperf3", "-c", dst, "-p", "5201", "-t", fmt.Sprint(secs), "-J", "--connect-timeout", "3000")
+	stopProc(srv)
+	var r struct {
+		Error string `json:"error"`
+		End   struct {
+			SumReceived struct {
+				Bytes uint64 `json:"bytes"`
+			} `json:"sum_received"`
+			SumSent struct {
+				Retransmits int `json:"retransmits"`
+			} `json:"sum_sent"`
+		} `json:"end"`
+	}
+	if jerr := json.Unmarshal([]byte(out), &r); err != nil || jerr != nil || r.Error != "" {
+		tn.t.Fatalf("iperf3 %s -> %s failed (%v):\n%s\n%s", ns, dst, err, out, tn.stats())
+	}
+	return r.End.SumReceived.Bytes, r.End.SumSent.Retransmits
+}
+
+// mustIperf runs iperf and fails the test unless at least 1 MB arrived.
+func (tn *tunNet) mustIperf(ns, dstNS, dst string) {
+	tn.t.Helper()
+	b, retr := tn.iperf(ns, dstNS, dst, 2)
+	tn.t.Logf("iperf3 TCP %s -> %s, 2 s: %d bytes (%.2f Gbit/s), %d retransmits", ns, dst, b, float64(b)*8/2e9, retr)
+	if b < 1<<20 {
+		tn.t.Errorf("iperf3 %s -> %s: only %d bytes received in 2 s\n%s", ns, dst, b, tn.stats())
+	}
+}
+
+// stats is fpctl stats of every daemon, for failure messages.
+func (tn *tunNet) stats() string {
+	var sb strings.Builder
+	for _, d := range tn.daemons {
+		out, errOut, _ := d.fpctl("stats")
+		fmt.Fprintf(&sb, "fpctl stats (%s):\n%s%s", d.ns, out, errOut)
+	}
+	return sb.String()
+}
+
+// capture is a tshark running in the background, printing fields.
+type capture struct {
+	tn     *tunNet
+	cmd    *exec.Cmd
+	fields []string
+	stdout syncBuffer
+	stderr syncBuffer
+}
+
+// tshark starts capturing on iface in ns with capture filter filter,
+// stopping after count frames or 15 s, and printing fields (every
+// occurrence of a field, outer first, joined by ';'). It returns once
+// the capture runs.
+func (tn *tunNet) tshark(ns, iface, filter string, count int, fields ...string) *capture {
+	tn.t.Helper()
+	c := &capture{tn: tn, fields: fields}
+	args := []string{"tshark", "-i", iface, "-n", "-l", "-c", fmt.Sprint(count), "-a", "duration:15",
+		"-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+		"-d", "udp.port==4789,vxlan", "-d", "udp.port==6081,geneve",
+		"-f", filter, "-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=;"}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	c.cmd = tn.background(ns, &c.stdout, &c.stderr, args...)
+	deadline := time.Now().Add(10 * time.Second)
+	// tshark 4.x logs "Capture started" once dumpcap has its filter in
+	// place ("Capturing on" comes before that).
+	for !strings.Contains(c.stderr.String(), "Capture started") {
+		if time.Now().After(deadline) {
+			tn.t.Fatalf("tshark does not capture:\n%s", c.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	return c
+}
+
+// rows waits for tshark to finish and returns one map per frame, each
+// field split into its occurrences (outer header first).
+func (c *capture) rows() []map[string][]string {
+	c.tn.t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		c.tn.t.Fatalf("tshark did not finish; so far:\n%s\n%s", c.stdout.String(), c.stderr.String())
+	}
+	var rows []map[string][]string
+	for _, line := range strings.Split(strings.TrimSpace(c.stdout.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		r := map[string][]string{}
+		for i, v := range strings.Split(line, "|") {
+			if i < len(c.fields) && v != "" {
+				r[c.fields[i]] = strings.Split(v, ";")
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// output is what tshark printed, for failure messages.
+func (c *capture) output() string { return c.stdout.String() + c.stderr.String() }
+
+// field returns occurrence i of field f in row r, or "".
+func field(r map[string][]string, f string, i int) string {
+	if v := r[f]; i < len(v) {
+		return v[i]
+	}
+	return ""
+}
+
+// capWire starts decoding the underlay: frames VTEP A sends are seen
+// arriving on u2, in B's namespace. Frames a flowpath VTEP B sends are
+// not seen there (flowpath transmits with PACKET_QDISC_BYPASS, which
+// skips the kernel's taps), so they are caught arriving on u1 in A's
+// namespace; a kernel VTEP B's frames show on u2. nA and nB are how many
+// frames each side sends; the returned function waits for them all.
+func (tn *tunNet) capWire(filter string, nA, nB int, fields ...string) func() ([]map[string][]string, string) {
+	tn.t.Helper()
+	var caps []*capture
+	if tn.b.fp == nil {
+		caps = append(caps, tn.tshark(tn.b.ns, tn.b.u, filter, nA+nB, fields...))
+	} else {
+		caps = append(caps, tn.tshark(tn.b.ns, tn.b.u, filter, nA, fields...))
+		if nB > 0 {
+			caps = append(caps, tn.tshark(tn.a.ns, tn.a.u, filter, nB, fields...))
+		}
+	}
+	return func() ([]map[string][]string, string) {
+		var rows []map[string][]string
+		var out strings.Builder
+		for _, c := range caps {
+			rows = append(rows, c.rows()...)
+			out.WriteString(c.output())
+		}
+		return rows, out.String()
+	}
+}
+
+// tcpChecksumOK reports whether the innermost TCP checksum of a frame
+// tshark decoded (fields ip.src, ip.dst, ip.len, ip.hdr_len,
+// tcp.checksum, tcp.checksum.status, with -o tcp.check_checksum:TRUE) is
+// good, or is a checksum left to offload: the field holding just the
+// folded pseudo-header sum, as a sender with checksum offload leaves it
+// for the device (a veth passes it on so; the receiver completes or
+// trusts it). Anything else is a corrupt checksum.
+func tcpChecksumOK(r map[string][]string) bool {
+	if field(r, "tcp.checksum.status", 0) == "1" {
+		return true
+	}
+	last := func(f string) string {
+		if v := r[f]; len(v) > 0 {
+			return v[len(v)-1]
+		}
+		return ""
+	}
+	src, err1 := netip.ParseAddr(last("ip.src"))
+	dst, err2 := netip.ParseAddr(last("ip.dst"))
+	tot, err3 := strconv.Atoi(last("ip.len"))
+	hl, err4 := strconv.Atoi(last("ip.hdr_len"))
+	ck, err5 := strconv.ParseUint(field(r, "tcp.checksum", 0), 0, 16)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil || !src.Is4() || !dst.Is4() {
+		return false
+	}
+	s, d := src.As4(), dst.As4()
+	sum := uint32(s[0])<<8 | uint32(s[1])
+	sum += uint32(s[2])<<8 | uint32(s[3])
+	sum += uint32(d[0])<<8 | uint32(d[1])
+	sum += uint32(d[2])<<8 | uint32(d[3])
+	sum += 6 + uint32(tot-hl)
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return uint64(sum) == ck
+}
