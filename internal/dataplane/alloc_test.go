@@ -7,6 +7,7 @@ import (
 
 	"flowpath/internal/hdr"
 	"flowpath/internal/pkt"
+	"flowpath/internal/port"
 )
 
 // allocCase runs one batch through the pipeline per call and drains the
@@ -127,5 +128,49 @@ func TestNoAllocsFullBatch(t *testing.T) {
 	})
 	if bad != 0 || allocs != 0 {
 		t.Fatalf("%d short batches, %v allocations per batch", bad, allocs)
+	}
+}
+
+// Segments of one flow forwarded to a port that takes GSO leave as one
+// super-frame (gso.Coalesce in flushDev): no allocation either.
+func TestNoAllocsCoalesce(t *testing.T) {
+	// A sink, not a memory port: the memory port's warm-up growth of
+	// each ring slot to a super-frame would be counted.
+	sink := &sinkPort{mac: macR2, offload: port.Offloads{RxGSO: true, TxGSO: true}}
+	r := newRig(t, rigOpts{r2Port: sink})
+	const n = 8
+	var frames [n][]byte
+	for i := range frames {
+		f := udp4Frame(ipH1, ipH2, 64, true, 1000, 2000, 1000)
+		ip := hdr.IPv4(f[hdr.EthernetLen:])
+		ip.SetID(uint16(100 + i))
+		ip.UpdateChecksum()
+		u := hdr.UDP(f[hdr.EthernetLen+20:])
+		u.SetChecksum(hdr.TransportChecksum(ip.Src(), ip.Dst(), hdr.IPProtoUDP, u))
+		frames[i] = f
+	}
+	bad := 0
+	allocs := testing.AllocsPerRun(500, func() {
+		for i := range frames {
+			r.batch[i] = r.packet(t, frames[i], pkt.GSO{})
+		}
+		before := sink.sent.Load()
+		r.w.processBatch(r.batch[:n])
+		r.w.flush()
+		if sink.sent.Load() != before+1 {
+			bad++
+		}
+	})
+	if bad != 0 {
+		t.Fatalf("%d runs did not send one merged frame", bad)
+	}
+	if allocs != 0 {
+		t.Fatalf("%v allocations per batch", allocs)
+	}
+	if got := r.w.c.coalesced.Load(); got != 501*(n-1) {
+		t.Fatalf("coalesced %d, want %d", got, 501*(n-1))
+	}
+	if r.w.pool.Available() != r.w.pool.Size() {
+		t.Fatal("packets not back in the pool")
 	}
 }

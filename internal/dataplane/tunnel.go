@@ -42,6 +42,11 @@ func (w *worker) udpTunnelInput(in *Device, p *pkt.Packet, udpOff int) bool {
 	if u == nil {
 		return false
 	}
+	if p.GSO.Type == pkt.GSOUDPL4 && p.GSO.NeedsCsum && int(p.GSO.CsumStart) == udpOff {
+		// UDP segmentation of the tunnel datagrams themselves.
+		w.udpTunnelSplit(in, p, udpOff)
+		return true
+	}
 	payload := b[udpOff+hdr.UDPLen:]
 	var (
 		dev    *Device
@@ -202,6 +207,31 @@ func decapOffload(g *pkt.GSO, n int) bool {
 	}
 	g.DataValid = false // it spoke of the outer checksum
 	return true
+}
+
+// udpTunnelSplit receives a UDP GSO super-frame for a tunnel port (a
+// flowpath peer merged tunnel datagrams of one flow into it, see
+// gso.Coalesce, or the kernel's UDP GRO did): it is cut into its
+// datagrams, as the kernel does for a UDP tunnel socket, and each is
+// received on its own.
+func (w *worker) udpTunnelSplit(in *Device, p *pkt.Packet, udpOff int) {
+	if w.splitting {
+		w.dropIn(in.Index, p, DropGSOFailed)
+		return
+	}
+	n, ok := gso.Segment(p, w.pool, w.udpSegs[:])
+	if !ok {
+		w.dropIn(in.Index, p, DropGSOFailed)
+		return
+	}
+	p.Free()
+	w.splitting = true
+	for i := 0; i < n; i++ {
+		q := w.udpSegs[i]
+		w.udpSegs[i] = nil
+		w.udpTunnelInput(in, q, udpOff)
+	}
+	w.splitting = false
 }
 
 // lookup finds the device for a VNI on this port: a classic device of that

@@ -36,9 +36,12 @@ type worker struct {
 	tx      [MaxDevices]txBatch
 	dirty   [MaxDevices]uint16 // indices of devices with queued tx, in order
 	ndirty  int
-	scratch [256]*pkt.Packet  // segmentation output
-	frags   [1024]*pkt.Packet // fragmentation output
-	ipID    uint16
+	scratch [256]*pkt.Packet // segmentation output
+	udpSegs [256]*pkt.Packet // datagrams of a UDP GSO frame to a tunnel port
+	// splitting is set while udpSegs is being walked (no nesting).
+	splitting bool
+	frags     [1024]*pkt.Packet // fragmentation output
+	ipID      uint16
 
 	pending    *neigh.Pending
 	pendingLen atomic.Int64

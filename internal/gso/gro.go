@@ -17,9 +17,10 @@ const (
 // seg is what Coalesce needs to know about one candidate frame: a plain
 // (not GSO, complete checksum) untagged Ethernet frame carrying IPv4
 // without options or IPv6 without extension headers, then TCP with data
-// and no flags but ACK and PSH.
+// and no flags but ACK and PSH, or a UDP datagram with data.
 type seg struct {
 	v4      bool
+	udp     bool
 	l4      int // transport header offset
 	hlen    int // offset of the payload
 	payload int
@@ -43,7 +44,7 @@ func parseSeg(p *pkt.Packet, s *seg) bool {
 		ip := hdr.IPv4(b[l3:])
 		// Exactly version 4 and a 20-byte header; no fragment; the
 		// frame is the IP packet (no padding to account for).
-		if b[l3] != 0x45 || ip.Protocol() != hdr.IPProtoTCP || ip.IsFragment() ||
+		if b[l3] != 0x45 || !coalescable(ip.Protocol()) || ip.IsFragment() ||
 			int(ip.TotalLen()) != len(b)-l3 {
 			return false
 		}
@@ -53,12 +54,26 @@ func parseSeg(p *pkt.Packet, s *seg) bool {
 			return false
 		}
 		ip := hdr.IPv6(b[l3:])
-		if ip.NextHeader() != hdr.IPProtoTCP || int(ip.PayloadLen()) != len(b)-l3-hdr.IPv6Len {
+		if !coalescable(ip.NextHeader()) || int(ip.PayloadLen()) != len(b)-l3-hdr.IPv6Len {
 			return false
 		}
 		s.v4, s.l4, s.id = false, l3+hdr.IPv6Len, 0
 	default:
 		return false
+	}
+	s.udp = b[l3+9] == hdr.IPProtoUDP
+	if !s.v4 {
+		s.udp = b[l3+6] == hdr.IPProtoUDP
+	}
+	if s.udp {
+		u := hdr.UDP(b[s.l4:])
+		if int(u.Length()) != len(b)-s.l4 {
+			return false
+		}
+		s.hlen = s.l4 + hdr.UDPLen
+		s.payload = len(b) - s.hlen
+		s.seq, s.flags = 0, 0
+		return s.payload > 0
 	}
 	t := hdr.TCP(b[s.l4:])
 	doff := t.DataOffset()
@@ -70,6 +85,8 @@ func parseSeg(p *pkt.Packet, s *seg) bool {
 	s.seq, s.flags = t.Seq(), t.Flags()
 	return s.payload > 0 && s.flags&tcpACK != 0 && s.flags&^(tcpACK|tcpPSH) == 0
 }
+
+func coalescable(proto uint8) bool { return proto == hdr.IPProtoTCP || proto == hdr.IPProtoUDP }
 
 // sameHeaders reports whether the headers of a and b (both hlen long,
 // transport header at l4) are equal except in the fields that differ
@@ -87,22 +104,33 @@ func sameHeaders(a, b []byte, v4 bool, l4, hlen int) bool {
 		// Ethernet, version/class/flow label | next header, hop limit, addresses
 		return false
 	}
+	if hlen-l4 == hdr.UDPLen { // UDP: the ports (length and checksum differ)
+		return bytes.Equal(a[l4:l4+4], b[l4:l4+4])
+	}
 	// ports | ack, data offset | window | urgent pointer, options
 	return bytes.Equal(a[l4:l4+4], b[l4:l4+4]) && bytes.Equal(a[l4+8:l4+13], b[l4+8:l4+13]) &&
 		bytes.Equal(a[l4+14:l4+16], b[l4+14:l4+16]) && bytes.Equal(a[l4+18:hlen], b[l4+18:hlen]) &&
 		a[l4+13]&^tcpPSH == b[l4+13]&^tcpPSH
 }
 
-// segChecksumOK verifies the TCP checksum of the candidate frame b.
+// segChecksumOK verifies the TCP or UDP checksum of the candidate frame
+// b. A UDP checksum of 0 (none) passes: the merged frame gets one.
 func segChecksumOK(b []byte, s *seg) bool {
+	proto := hdr.IPProtoTCP
+	if s.udp {
+		if b[s.l4+6] == 0 && b[s.l4+7] == 0 {
+			return true
+		}
+		proto = hdr.IPProtoUDP
+	}
 	l3 := b[hdr.EthernetLen:]
 	var sum uint32
 	if s.v4 {
 		ip := hdr.IPv4(l3)
-		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), hdr.IPProtoTCP, len(b)-s.l4)
+		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), proto, len(b)-s.l4)
 	} else {
 		ip := hdr.IPv6(l3)
-		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), hdr.IPProtoTCP, len(b)-s.l4)
+		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), proto, len(b)-s.l4)
 	}
 	return hdr.Checksum(b[s.l4:], sum) == 0
 }
@@ -153,7 +181,7 @@ func Coalesce(pkts []*pkt.Packet) (n, merged int) {
 			n++
 			continue
 		}
-		if head != nil && open && s.v4 == hs.v4 && s.hlen == hs.hlen && s.seq == nextSeq &&
+		if head != nil && open && s.v4 == hs.v4 && s.udp == hs.udp && s.hlen == hs.hlen && s.seq == nextSeq &&
 			s.payload <= int(hs.payload) && head.Len()+s.payload-hdr.EthernetLen <= maxCoalesced &&
 			s.payload <= head.Tailroom() && head.Len()+s.payload <= pkt.MaxFrame &&
 			(!s.v4 || s.id == hs.id+uint16(count) || (s.id == hs.id && hdr.IPv4(p.Bytes()[hdr.EthernetLen:]).DF())) &&
@@ -166,7 +194,9 @@ func Coalesce(pkts []*pkt.Packet) (n, merged int) {
 				hb[hs.l4+13] |= tcpPSH
 			}
 			count++
-			nextSeq += uint32(s.payload)
+			if !s.udp {
+				nextSeq += uint32(s.payload)
+			}
 			open = s.payload == hs.payload && s.flags&tcpPSH == 0
 			p.Free()
 			merged++
@@ -176,7 +206,10 @@ func Coalesce(pkts []*pkt.Packet) (n, merged int) {
 		pkts[n] = p
 		n++
 		head, hs, count = p, s, 1
-		nextSeq = s.seq + uint32(s.payload)
+		nextSeq = s.seq
+		if !s.udp {
+			nextSeq += uint32(s.payload)
+		}
 		open = s.flags&tcpPSH == 0
 	}
 	finish()
@@ -188,28 +221,36 @@ func Coalesce(pkts []*pkt.Packet) (n, merged int) {
 func finishRun(p *pkt.Packet, s *seg) {
 	b := p.Bytes()
 	l3 := hdr.EthernetLen
-	tcpLen := len(b) - s.l4
+	l4Len := len(b) - s.l4
+	proto, csumOff := hdr.IPProtoTCP, 16
+	if s.udp {
+		proto, csumOff = hdr.IPProtoUDP, 6
+		hdr.UDP(b[s.l4:]).SetLength(uint16(l4Len))
+	}
 	var sum uint32
 	if s.v4 {
 		ip := hdr.IPv4(b[l3:])
 		ip.SetTotalLen(uint16(len(b) - l3))
 		ip.UpdateChecksum()
-		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), hdr.IPProtoTCP, tcpLen)
+		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), proto, l4Len)
 		p.GSO.Type = pkt.GSOTCPv4
 	} else {
 		ip := hdr.IPv6(b[l3:])
 		ip.SetPayloadLen(uint16(len(b) - l3 - hdr.IPv6Len))
-		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), hdr.IPProtoTCP, tcpLen)
+		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), proto, l4Len)
 		p.GSO.Type = pkt.GSOTCPv6
+	}
+	if s.udp {
+		p.GSO.Type = pkt.GSOUDPL4
 	}
 	// A partial checksum: the field holds the folded pseudo-header sum,
 	// not complemented, for whoever completes it.
-	hdr.TCP(b[s.l4:]).SetChecksum(^hdr.Fold(sum))
+	binary.BigEndian.PutUint16(b[s.l4+csumOff:], ^hdr.Fold(sum))
 	p.GSO.Size = uint16(s.payload)
 	p.GSO.HdrLen = uint16(s.hlen)
 	p.GSO.NeedsCsum = true
 	p.GSO.DataValid = false
 	p.GSO.CsumStart = uint16(s.l4)
-	p.GSO.CsumOffset = 16
+	p.GSO.CsumOffset = uint16(csumOff)
 	p.L3, p.L4 = uint16(l3), uint16(s.l4)
 }

@@ -12,21 +12,23 @@ import (
 // flips, truncation, reordering, driven by the input) and checks that
 // Coalesce accounts for every frame, keeps non-merged frames as they are,
 // and that segmenting what it merged gives back the frames it consumed
-// (IPv4 ID and header checksum and the TCP checksum aside: merging equal
-// IDs under DF, or a checksum of 0xffff for 0, are not undone bit for bit).
+// (IPv4 ID and header checksum and the TCP/UDP checksum aside: merging
+// equal IDs under DF, a checksum of 0xffff for 0, or a UDP datagram
+// without checksum, are not undone bit for bit).
 func FuzzCoalesce(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0, 40, 1, 3, 60, 2, 7, 0x80})
 	f.Add([]byte{1, 13, 0x18, 2, 47, 0x11, 5, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		pool := pkt.NewPool("f", 256)
+		pool := pkt.NewPool("f", 40)
 		payload := make([]byte, 6000)
 		for i := range payload {
 			payload[i] = byte(i * 7)
 		}
 		a := segmentSpec(t, pool, &frameSpec{payload: payload, mss: 1000, tcpOpts: tsOpt, flags: hdr.TCPFlagACK | hdr.TCPFlagPSH, id: 9, seq: 77})
 		b := segmentSpec(t, pool, &frameSpec{v6: true, payload: payload[:2500], mss: 900, flags: hdr.TCPFlagACK, seq: 1})
-		batch := append(append([]*pkt.Packet(nil), a...), b...)
+		c := segmentSpec(t, pool, &frameSpec{udp: true, payload: payload[:3000], mss: 700})
+		batch := append(append(append([]*pkt.Packet(nil), a...), b...), c...)
 		// data: triples (frame, offset, value); value 0 truncates,
 		// 0xff swaps the frame with the next one, else xor.
 		for i := 0; i+2 < len(data); i += 3 {
@@ -75,6 +77,11 @@ func mask(f []byte) []byte {
 	case f[12] == 0x08 && f[13] == 0x00 && f[14] == 0x45 && f[23] == hdr.IPProtoTCP:
 		f[18], f[19], f[24], f[25] = 0, 0, 0, 0
 		f[34+16], f[34+17] = 0, 0
+	case f[12] == 0x08 && f[13] == 0x00 && f[14] == 0x45 && f[23] == hdr.IPProtoUDP:
+		f[18], f[19], f[24], f[25] = 0, 0, 0, 0
+		f[34+6], f[34+7] = 0, 0
+	case f[12] == 0x86 && f[13] == 0xdd && len(f) >= 14+40+8 && f[20] == hdr.IPProtoUDP:
+		f[54+6], f[54+7] = 0, 0
 	case f[12] == 0x86 && f[13] == 0xdd && len(f) >= 14+40+20 && f[20] == hdr.IPProtoTCP:
 		f[54+16], f[54+17] = 0, 0
 	}

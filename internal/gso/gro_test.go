@@ -309,3 +309,61 @@ func BenchmarkCoalesceTCPv4(b *testing.B) {
 		out[0] = nil
 	}
 }
+
+// TestCoalesceUDP: datagrams of one UDP flow (tunnel packets) merge into a
+// UDP-L4 (USO) super-frame that segments back into them; datagrams
+// without a checksum merge too, and come back with one.
+func TestCoalesceUDP(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, v6 := range []bool{false, true} {
+		pool := pkt.NewPool("t", 128)
+		s := frameSpec{v6: v6, udp: true, payload: randPayload(r, 20*1508-100), mss: 1508}
+		segs := segmentSpec(t, pool, &s)
+		want := frameBytes(segs)
+		batch := append([]*pkt.Packet(nil), segs...)
+		n, merged := Coalesce(batch)
+		if n != 1 || merged != len(segs)-1 {
+			t.Fatalf("v6=%v: %d datagrams into %d", v6, len(segs), n)
+		}
+		g := batch[0].GSO
+		if g.Type != pkt.GSOUDPL4 || g.Size != 1508 || !g.NeedsCsum || int(g.CsumOffset) != 6 {
+			t.Fatalf("GSO %+v", g)
+		}
+		got := resegment(t, pool, batch[:1])
+		if len(got) != len(want) {
+			t.Fatalf("%d datagrams back, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("datagram %d differs", i)
+			}
+		}
+		freeAll(batch[:1])
+
+		// No checksum (0): merged, and given one by the segmentation.
+		segs = segmentSpec(t, pool, &s)
+		l4 := 14 + 20
+		if v6 {
+			l4 = 14 + 40
+		}
+		for _, q := range segs {
+			q.Bytes()[l4+6], q.Bytes()[l4+7] = 0, 0
+		}
+		batch = append(batch[:0], segs...)
+		if n, _ = Coalesce(batch); n != 1 {
+			t.Fatalf("zero-checksum datagrams: %d frames", n)
+		}
+		for i, f := range resegment(t, pool, batch[:1]) {
+			if !bytes.Equal(mask(f), mask(want[i])) {
+				t.Fatalf("datagram %d differs", i)
+			}
+			if f[l4+6] == 0 && f[l4+7] == 0 {
+				t.Fatalf("datagram %d without checksum", i)
+			}
+		}
+		freeAll(batch[:1])
+		if pool.Available() != pool.Size() {
+			t.Fatal("leak")
+		}
+	}
+}

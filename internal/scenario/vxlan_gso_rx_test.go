@@ -139,12 +139,13 @@ func TestVXLANDecapSuperFrameKept(t *testing.T) {
 }
 
 // A super-frame whose offload state is about the outer datagram (UDP
-// segmentation of the tunnel packets) is not one inner frame: dropped
-// and counted, not delivered as a giant.
+// segmentation of the tunnel packets) is not one inner frame: it is cut
+// into its datagrams (vxlan_uso_test.go), and one that cannot be cut (no
+// segment size) is dropped and counted, not delivered as a giant.
 func TestVXLANDecapOuterGSODropped(t *testing.T) {
 	h, hh, peer := gsoRxTopo(t, port.Offloads{TxGSO: true, RxGSO: true})
 	f, _ := kernelVXLANTCP(t, h, peer, gsoPayload(3000), 0)
-	g := pkt.GSO{Type: pkt.GSOUDPL4, Size: 1400, NeedsCsum: true, CsumStart: 34, CsumOffset: 6, HdrLen: 42}
+	g := pkt.GSO{Type: pkt.GSOUDPL4, Size: 0, NeedsCsum: true, CsumStart: 34, CsumOffset: 6, HdrLen: 42}
 	if !peer.port.InjectGSO(f, g) {
 		t.Fatal("inject")
 	}
