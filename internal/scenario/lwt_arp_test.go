@@ -59,15 +59,8 @@ func TestLWTRouteARPThroughTunnel(t *testing.T) {
 // newest queued packet. Before they did, only the first request (sent by
 // the worker itself) left the device and resolution hung on one frame.
 func TestLWTRouteARPRetransmitsThroughTunnel(t *testing.T) {
-	h := newHarnessWith(t, false, fastNeigh)
-	h.addLink("h", "10.11.0.254/24")
-	h.addLink("u", "10.100.0.1/24")
-	h.do(api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "vxlan0", Kind: "vxlan",
-		VXLAN: &api.VXLAN{External: true, DstPort: 4789, SetDstPort: true}}})
-	up := true
-	h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "vxlan0", Up: &up}})
-	hh := h.host("h", [6]byte{2, 0, 0, 0, 0x11, 1}, "10.11.0.1", "")
-	peer := h.host("u", [6]byte{2, 0, 0, 0, 0x64, 2}, "10.100.0.2", "").permanent()
+	h, hh, peer := lwtTopoWith(t, fastNeigh)
+	peer.permanent()
 	h.do(api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "40.1.1.1/32", Dev: "vxlan0",
 		Encap: &api.Encap{Type: "ip", ID: 10, Dst: "10.100.0.2", TTL: 9}}})
 

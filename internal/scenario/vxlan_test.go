@@ -8,6 +8,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"flowpath/api"
+	"flowpath/internal/dataplane"
 )
 
 // lwtTopo is shared/bench/baselines/03 "lwt" seen from one VTEP:
@@ -17,8 +18,11 @@ import (
 //
 //	route 10.12.0.0/24 encap ip id 10 dst 10.100.0.2 via 10.99.0.2 dev vxlan0 onlink
 //	neigh 10.99.0.2 lladdr 02:00:00:00:10:02 dev vxlan0 nud permanent
-func lwtTopo(t *testing.T) (*harness, *host, *host) {
-	h := newHarness(t, false)
+func lwtTopo(t *testing.T) (*harness, *host, *host) { return lwtTopoWith(t, nil) }
+
+// lwtTopoWith is lwtTopo with the engine configuration adjusted by tweak.
+func lwtTopoWith(t *testing.T, tweak func(*dataplane.Config)) (*harness, *host, *host) {
+	h := newHarnessWith(t, false, tweak)
 	h.addLink("h", "10.11.0.254/24")
 	h.addLink("u", "10.100.0.1/24")
 	h.do(api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "vxlan0", Kind: "vxlan",
