@@ -40,7 +40,7 @@ func (w *worker) output(out *Device, p *pkt.Packet, nh netip.Addr, fragMTU uint3
 	// (copied: p may be freed by the push below if the queue is full).
 	var info pkt.TunnelInfo
 	lend := false
-	if out.Tunnel != nil && out.Tunnel.External {
+	if out.OverExternalTunnel() {
 		if ti := p.Meta.TunnelInfo(); ti != nil && ti.IsTX() {
 			w.e.hints.put(out.Index, nh, ti)
 			if w.pending.Queued(out.Index, nh) == 0 {

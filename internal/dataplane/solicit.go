@@ -48,7 +48,7 @@ func (c *controlTx) solicit(dev uint32, target netip.Addr, unicast *[6]byte) {
 	if p == nil {
 		return
 	}
-	if d.Tunnel != nil && d.Tunnel.External {
+	if d.OverExternalTunnel() {
 		// Without the metadata of a packet that waited for this
 		// neighbour the device drops the frame (counted), as the
 		// kernel's does when the neighbour's queue is empty.

@@ -18,6 +18,16 @@ import (
 // moved to metadata), so a VLAN device on a VXLAN device puts its tag in
 // the inner Ethernet header by construction (spec §3.8 V19).
 
+// OverExternalTunnel reports whether d's frames leave through a
+// flow-based tunnel device: d itself, or the device at the bottom of its
+// VLAN stack. Such frames need TX metadata, solicitations included.
+func (d *Device) OverExternalTunnel() bool {
+	for n := 0; d.VLAN != nil && n < 16; n++ {
+		d = d.VLAN.Parent
+	}
+	return d.Tunnel != nil && d.Tunnel.External
+}
+
 // vlanInput demultiplexes a tagged frame received on in to the VLAN device
 // for its TPID and VID, with the tag removed. A priority tag (VID 0) is
 // stripped and the frame stays on in, as the kernel treats it as untagged;

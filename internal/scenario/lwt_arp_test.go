@@ -88,3 +88,33 @@ func TestLWTRouteARPRetransmitsThroughTunnel(t *testing.T) {
 	// Resolution then fails: nothing more goes out through the tunnel.
 	peer.expectNone(100 * time.Millisecond)
 }
+
+// The same through a VLAN device stacked on the flow-based device: the
+// tagged ARP requests, first and retransmitted, carry the route's
+// metadata too.
+func TestLWTRouteARPThroughVLANOnTunnel(t *testing.T) {
+	h, _, peer := lwtTopoWith(t, fastNeigh)
+	peer.permanent()
+	vlanAdd(h, "vxlan0.5", "vxlan0", 5, "")
+	h.do(api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "40.1.1.1/32", Dev: "vxlan0.5",
+		Encap: &api.Encap{Type: "ip", ID: 10, Dst: "10.100.0.2"}}})
+	hh := h.host("h", [6]byte{2, 0, 0, 0, 0x11, 1}, "10.11.0.1", "")
+	hh.send(udp4(hh, "40.1.1.1", 1111, 2222, "nobody answers")...)
+	got := 0
+	deadline := time.Now().Add(2 * time.Second)
+	for got < 4 && time.Now().Before(deadline) {
+		for _, f := range peer.port.WaitSent(1, 200*time.Millisecond) {
+			tp := decodeTun(t, gopacket.NewPacket(f.Data, layers.LayerTypeEthernet, gopacket.Default))
+			if addrOf(tp.ip.DstIP) != peer.ip4 || tp.th[6] != 10 || !sameTags(tagsOf(tp.inner.Data()), [][2]uint16{{hdr.EtherTypeVLAN, 5}}) {
+				t.Fatalf("frame %d: outer to %v VNI header % x inner % x", got, tp.ip.DstIP, tp.th, tp.inner.Data()[:18])
+			}
+			if a, ok := tp.inner.Layer(layers.LayerTypeARP).(*layers.ARP); !ok || a.Operation != layers.ARPRequest {
+				t.Fatalf("inner of frame %d: %v", got, tp.inner)
+			}
+			got++
+		}
+	}
+	if got != 4 {
+		t.Fatalf("%d tagged ARP requests through the tunnel, want 4", got)
+	}
+}
