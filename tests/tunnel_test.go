@@ -383,21 +383,29 @@ func (tn *tunNet) checkTunnelPing(w tunWire) {
 }
 
 // checkTunnelTCP runs iperf3 from w.srcNS to w.dst while tshark decodes
-// 20 large tunnel frames VTEP A (flowpath) put on the underlay: each an
-// encapsulated TCP segment to port 5201 with the right VNI, within the
-// underlay MTU, with good inner checksums (flowpath completes what the
-// sender's offload left partial) and the outer UDP checksum good or
-// absent as w says.
+// 20 large tunnel frames VTEP A (flowpath) put on the underlay. Each is
+// an encapsulated TCP segment to port 5201 with the right VNI (and
+// Geneve option), good inner IP and TCP checksums (flowpath completes
+// what the sender's offload left partial), and a datagram that fits the
+// 1550-byte underlay. flowpath hands a flow's tunnel datagrams to the
+// underlay veth coalesced into UDP GSO (USO) super-frames, which veth
+// passes whole and a NIC would cut; tshark decodes the first datagram of
+// such a frame, whose outer UDP checksum is still partial. A single
+// datagram's outer UDP checksum is good or absent as w says.
 func (tn *tunNet) checkTunnelTCP(w tunWire) {
 	t := tn.t
 	t.Helper()
 	if !w.fpA {
 		t.Fatal("checkTunnelTCP checks flowpath's frames: VTEP A must be flowpath")
 	}
-	fields := []string{"frame.len", "udp.checksum.status", "ip.checksum.status", "tcp.dstport", "tcp.checksum.status",
-		w.proto + ".vni"}
+	fields := []string{"frame.len", "udp.length", "udp.checksum.status", "ip.len", "ip.checksum.status",
+		"tcp.dstport", "tcp.checksum.status", w.proto + ".vni"}
+	tunHdr := 8
 	if w.proto == "geneve" {
 		fields = append(fields, "geneve.option.class")
+		if w.optA != nil {
+			tunHdr += 4 + len(w.optA.data)/2
+		}
 	}
 	c := tn.tshark(w.capNS, w.capIf, "udp port "+w.port()+" and src host "+ulA+" and greater 1000", 20, fields...)
 	tn.mustIperf(w.srcNS, w.dstNS, w.dst)
@@ -405,13 +413,23 @@ func (tn *tunNet) checkTunnelTCP(w tunWire) {
 	if len(rows) < 20 {
 		t.Errorf("tshark saw %d large %s frames from %s during iperf3, want 20:\n%s", len(rows), w.proto, ulA, c.output())
 	}
+	var uso int
 	for _, r := range rows {
 		vni, _ := strconv.ParseUint(field(r, w.proto+".vni", 0), 0, 32)
-		n, _ := strconv.Atoi(field(r, "frame.len", 0))
-		if vni != w.vni || n > 14+1550 || field(r, "tcp.dstport", 0) != "5201" || field(r, "tcp.checksum.status", 0) != "1" ||
+		frameLen, _ := strconv.Atoi(field(r, "frame.len", 0))
+		udpLen, _ := strconv.Atoi(field(r, "udp.length", 0))
+		innerLen, _ := strconv.Atoi(field(r, "ip.len", 1))
+		dgram := 20 + 8 + tunHdr + 14 + innerLen // the first datagram, as an IP packet
+		if vni != w.vni || field(r, "tcp.dstport", 0) != "5201" || field(r, "tcp.checksum.status", 0) != "1" ||
 			field(r, "ip.checksum.status", 0) != "1" || field(r, "ip.checksum.status", 1) != "1" ||
-			field(r, "udp.checksum.status", 0) != w.csumStatus() {
-			t.Errorf("%s TCP frame: want VNI %d, port 5201, good checksums, <= 1564 bytes: %v", w.proto, w.vni, r)
+			innerLen == 0 || dgram > 1550 || udpLen != frameLen-14-20 {
+			t.Errorf("%s TCP frame: want VNI %d, port 5201, good inner checksums, datagrams <= 1550 bytes: %v", w.proto, w.vni, r)
+		}
+		if frameLen > 14+1550 {
+			uso++
+		} else if field(r, "udp.checksum.status", 0) != w.csumStatus() {
+			t.Errorf("%s TCP datagram: outer UDP checksum status %s, want %s: %v", w.proto,
+				field(r, "udp.checksum.status", 0), w.csumStatus(), r)
 		}
 		if w.optA != nil {
 			if c, _ := strconv.ParseUint(field(r, "geneve.option.class", 0), 0, 16); c != uint64(w.optA.class) {
@@ -419,6 +437,7 @@ func (tn *tunNet) checkTunnelTCP(w tunWire) {
 			}
 		}
 	}
+	t.Logf("%d of %d large %s frames from flowpath were UDP GSO super-frames", uso, len(rows), w.proto)
 }
 
 // mtu is the MTU fpctl shows for link name.
