@@ -75,6 +75,7 @@ func New(cfg Config) *Engine {
 	e.hints = newTunnelHints()
 	e.ctrl = newControlTx(e)
 	e.neigh = neigh.NewTable(cfg.Neigh, MaxWorkers+1, e.ctrl.solicit) // + the control worker
+	e.neigh.SetAfterPoll(e.ctrl.flushPending)
 	e.snap.Store(&Snapshot{Devices: make([]*Device, 0), FIB: fib.Empty()})
 	return e
 }

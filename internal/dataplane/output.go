@@ -32,29 +32,19 @@ func (w *worker) output(out *Device, p *pkt.Packet, nh netip.Addr, fragMTU uint3
 		return
 	}
 	// Unknown, incomplete or failed: (re)start resolution and wait.
-	w.e.neigh.Miss(w.id, out.Index, nh)
-	// Behind a flow-based tunnel a solicitation needs TX metadata. Every
-	// waiting packet leaves its own as the neighbour's hint for the
-	// manager's later solicitations (the kernel's use the newest queued
-	// packet), and the first one lends it to a solicitation sent at once
-	// (copied: p may be freed by the push below if the queue is full).
-	var info pkt.TunnelInfo
-	lend := false
+	// Behind a flow-based tunnel a solicitation needs TX metadata: every
+	// waiting packet leaves its own as the neighbour's hint, which the
+	// manager's solicitations carry, the first one included (the kernel's
+	// use the newest queued packet). The hint goes in before the miss is
+	// posted, so the manager's first pass already finds it.
 	if out.OverExternalTunnel() {
 		if ti := p.Meta.TunnelInfo(); ti != nil && ti.IsTX() {
 			w.e.hints.put(out.Index, nh, ti)
-			if w.pending.Queued(out.Index, nh) == 0 {
-				info.Key, info.Mode = ti.Key, ti.Mode
-				info.OptLen = uint8(copy(info.Opts[:], ti.Options()))
-				lend = true
-			}
 		}
 	}
+	w.e.neigh.Miss(w.id, out.Index, nh)
 	if ev := w.pending.Push(out.Index, nh, p); ev != nil {
 		w.dropOut(out.Index, ev, DropNeighQueueFull)
-	}
-	if lend {
-		w.solicitThroughTunnel(out, nh, &info)
 	}
 }
 

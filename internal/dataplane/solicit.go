@@ -59,6 +59,24 @@ func (c *controlTx) solicit(dev uint32, target netip.Addr, unicast *[6]byte) {
 	w.emit(d, p)
 }
 
+// flushPending sends what waits in the control worker's queue for a
+// neighbour the manager's last pass resolved, and answers what waited in
+// vain. A solicitation through a tunnel device waits there for the
+// underlay neighbour of its outer packet; forwarding workers look at their
+// queues after every batch, the control worker has no batches, so the
+// manager calls this after every pass (SetAfterPoll) instead of leaving
+// the frame to the next solicit, a retransmission a second later.
+func (c *controlTx) flushPending() {
+	w := c.w
+	if w.pending.Len() == 0 {
+		return
+	}
+	w.snap = c.e.snap.Load()
+	w.now = w.clock()
+	w.resolvePending(w.now)
+	w.flush()
+}
+
 // buildSolicit builds an ARP request or neighbour solicitation for target
 // on d in a packet from the worker's pool (nil if the pool is empty).
 func (w *worker) buildSolicit(d *Device, target netip.Addr, unicast *[6]byte) *pkt.Packet {
@@ -107,18 +125,4 @@ func (w *worker) buildSolicit(d *Device, target netip.Addr, unicast *[6]byte) *p
 	p.L3 = hdr.EthernetLen
 	p.OutPort = d.Index
 	return p
-}
-
-// solicitThroughTunnel sends the first solicitation for a neighbour behind
-// a flow-based tunnel device with the TX metadata of the packet that
-// needs it, as the kernel's arp_solicit does with the queued packet's dst:
-// the manager's own solicitations carry none, and such a device drops
-// frames without metadata.
-func (w *worker) solicitThroughTunnel(d *Device, target netip.Addr, info *pkt.TunnelInfo) {
-	p := w.buildSolicit(d, target, nil)
-	if p == nil {
-		return
-	}
-	p.Meta.SetTunnel(info)
-	w.emit(d, p)
 }

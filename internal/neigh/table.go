@@ -38,6 +38,9 @@ type Table struct {
 
 	cfg     Config
 	solicit SolicitFunc
+	// afterPoll runs at the end of every Poll, on the polling goroutine
+	// and serialised with solicit (SetAfterPoll).
+	afterPoll func()
 
 	// Below: the manager's state, guarded by mu.
 	mu        sync.Mutex
@@ -205,18 +208,26 @@ func (t *Table) Poll() {
 	// slice stays ours after unlocking.
 	sol := t.sol
 	t.mu.Unlock()
-	if t.solicit == nil {
-		return
-	}
-	for i := range sol {
-		s := &sol[i]
-		if s.unicast {
-			t.solicit(s.dev, s.addr, &s.mac)
-		} else {
-			t.solicit(s.dev, s.addr, nil)
+	if t.solicit != nil {
+		for i := range sol {
+			s := &sol[i]
+			if s.unicast {
+				t.solicit(s.dev, s.addr, &s.mac)
+			} else {
+				t.solicit(s.dev, s.addr, nil)
+			}
 		}
 	}
+	if t.afterPoll != nil {
+		t.afterPoll()
+	}
 }
+
+// SetAfterPoll makes every Poll end by calling f, on the polling goroutine
+// and serialised with the solicit callback, once the pass's events have
+// changed the table: the owner of what solicit sends can then act on the
+// neighbours that pass resolved. Call it before Run.
+func (t *Table) SetAfterPoll(f func()) { t.afterPoll = f }
 
 func (t *Table) handle(now int64, ev *event) {
 	key := Key{ev.dev, ev.addr}
