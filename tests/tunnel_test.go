@@ -4,6 +4,7 @@ package tests
 
 import (
 	"encoding/json"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,9 +110,20 @@ func flowpathPair(t *testing.T) *tunNet {
 	return tn
 }
 
-// bothWays pings and runs iperf3 in both directions between the hosts.
+// bothWays pings in both directions between the hosts. The very first
+// echo needs every neighbour on the way resolved (host, overlay and
+// underlay, on both VTEPs): that takes milliseconds, not a solicitation
+// retransmission (one second).
 func (tn *tunNet) bothWays() {
 	tn.t.Helper()
+	out, ok := tn.ping(tn.ha, "-c", "1", "-W", "3", hostB)
+	m := regexp.MustCompile(`time=([0-9.]+) ms`).FindStringSubmatch(out)
+	if !ok || m == nil {
+		tn.t.Fatalf("first ping %s lost:\n%s\n%s", hostB, out, tn.stats())
+	}
+	if ms, _ := strconv.ParseFloat(m[1], 64); ms > 500 {
+		tn.t.Errorf("first ping %s took %s ms: resolution waited for a retransmission\n%s", hostB, m[1], out)
+	}
 	tn.mustPing(tn.ha, hostB, 3)
 	tn.mustPing(tn.hb, hostA, 3)
 }
