@@ -61,6 +61,18 @@ func TestKernelVXLANClassic(t *testing.T) {
 		srcNS: tn.ha, src: hostA, dst: "10.20.0.2", dstNS: tn.hb, fpA: true, udpCsum: true})
 	tn.mustIperf(tn.hb, tn.ha, hostA)
 	tn.logRxFrameSize(a.fp, "u1")
+
+	// IPv6 in the same overlay: neighbour discovery through the tunnel
+	// (host B's multicast solicitations flooded to flowpath), and TCPv6
+	// super-frames from the kernel VTEP decapsulated whole.
+	a.fp.ctl("addr", "add", "fd00:31::254/64", "dev", "h")
+	a.fp.ctl("addr", "add", "fd00:20::1/64", "dev", "vx10")
+	tn.host6(tn.ha, "fd00:31::1/64", "fd00:31::254")
+	tn.host6(tn.hb, "fd00:20::2/64", "fd00:20::1")
+	tn.mustPing(tn.ha, "fd00:20::2", 3)
+	tn.mustPing(tn.hb, "fd00:31::1", 3)
+	tn.mustIperf(tn.ha, tn.hb, "fd00:20::2")
+	tn.mustIperf(tn.hb, tn.ha, "fd00:31::1")
 }
 
 // TestKernelVXLANExternal: flow-based VXLAN on both sides, the tunnel

@@ -130,6 +130,15 @@ func (tn *tunNet) host(ns, cidr, gw string) {
 	tn.must("ip", "-n", ns, "route", "add", "default", "via", gw)
 }
 
+// host6 turns IPv6 on for eth0 in host namespace ns (newTunNet turned it
+// off everywhere), with address cidr and a default route via gw.
+func (tn *tunNet) host6(ns, cidr, gw string) {
+	tn.t.Helper()
+	tn.must("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=0")
+	tn.must("ip", "-n", ns, "addr", "add", cidr, "dev", "eth0", "nodad")
+	tn.must("ip", "-n", ns, "-6", "route", "add", "default", "via", gw)
+}
+
 func (tn *tunNet) addNS(ns string) {
 	tn.t.Helper()
 	tn.must("ip", "netns", "add", ns)
