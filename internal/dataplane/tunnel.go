@@ -44,7 +44,7 @@ func (w *worker) udpTunnelInput(in *Device, p *pkt.Packet, udpOff int) bool {
 	}
 	if p.GSO.Type == pkt.GSOUDPL4 && p.GSO.NeedsCsum && int(p.GSO.CsumStart) == udpOff {
 		// UDP segmentation of the tunnel datagrams themselves.
-		w.udpTunnelSplit(in, p, udpOff)
+		w.udpTunnelSplit(in, p, udpOff, u.kind)
 		return true
 	}
 	payload := b[udpOff+hdr.UDPLen:]
@@ -211,15 +211,31 @@ func decapOffload(g *pkt.GSO, n int) bool {
 
 // udpTunnelSplit receives a UDP GSO super-frame for a tunnel port (a
 // flowpath peer merged tunnel datagrams of one flow into it, see
-// gso.Coalesce, or the kernel's UDP GRO did): it is cut into its
-// datagrams, as the kernel does for a UDP tunnel socket, and each is
-// received on its own.
-func (w *worker) udpTunnelSplit(in *Device, p *pkt.Packet, udpOff int) {
+// gso.Coalesce, or the kernel's UDP GRO did). When the datagrams carry the
+// consecutive TCP segments of one inner flow, they are merged in place into
+// one datagram carrying the inner super-frame (gso.MergeTunnelUSO: one
+// decapsulation, and the host gets the super-frame); otherwise the frame is
+// cut into its datagrams, as the kernel does for a UDP tunnel socket, and
+// each is received on its own.
+func (w *worker) udpTunnelSplit(in *Device, p *pkt.Packet, udpOff int, kind TunnelKind) {
 	if w.splitting {
 		w.dropIn(in.Index, p, DropGSOFailed)
 		return
 	}
-	n, ok := gso.Segment(p, w.pool, w.udpSegs[:])
+	tunLen := -1
+	b := p.Bytes()
+	switch d := udpOff + hdr.UDPLen; {
+	case kind == TunnelVXLAN:
+		tunLen = tunnel.VXLANHeaderLen
+	case kind == TunnelGeneve && d < len(b):
+		tunLen = 8 + int(b[d]&0x3f)*4
+	}
+	if size := int(p.GSO.Size); w.e.cfg.TxCoalesce && size > 0 && gso.MergeTunnelUSO(p, udpOff, tunLen) {
+		w.c.coalesced.Add(uint64((len(b) - udpOff - hdr.UDPLen - 1) / size)) // datagrams merged into the first
+		w.udpTunnelInput(in, p, udpOff)
+		return
+	}
+	n, ok := gso.SplitUDP(p, w.pool, w.udpSegs[:])
 	if !ok {
 		w.dropIn(in.Index, p, DropGSOFailed)
 		return

@@ -34,7 +34,11 @@ func parseSeg(p *pkt.Packet, s *seg) bool {
 	if p.GSO.Type != pkt.GSONone || p.GSO.NeedsCsum {
 		return false
 	}
-	b := p.Bytes()
+	return parseFrame(p.Bytes(), s)
+}
+
+// parseFrame is parseSeg on the bytes of an Ethernet frame.
+func parseFrame(b []byte, s *seg) bool {
 	if len(b) < hdr.EthernetLen+hdr.IPv4MinLen+hdr.TCPMinLen {
 		return false
 	}
@@ -219,7 +223,29 @@ func Coalesce(pkts []*pkt.Packet) (n, merged int) {
 
 // finishRun turns the head of a merged run into a GSO super-frame.
 func finishRun(p *pkt.Packet, s *seg) {
-	b := p.Bytes()
+	fixMerged(p.Bytes(), s)
+	setGSO(&p.GSO, s, 0)
+	p.L3, p.L4 = hdr.EthernetLen, uint16(s.l4)
+}
+
+// setGSO describes the merged frame of s, starting base bytes into the
+// packet, in g.
+func setGSO(g *pkt.GSO, s *seg, base int) {
+	*g = pkt.GSO{Size: uint16(s.payload), HdrLen: uint16(base + s.hlen), NeedsCsum: true,
+		CsumStart: uint16(base + s.l4), CsumOffset: 16}
+	switch {
+	case s.udp:
+		g.Type, g.CsumOffset = pkt.GSOUDPL4, 6
+	case s.v4:
+		g.Type = pkt.GSOTCPv4
+	default:
+		g.Type = pkt.GSOTCPv6
+	}
+}
+
+// fixMerged sets the lengths, the IPv4 header checksum and the partial
+// transport checksum of the merged frame b whose first segment was s.
+func fixMerged(b []byte, s *seg) {
 	l3 := hdr.EthernetLen
 	l4Len := len(b) - s.l4
 	proto, csumOff := hdr.IPProtoTCP, 16
@@ -233,24 +259,101 @@ func finishRun(p *pkt.Packet, s *seg) {
 		ip.SetTotalLen(uint16(len(b) - l3))
 		ip.UpdateChecksum()
 		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), proto, l4Len)
-		p.GSO.Type = pkt.GSOTCPv4
 	} else {
 		ip := hdr.IPv6(b[l3:])
 		ip.SetPayloadLen(uint16(len(b) - l3 - hdr.IPv6Len))
 		sum = hdr.PseudoHeaderSum(ip.Src(), ip.Dst(), proto, l4Len)
-		p.GSO.Type = pkt.GSOTCPv6
-	}
-	if s.udp {
-		p.GSO.Type = pkt.GSOUDPL4
 	}
 	// A partial checksum: the field holds the folded pseudo-header sum,
 	// not complemented, for whoever completes it.
 	binary.BigEndian.PutUint16(b[s.l4+csumOff:], ^hdr.Fold(sum))
-	p.GSO.Size = uint16(s.payload)
-	p.GSO.HdrLen = uint16(s.hlen)
-	p.GSO.NeedsCsum = true
-	p.GSO.DataValid = false
-	p.GSO.CsumStart = uint16(s.l4)
-	p.GSO.CsumOffset = uint16(csumOff)
-	p.L3, p.L4 = uint16(l3), uint16(s.l4)
+}
+
+// MergeTunnelUSO is Coalesce for the datagrams of a UDP-L4 super-frame p
+// that are tunnel packets (VXLAN, Geneve) each carrying one TCP segment of
+// one inner flow, as a flowpath VTEP sends them (or the kernel's UDP GRO
+// builds them): if every datagram has the same tunLen bytes of tunnel
+// header and its inner segment would merge with the first one under
+// Coalesce's rules, the payloads are moved together in place, and p becomes
+// one tunnel datagram whose inner frame is a TCP super-frame: the outer IP
+// and UDP lengths fixed (outer UDP checksum 0: the datagram is consumed
+// here), the inner headers as Coalesce leaves them, and p.GSO the inner
+// super-frame's (TCPv4 or TCPv6, offsets from the start of p), as a kernel
+// VTEP's TSO frame reads. Unlike Coalesce (and the kernel's GRO), a PSH
+// inside the run does not end it: the sender's datagrams mix the tail of
+// one host super-frame (PSH on its last segment) with the head of the
+// next, and all of it is here at once; the merged frame carries PSH, and
+// segmenting it again would put PSH on its last segment only.
+// udpOff is the outer UDP header's offset, p.L3
+// the outer IP header's. It reports false, with p unchanged, otherwise.
+// One pass over the datagrams checks them (inner checksums included)
+// before any byte moves. It never allocates.
+func MergeTunnelUSO(p *pkt.Packet, udpOff, tunLen int) bool {
+	if p.GSO.Type != pkt.GSOUDPL4 || p.GSO.Size == 0 || tunLen < 0 {
+		return false
+	}
+	b := p.Bytes()
+	size := int(p.GSO.Size)
+	d0 := udpOff + hdr.UDPLen
+	l3 := int(p.L3)
+	if l3 == 0 || l3 >= udpOff || d0 > len(b) || tunLen+hdr.EthernetLen+hdr.IPv4MinLen+hdr.TCPMinLen > size {
+		return false
+	}
+	n := (len(b) - d0 + size - 1) / size
+	if n < 2 {
+		return false
+	}
+	first := b[d0 : d0+size]
+	inner0 := first[tunLen:]
+	var hs, s seg
+	if !parseFrame(inner0, &hs) || hs.udp || hs.payload != len(inner0)-hs.hlen ||
+		!segChecksumOK(inner0, &hs) {
+		return false
+	}
+	next := hs.seq + uint32(hs.payload)
+	total := len(inner0)
+	for k := 1; k < n; k++ {
+		d := b[d0+k*size : min(d0+(k+1)*size, len(b))]
+		if len(d) < tunLen || !bytes.Equal(d[:tunLen], first[:tunLen]) {
+			return false
+		}
+		in := d[tunLen:]
+		if !parseFrame(in, &s) || s.udp || s.v4 != hs.v4 || s.hlen != hs.hlen || s.seq != next ||
+			s.payload > hs.payload ||
+			(s.v4 && s.id != hs.id+uint16(k) && !(s.id == hs.id && hdr.IPv4(in[hdr.EthernetLen:]).DF())) ||
+			!sameHeaders(inner0, in, s.v4, s.l4, s.hlen) || !segChecksumOK(in, &s) {
+			return false
+		}
+		next += uint32(s.payload)
+		total += s.payload
+	}
+	if total-hdr.EthernetLen > maxCoalesced {
+		return false
+	}
+	psh := hs.flags&tcpPSH != 0
+	t := d0 + size
+	for k := 1; k < n; k++ {
+		start := d0 + k*size
+		psh = psh || b[start+tunLen+hs.l4+13]&tcpPSH != 0
+		t += copy(b[t:], b[start+tunLen+hs.hlen:min(start+size, len(b))])
+	}
+	p.Truncate(t)
+	b = p.Bytes()
+	inner := b[d0+tunLen:]
+	if psh {
+		inner[hs.l4+13] |= tcpPSH
+	}
+	fixMerged(inner, &hs)
+	if b[l3]>>4 == 4 {
+		ip := hdr.IPv4(b[l3:])
+		ip.SetTotalLen(uint16(len(b) - l3))
+		ip.UpdateChecksum()
+	} else {
+		hdr.IPv6(b[l3:]).SetPayloadLen(uint16(len(b) - l3 - hdr.IPv6Len))
+	}
+	u := hdr.UDP(b[udpOff:])
+	u.SetLength(uint16(len(b) - udpOff))
+	u.SetChecksum(0)
+	setGSO(&p.GSO, &hs, d0+tunLen)
+	return true
 }

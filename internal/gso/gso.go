@@ -165,6 +165,22 @@ func giveBack(pool *pkt.Pool, out []*pkt.Packet, n int) {
 // pool, for a malformed frame, an unsupported type (GSONone included), a
 // Size of 0, or too small an out or pool. p is neither freed nor changed.
 func Segment(p *pkt.Packet, pool *pkt.Pool, out []*pkt.Packet) (n int, ok bool) {
+	return segment(p, pool, out, true)
+}
+
+// SplitUDP is Segment for a UDP-L4 super-frame whose datagrams are
+// consumed here rather than sent on (tunnel datagrams to decapsulate):
+// their UDP checksums are left 0 instead of computed, the super-frame's
+// partial checksum having said its data is trusted. Other types are
+// refused.
+func SplitUDP(p *pkt.Packet, pool *pkt.Pool, out []*pkt.Packet) (n int, ok bool) {
+	if p.GSO.Type != pkt.GSOUDPL4 {
+		return 0, false
+	}
+	return segment(p, pool, out, false)
+}
+
+func segment(p *pkt.Packet, pool *pkt.Pool, out []*pkt.Packet, udpCsum bool) (n int, ok bool) {
 	switch p.GSO.Type {
 	case pkt.GSOTCPv4, pkt.GSOTCPv6, pkt.GSOUDPL4:
 	case pkt.GSOUDP:
@@ -279,7 +295,11 @@ func Segment(p *pkt.Packet, pool *pkt.Pool, out []*pkt.Packet) (n int, ok bool) 
 		} else {
 			u := hdr.UDP(l4b)
 			u.SetLength(uint16(len(l4b)))
-			u.SetChecksum(hdr.TransportChecksum(src, dst, proto, l4b))
+			if udpCsum {
+				u.SetChecksum(hdr.TransportChecksum(src, dst, proto, l4b))
+			} else {
+				u.SetChecksum(0)
+			}
 		}
 		off += seg
 	}

@@ -117,3 +117,32 @@ func segmentFrames(t *testing.T, p *pkt.Packet) [][]byte {
 	}
 	return fs
 }
+
+// Datagrams that cannot be merged (here an inner segment with a bad TCP
+// checksum) are cut apart and each forwarded as it is, in order.
+func TestVXLANDecapUSOUnmergeable(t *testing.T) {
+	h, hh, peer := gsoRxTopo(t, port.Offloads{})
+	payload := gsoPayload(5000)
+	const mss = 1448
+	f, g := usoVXLAN(t, h, peer, payload, mss)
+	f[42+2*int(g.Size)-1] ^= 0xff // last payload byte of datagram 1
+	if !peer.port.InjectGSO(f, g) {
+		t.Fatal("inject")
+	}
+	want := (len(payload) + mss - 1) / mss
+	fs := hh.port.WaitSent(want, 2e9)
+	if len(fs) != want {
+		t.Fatalf("%d frames, want %d", len(fs), want)
+	}
+	for i, fr := range fs {
+		p := gopacket.NewPacket(fr.Data, layers.LayerTypeEthernet, gopacket.Default)
+		tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if !ok || tcp.Seq != gsoSeq+uint32(i*mss) || fr.GSO.IsGSO() {
+			t.Fatalf("frame %d: %v", i, p)
+		}
+		if i != 1 {
+			checkSums(t, fr.Data)
+		}
+	}
+	hh.quiet()
+}
