@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"flowpath/internal/fib"
+	"flowpath/internal/gso"
 	"flowpath/internal/hdr"
 	"flowpath/internal/pkt"
 	"flowpath/internal/tunnel"
@@ -124,6 +125,11 @@ func pathMTU(out *Device, res *fib.Result) uint32 {
 // one must not let oversized segments out. An unparsable super-frame
 // does not fit.
 func gsoFits(p *pkt.Packet, mtu uint32) bool {
+	if n, ok := gso.UDPTunnelHeaders(p); ok {
+		// A kernel VTEP's UDP-tunnel super-frame in transit: each
+		// segment is a whole tunnel datagram.
+		return n+int(p.GSO.Size) <= int(mtu)
+	}
 	b := p.Bytes()
 	l3 := int(p.L3)
 	var nh int // network and transport header bytes of a segment

@@ -100,8 +100,14 @@ func (w *worker) xmit(out *Device, p *pkt.Packet, mac hdr.MAC) {
 	eth.SetDst(mac)
 	eth.SetSrc(out.MAC)
 	switch {
-	case p.GSO.IsGSO() && (!out.TxGSO || p.MTU != 0 || mplsPush(p)):
-		n, ok := gso.Segment(p, w.pool, w.scratch[:])
+	case p.GSO.IsGSO() && (!out.TxGSO || p.MTU != 0 || mplsPush(p) || udpTunnelGSO(p)):
+		var n int
+		var ok bool
+		if udpTunnelGSO(p) {
+			n, ok = gso.SegmentUDPTunnel(p, w.pool, w.scratch[:])
+		} else {
+			n, ok = gso.Segment(p, w.pool, w.scratch[:])
+		}
 		if !ok {
 			w.dropOut(out.Index, p, DropGSOFailed)
 			return
@@ -126,6 +132,18 @@ func (w *worker) xmit(out *Device, p *pkt.Packet, mac hdr.MAC) {
 		}
 		w.emit(out, p)
 	}
+}
+
+// udpTunnelGSO reports whether p is a TCP super-frame inside a UDP tunnel
+// datagram, as AF_PACKET hands over a kernel VTEP's (plain TCP GSO by the
+// virtio-net header, checksum start on the inner TCP header). No port can
+// take it back as that: the kernel would take the header's word and
+// segment or offload it as TCP, which the outer packet is not. So a
+// router cuts it into whole tunnel datagrams, as the kernel's UDP-tunnel
+// GSO would.
+func udpTunnelGSO(p *pkt.Packet) bool {
+	_, ok := gso.UDPTunnelHeaders(p)
+	return ok
 }
 
 // mplsPush reports whether emit will push an MPLS label stack onto p.
