@@ -174,3 +174,23 @@ func TestUDPTunnelHeadersRefuses(t *testing.T) {
 	}
 	p.Free()
 }
+
+// Recognising and cutting a UDP-tunnel super-frame allocates nothing.
+func TestSegmentUDPTunnelNoAllocs(t *testing.T) {
+	pool := pkt.NewPool("t", 64)
+	p, _ := tunnelSuper(t, pool, &frameSpec{payload: make([]byte, 20000), mss: 1398, partial: true}, false, true)
+	out := make([]*pkt.Packet, 32)
+	allocs := testing.AllocsPerRun(50, func() {
+		if _, ok := UDPTunnelHeaders(p); !ok {
+			t.Fatal("not recognised")
+		}
+		n, ok := SegmentUDPTunnel(p, pool, out)
+		if !ok {
+			t.Fatal("segment")
+		}
+		pool.PutBatch(out[:n])
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per run", allocs)
+	}
+}
