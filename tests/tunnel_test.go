@@ -4,6 +4,8 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -610,4 +612,95 @@ func (tp *topo) iperfTo(src, dst *host, addr string, secs int) (bytes uint64, re
 		return 0, 0, out
 	}
 	return r.End.SumReceived.Bytes, r.End.SumSent.Retransmits, out
+}
+
+// TestFlowpathMPLSSwap: a label-switched path over three flowpathd, the
+// middle one swapping labels (`-f mpls route add 100 as 200 via inet ...`):
+//
+//	host A ─ h [A] u1 ═══ p1 [P] p2 ═══ u2 [B] h ─ host B
+//	  push 100 ──► swap 100→200 ──► pop 200      (and 300 → 400 back)
+//
+// tshark on each link sees the label of that hop, bottom of stack, and the
+// label TTL going down by one per hop.
+func TestFlowpathMPLSSwap(t *testing.T) {
+	needRoot(t)
+	pid := os.Getpid()
+	tn := &tunNet{t: t, dir: t.TempDir()}
+	t.Cleanup(tn.close)
+	name := func(s string) string { return fmt.Sprintf("fpt-%s-%d", s, pid) }
+	tn.ha, tn.hb = name("ta"), name("tb")
+	tn.a = &vtep{ns: name("va"), ul: "10.100.0.1", u: "u1"}
+	tn.b = &vtep{ns: name("vb"), ul: "10.101.0.2", u: "u2"}
+	p := &vtep{ns: name("vp")}
+	for _, ns := range []string{tn.ha, tn.a.ns, p.ns, tn.b.ns, tn.hb} {
+		tn.addNS(ns)
+		tn.must("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+			"net.ipv6.conf.default.disable_ipv6=1")
+	}
+	tn.must("ip", "link", "add", "eth0", "netns", tn.ha, "type", "veth", "peer", "name", "h", "netns", tn.a.ns)
+	tn.must("ip", "link", "add", "eth0", "netns", tn.hb, "type", "veth", "peer", "name", "h", "netns", tn.b.ns)
+	tn.must("ip", "link", "add", "u1", "netns", tn.a.ns, "mtu", ulMTU, "type", "veth", "peer", "name", "p1", "netns", p.ns, "mtu", ulMTU)
+	tn.must("ip", "link", "add", "p2", "netns", p.ns, "mtu", ulMTU, "type", "veth", "peer", "name", "u2", "netns", tn.b.ns, "mtu", ulMTU)
+	links := map[*vtep][]string{tn.a: {"h", "u1"}, p: {"p1", "p2"}, tn.b: {"h", "u2"}}
+	for _, v := range []*vtep{tn.a, p, tn.b} {
+		for _, l := range links[v] {
+			tn.must("ip", "-n", v.ns, "link", "set", "dev", l, "up")
+		}
+		v.fp = tn.startFpd(v.ns)
+		for _, l := range links[v] {
+			v.fp.ctl("link", "add", l, "type", "afpacket", "ifname", l)
+			v.fp.ctl("link", "set", l, "up")
+		}
+	}
+	for _, h := range []string{tn.ha, tn.hb} {
+		tn.must("ip", "-n", h, "link", "set", "dev", "eth0", "up")
+	}
+	tn.a.fp.ctl("addr", "add", "10.31.0.254/24", "dev", "h")
+	tn.a.fp.ctl("addr", "add", "10.100.0.1/24", "dev", "u1")
+	p.fp.ctl("addr", "add", "10.100.0.2/24", "dev", "p1")
+	p.fp.ctl("addr", "add", "10.101.0.1/24", "dev", "p2")
+	tn.b.fp.ctl("addr", "add", "10.101.0.2/24", "dev", "u2")
+	tn.b.fp.ctl("addr", "add", "10.32.0.254/24", "dev", "h")
+	tn.host(tn.ha, hostA+"/24", "10.31.0.254")
+	tn.host(tn.hb, hostB+"/24", "10.32.0.254")
+
+	tn.a.fp.ctl("route", "add", "10.32.0.0/24", "encap", "mpls", "100", "via", "10.100.0.2", "dev", "u1")
+	p.fp.ctl("-f", "mpls", "route", "add", "100", "as", "200", "via", "inet", "10.101.0.2", "dev", "p2")
+	tn.b.fp.ctl("-f", "mpls", "route", "add", "200", "via", "inet", hostB, "dev", "h")
+	tn.b.fp.ctl("route", "add", "10.31.0.0/24", "encap", "mpls", "300", "via", "10.101.0.1", "dev", "u2")
+	p.fp.ctl("-f", "mpls", "route", "add", "300", "as", "400", "via", "inet", "10.100.0.1", "dev", "p1")
+	tn.a.fp.ctl("-f", "mpls", "route", "add", "400", "via", "inet", hostA, "dev", "h")
+
+	tn.mustPing(tn.ha, hostB, 3)
+	tn.mustPing(tn.hb, hostA, 3)
+	// Each capture sees frames arriving on one link from one sender
+	// (flowpath's own transmissions bypass the kernel's taps).
+	fields := []string{"mpls.label", "mpls.bottom", "mpls.ttl", "ip.src", "ip.dst", "icmp.type"}
+	caps := []struct {
+		ns, ifname, label, ttl, src string
+	}{
+		{p.ns, "p1", "100", "63", hostA},    // A pushed: IP TTL 64 - 1
+		{tn.b.ns, "u2", "200", "62", hostA}, // P swapped and decremented
+		{p.ns, "p2", "300", "63", hostB},    // B pushed
+		{tn.a.ns, "u1", "400", "62", hostB}, // P swapped
+	}
+	var running []*capture
+	for _, c := range caps {
+		running = append(running, tn.tshark(c.ns, c.ifname, "mpls", 2, fields...))
+	}
+	tn.mustPing(tn.ha, hostB, 2)
+	for i, c := range caps {
+		rows := running[i].rows()
+		if len(rows) != 2 {
+			t.Errorf("%s: tshark saw %d labelled frames, want 2:\n%s", c.ifname, len(rows), running[i].output())
+		}
+		for _, r := range rows {
+			if len(r["mpls.label"]) != 1 || field(r, "mpls.label", 0) != c.label || field(r, "mpls.bottom", 0) != "1" ||
+				field(r, "mpls.ttl", 0) != c.ttl || field(r, "ip.src", 0) != c.src {
+				t.Errorf("%s: want one label %s, bottom of stack, TTL %s, from %s: %v", c.ifname, c.label, c.ttl, c.src, r)
+			}
+		}
+	}
+	tn.mustIperf(tn.ha, tn.hb, hostB)
+	tn.mustIperf(tn.hb, tn.ha, hostA)
 }
