@@ -74,9 +74,26 @@ const (
 	vtepKernel   = "kernel"
 )
 
+// IPv6 underlay addresses (newTunNet6).
+const (
+	ul6A = "fd00:100::1"
+	ul6B = "fd00:100::2"
+)
+
 // newTunNet builds the namespaces, veths and VTEPs; kindA and kindB are
 // vtepFlowpath or vtepKernel.
 func newTunNet(t *testing.T, kindA, kindB string) *tunNet {
+	t.Helper()
+	return buildTunNet(t, kindA, kindB, false)
+}
+
+// newTunNet6 is newTunNet with an IPv6 underlay: fd00:100::1 and ::2/64.
+func newTunNet6(t *testing.T, kindA, kindB string) *tunNet {
+	t.Helper()
+	return buildTunNet(t, kindA, kindB, true)
+}
+
+func buildTunNet(t *testing.T, kindA, kindB string, v6 bool) *tunNet {
 	t.Helper()
 	needRoot(t)
 	pid := os.Getpid()
@@ -86,6 +103,10 @@ func newTunNet(t *testing.T, kindA, kindB string) *tunNet {
 	tn.ha, tn.hb = name("ta"), name("tb")
 	tn.a = &vtep{ns: name("va"), ul: ulA, u: "u1"}
 	tn.b = &vtep{ns: name("vb"), ul: ulB, u: "u2"}
+	plen := "/24"
+	if v6 {
+		tn.a.ul, tn.b.ul, plen = ul6A, ul6B, "/64"
+	}
 	for _, ns := range []string{tn.ha, tn.a.ns, tn.b.ns, tn.hb} {
 		tn.addNS(ns)
 		// IPv4 only, before any link exists: no router solicitations or
@@ -105,7 +126,12 @@ func newTunNet(t *testing.T, kindA, kindB string) *tunNet {
 	for i, v := range []*vtep{tn.a, tn.b} {
 		kind := []string{kindA, kindB}[i]
 		if kind == vtepKernel {
-			tn.must("ip", "-n", v.ns, "addr", "add", v.ul+"/24", "dev", v.u)
+			if v6 {
+				tn.must("ip", "netns", "exec", v.ns, "sysctl", "-qw", "net.ipv6.conf."+v.u+".disable_ipv6=0")
+				tn.must("ip", "-n", v.ns, "addr", "add", v.ul+plen, "dev", v.u, "nodad")
+			} else {
+				tn.must("ip", "-n", v.ns, "addr", "add", v.ul+plen, "dev", v.u)
+			}
 			tn.must("ip", "-n", v.ns, "link", "set", "dev", v.u, "up")
 			tn.must("ip", "-n", v.ns, "link", "set", "dev", "h", "up")
 			continue
@@ -117,7 +143,7 @@ func newTunNet(t *testing.T, kindA, kindB string) *tunNet {
 			v.fp.ctl("link", "add", l, "type", "afpacket", "ifname", l)
 			v.fp.ctl("link", "set", l, "up")
 		}
-		v.fp.ctl("addr", "add", v.ul+"/24", "dev", v.u)
+		v.fp.ctl("addr", "add", v.ul+plen, "dev", v.u)
 	}
 	return tn
 }
