@@ -18,6 +18,13 @@
 // moves each one into its host namespace and renames it eth0, so the rest
 // of a test does not care which port type it runs on.
 //
+// The tunnel tests (tunnel_test.go, topology in tunnel_topo_test.go) build
+// their own namespaces: two hosts, two VTEPs (flowpathd or the kernel's
+// VXLAN) and a 1550-byte underlay veth between them, or three flowpathd
+// in a row for an MPLS label swap. tshark there sees a flowpathd's frames
+// only where they arrive: flowpath transmits with PACKET_QDISC_BYPASS,
+// which skips the kernel's capture taps on the sending side.
+//
 // The files carry the build tag netns; run them as root with
 //
 //	go test -count=1 -tags netns ./tests/
