@@ -21,12 +21,13 @@
 # Usage: sudo bench/overlay.sh            env: DUR=5 (s per run) REPS=3 (median of)
 #        VARIANTS="kernel kbridge flowpath ovs"   RAW=/tmp/bench-raw/overlay
 #        FPD_ARGS="" (extra flowpathd flags)      PROFILE=1 (flowpathd --cpuprofile into RAW)
+#        FPD_ENV="" (environment for flowpathd, e.g. GOMAXPROCS=4)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 : "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/overlay}"
-: "${VARIANTS:=kernel kbridge flowpath ovs}" "${FPD_ARGS:=}" "${PROFILE:=0}"
+: "${VARIANTS:=kernel kbridge flowpath ovs}" "${FPD_ARGS:=}" "${FPD_ENV:=}" "${PROFILE:=0}"
 export DUR REPS RAW
 
 lib=$repo/../shared/bench/baselines/lib.sh
@@ -219,7 +220,7 @@ start_fpd() {
     local ns=$1 i prof=()
     [ "$PROFILE" = 1 ] && prof=(--cpuprofile "$RAW/$ns.pprof")
     # shellcheck disable=SC2086
-    ip netns exec "$ns" "$BIN/flowpathd" --socket "$BIN/$ns.sock" "${prof[@]}" $FPD_ARGS >"$RAW/$ns-flowpathd.log" 2>&1 &
+    ip netns exec "$ns" env $FPD_ENV "$BIN/flowpathd" --socket "$BIN/$ns.sock" "${prof[@]}" $FPD_ARGS >"$RAW/$ns-flowpathd.log" 2>&1 &
     FPD_PIDS+=($!)
     for i in $(seq 1 50); do
         "$BIN/fpctl" --socket "$BIN/$ns.sock" link show >/dev/null 2>&1 && return 0

@@ -58,6 +58,10 @@ type Device struct {
 // through the interface to find them.
 func (d *Device) bind() {
 	if d.Port == nil {
+		// A tunnel device takes super-frames and partial checksums:
+		// tunnelSend encapsulates them whole (tunnelSendUSO) or
+		// segment by segment, and completes checksums.
+		d.TxGSO = d.Tunnel != nil
 		return
 	}
 	n := d.Port.NumTx()

@@ -388,6 +388,10 @@ func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gb
 		w.dropOut(dev.Index, p, DropFDBMiss)
 		return
 	}
+	var orig tunnel.Outer // for cutting a super-frame up first (tunnelSendGSO)
+	if p.GSO.IsGSO() {
+		orig = *o
+	}
 	inner := p.Bytes()
 	innerType := binary.BigEndian.Uint16(inner[12:])
 	var innerL3 []byte
@@ -460,6 +464,14 @@ func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gb
 		}
 		tunHdr = th[:n]
 	}
+	if p.GSO.IsGSO() {
+		if !local && w.tunnelSendUSO(dev, out, p, o, tunHdr, &res) {
+			return
+		}
+		// Encapsulate segment by segment.
+		w.tunnelSendSegments(dev, p, &orig, vni, gbp, withGBP, opts, tflags, fromMeta)
+		return
+	}
 	if p.GSO.NeedsCsum && !gso.CompleteChecksum(p) {
 		w.dropOut(dev.Index, p, DropTunnelEncap)
 		return
@@ -492,6 +504,75 @@ func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gb
 	w.depth--
 }
 
+// tunnelSendUSO encapsulates the TCP super-frame p in one pass into UDP
+// GSO (USO) frames of tunnel datagrams for an underlay device out that
+// takes GSO (gso.EncapUSO): each datagram is what encapsulating one of p's
+// segments would give, and the kernel (or the peer VTEP, see
+// gso.MergeTunnelUSO) gets ~40 of them at a time. o is the complete outer
+// header (tunnelSend filled it). It reports false, with p untouched, when
+// the path does not allow it (no GSO on out, datagrams over the path MTU,
+// merging turned off, not TCP): the caller then encapsulates segment by
+// segment.
+func (w *worker) tunnelSendUSO(dev, out *Device, p *pkt.Packet, o *tunnel.Outer, tunHdr []byte, res *fib.Result) bool {
+	if !out.TxGSO || !w.e.cfg.TxCoalesce || w.depth >= maxTunnelDepth ||
+		(p.GSO.Type != pkt.GSOTCPv4 && p.GSO.Type != pkt.GSOTCPv6) {
+		return false
+	}
+	// The outer headers of one datagram, built by the same code as for a
+	// single packet, on an empty frame.
+	tmpl := w.pool.Get()
+	if tmpl == nil {
+		return false
+	}
+	tmpl.SetFrame(0)
+	if !tunnel.PushUDPTunnel(tmpl, o, nil) {
+		tmpl.Free()
+		return false
+	}
+	n, dg, ok := gso.EncapUSO(p, tmpl.Bytes(), tunHdr, int(pathMTU(out, res)), w.pool, w.usoOut[:])
+	tmpl.Free()
+	if !ok {
+		return false
+	}
+	w.ipID += uint16(dg - 1) // the datagrams' outer IDs follow o.ID
+	p.Free()
+	nh := nexthopOr(res.Nexthop.Gateway, o.Dst)
+	w.depth++
+	for i := 0; i < n; i++ {
+		q := w.usoOut[i]
+		w.usoOut[i] = nil
+		q.Meta.Clear()
+		q.InPort, q.Encap = 0, nil
+		w.output(out, q, nh, 0)
+	}
+	w.depth--
+	return true
+}
+
+// tunnelSendSegments cuts the super-frame p into its segments and
+// encapsulates each (o is the outer header as tunnelSend got it).
+func (w *worker) tunnelSendSegments(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gbp uint32, withGBP bool,
+	opts []byte, tflags uint16, fromMeta bool) {
+	if w.tunSegsBusy {
+		w.dropOut(dev.Index, p, DropGSOFailed)
+		return
+	}
+	n, ok := gso.Segment(p, w.pool, w.tunSegs[:])
+	if !ok {
+		w.dropOut(dev.Index, p, DropGSOFailed)
+		return
+	}
+	p.Free()
+	w.tunSegsBusy = true
+	for i := 0; i < n; i++ {
+		q := w.tunSegs[i]
+		w.tunSegs[i] = nil
+		oc := *o
+		w.tunnelSend(dev, q, &oc, vni, gbp, withGBP, opts, tflags, fromMeta)
+	}
+	w.tunSegsBusy = false
+}
+
 // tunnelBypass delivers a frame whose outer destination is local straight
 // to the local tunnel device with that VNI and port, without encapsulation
 // (the kernel's localbypass); without one the frame is dropped.
@@ -505,9 +586,10 @@ func (w *worker) tunnelBypass(dev *Device, p *pkt.Packet, port uint16, vni uint3
 		w.dropOut(dev.Index, p, DropTunnelNoRoute)
 		return
 	}
+	// The frame is not encapsulated: its offload state (a super-frame, a
+	// partial checksum) still describes it and goes with it.
 	p.Meta.Clear()
 	p.InPort = dst.Index
-	p.GSO = pkt.GSO{}
 	dc := &w.c.dev[dst.Index]
 	dc.rxPackets.Add(1)
 	dc.rxBytes.Add(uint64(p.Len()))

@@ -40,8 +40,12 @@ type worker struct {
 	udpSegs [256]*pkt.Packet // datagrams of a UDP GSO frame to a tunnel port
 	// splitting is set while udpSegs is being walked (no nesting).
 	splitting bool
-	frags     [1024]*pkt.Packet // fragmentation output
-	ipID      uint16
+	usoOut    [8]*pkt.Packet   // USO frames of one encapsulated super-frame
+	tunSegs   [256]*pkt.Packet // segments of a super-frame encapsulated one by one
+	// tunSegsBusy is set while tunSegs is being walked (no nesting).
+	tunSegsBusy bool
+	frags       [1024]*pkt.Packet // fragmentation output
+	ipID        uint16
 
 	pending    *neigh.Pending
 	pendingLen atomic.Int64

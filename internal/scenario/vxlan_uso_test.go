@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -8,10 +9,12 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"flowpath/api"
 	"flowpath/internal/gso"
 	"flowpath/internal/hdr"
 	"flowpath/internal/pkt"
 	"flowpath/internal/port"
+	"flowpath/internal/port/mem"
 )
 
 // usoVXLAN is what a flowpath VTEP (gso.Coalesce on its underlay port) or
@@ -145,4 +148,96 @@ func TestVXLANDecapUSOUnmergeable(t *testing.T) {
 		}
 	}
 	hh.quiet()
+}
+
+// usoTxTopo is gsoRxTopo with an underlay port that takes GSO (or not)
+// and a permanent neighbour 10.99.0.5 behind vx0.
+func usoTxTopo(t *testing.T, uOffloads port.Offloads) (*harness, *host, *host) {
+	h := newHarness(t, false)
+	h.offloads = port.Offloads{RxGSO: true, TxGSO: true}
+	h.addLink("h", "10.11.0.254/24")
+	h.offloads = uOffloads
+	h.addLink("u", "10.100.0.1/24")
+	h.offloads = port.Offloads{}
+	h.do(api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "vx0", Kind: "vxlan",
+		VXLAN: &api.VXLAN{VNI: 100, Remote: "10.100.0.2", DstPort: 4789, SetDstPort: true, Dev: "u"}}})
+	up := true
+	h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "vx0", Up: &up}})
+	h.do(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "vx0", Prefix: "10.99.0.1/24"}})
+	h.neigh("vx0", innerIP(5), innerMAC(5))
+	hh := h.host("h", [6]byte{2, 0, 0, 0, 0x11, 1}, "10.11.0.1", "").permanent()
+	peer := h.host("u", [6]byte{2, 0, 0, 0, 0x64, 2}, "10.100.0.2", "").permanent()
+	return h, hh, peer
+}
+
+// innerSegments decapsulates the VXLAN datagrams fs (USO frames cut
+// apart first) and returns the inner frames.
+func innerSegments(t *testing.T, fs []mem.Frame) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, fr := range fs {
+		p := pkt.NewPool("x", 4).Get()
+		p.SetBytes(fr.Data)
+		p.GSO = fr.GSO
+		ds := [][]byte{fr.Data}
+		if fr.GSO.IsGSO() {
+			ds = segmentFrames(t, p)
+		}
+		for _, d := range ds {
+			checkSums(t, d)
+			if binary.BigEndian.Uint16(d[36:]) != 4789 || d[42] != 0x08 {
+				t.Fatalf("not a VXLAN datagram: % x", d[:50])
+			}
+			out = append(out, d[50:])
+		}
+	}
+	return out
+}
+
+// A TCP super-frame from the host leaves an underlay port that takes GSO
+// as USO frames of VXLAN datagrams (one pass, gso.EncapUSO), and one that
+// does not as the datagrams themselves; both carry the same segments.
+func TestVXLANEncapSuperFrameUSO(t *testing.T) {
+	payload := gsoPayload(30000)
+	const mss = 1400
+	var inner [2][][]byte
+	for i, off := range []port.Offloads{{RxGSO: true, TxGSO: true}, {}} {
+		_, hh, peer := usoTxTopo(t, off)
+		f, g := hh.tcpSuper(innerIP(5).String(), false, true, payload, mss)
+		if !hh.port.InjectGSO(f, g) {
+			t.Fatal("inject")
+		}
+		want := (len(payload) + mss - 1) / mss
+		n := want
+		if off.TxGSO {
+			n = 1 // 22 datagrams of 1474 bytes fit one USO frame
+		}
+		fs := peer.port.WaitSent(n, 2e9)
+		if len(fs) != n {
+			t.Fatalf("txgso=%v: %d frames on the underlay, want %d", off.TxGSO, len(fs), n)
+		}
+		if off.TxGSO && (fs[0].GSO.Type != pkt.GSOUDPL4 || fs[0].GSO.CsumStart != 34) {
+			t.Fatalf("GSO %+v", fs[0].GSO)
+		}
+		inner[i] = innerSegments(t, fs)
+		if len(inner[i]) != want {
+			t.Fatalf("txgso=%v: %d datagrams, want %d", off.TxGSO, len(inner[i]), want)
+		}
+		var ps []gopacket.Packet
+		for _, d := range inner[i] {
+			ps = append(ps, gopacket.NewPacket(d, layers.LayerTypeEthernet, gopacket.Default))
+		}
+		for j, p := range ps {
+			tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+			if !ok || tcp.Seq != gsoSeq+uint32(j*mss) {
+				t.Fatalf("segment %d: %v", j, p)
+			}
+		}
+	}
+	// The same segments (the source MAC is each harness's own vx0).
+	for j := range inner[0] {
+		if !bytes.Equal(inner[0][j][:6], inner[1][j][:6]) || !bytes.Equal(inner[0][j][12:], inner[1][j][12:]) {
+			t.Fatalf("segment %d differs between the USO and the per-segment path", j)
+		}
+	}
 }
