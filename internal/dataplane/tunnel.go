@@ -514,7 +514,9 @@ func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gb
 // merging turned off, not TCP): the caller then encapsulates segment by
 // segment.
 func (w *worker) tunnelSendUSO(dev, out *Device, p *pkt.Packet, o *tunnel.Outer, tunHdr []byte, res *fib.Result) bool {
-	if !out.TxGSO || !w.e.cfg.TxCoalesce || w.depth >= maxTunnelDepth ||
+	// UDP segmentation fills in every datagram's checksum, so a tunnel
+	// that sends none (noudpcsum over IPv4) goes segment by segment.
+	if !out.TxGSO || !w.e.cfg.TxCoalesce || w.depth >= maxTunnelDepth || !o.Csum ||
 		(p.GSO.Type != pkt.GSOTCPv4 && p.GSO.Type != pkt.GSOTCPv6) {
 		return false
 	}

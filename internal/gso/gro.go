@@ -118,12 +118,14 @@ func sameHeaders(a, b []byte, v4 bool, l4, hlen int) bool {
 }
 
 // segChecksumOK verifies the TCP or UDP checksum of the candidate frame
-// b. A UDP checksum of 0 (none) passes: the merged frame gets one.
+// b. A UDP datagram sent without a checksum (0, IPv4) is not merged:
+// segmentation would give each datagram one, and its sender (a VXLAN
+// device with noudpcsum, say) chose none.
 func segChecksumOK(b []byte, s *seg) bool {
 	proto := hdr.IPProtoTCP
 	if s.udp {
 		if b[s.l4+6] == 0 && b[s.l4+7] == 0 {
-			return true
+			return false
 		}
 		proto = hdr.IPProtoUDP
 	}

@@ -151,16 +151,20 @@ func TestVXLANDecapUSOUnmergeable(t *testing.T) {
 }
 
 // usoTxTopo is gsoRxTopo with an underlay port that takes GSO (or not)
-// and a permanent neighbour 10.99.0.5 behind vx0.
-func usoTxTopo(t *testing.T, uOffloads port.Offloads) (*harness, *host, *host) {
+// and a permanent neighbour 10.99.0.5 behind vx0; tweak adjusts vx0's
+// configuration.
+func usoTxTopo(t *testing.T, uOffloads port.Offloads, tweak func(*api.VXLAN)) (*harness, *host, *host) {
 	h := newHarness(t, false)
 	h.offloads = port.Offloads{RxGSO: true, TxGSO: true}
 	h.addLink("h", "10.11.0.254/24")
 	h.offloads = uOffloads
 	h.addLink("u", "10.100.0.1/24")
 	h.offloads = port.Offloads{}
-	h.do(api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "vx0", Kind: "vxlan",
-		VXLAN: &api.VXLAN{VNI: 100, Remote: "10.100.0.2", DstPort: 4789, SetDstPort: true, Dev: "u"}}})
+	v := &api.VXLAN{VNI: 100, Remote: "10.100.0.2", DstPort: 4789, SetDstPort: true, Dev: "u"}
+	if tweak != nil {
+		tweak(v)
+	}
+	h.do(api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "vx0", Kind: "vxlan", VXLAN: v}})
 	up := true
 	h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "vx0", Up: &up}})
 	h.do(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "vx0", Prefix: "10.99.0.1/24"}})
@@ -202,7 +206,7 @@ func TestVXLANEncapSuperFrameUSO(t *testing.T) {
 	const mss = 1400
 	var inner [2][][]byte
 	for i, off := range []port.Offloads{{RxGSO: true, TxGSO: true}, {}} {
-		_, hh, peer := usoTxTopo(t, off)
+		_, hh, peer := usoTxTopo(t, off, nil)
 		f, g := hh.tcpSuper(innerIP(5).String(), false, true, payload, mss)
 		if !hh.port.InjectGSO(f, g) {
 			t.Fatal("inject")
@@ -238,6 +242,34 @@ func TestVXLANEncapSuperFrameUSO(t *testing.T) {
 	for j := range inner[0] {
 		if !bytes.Equal(inner[0][j][:6], inner[1][j][:6]) || !bytes.Equal(inner[0][j][12:], inner[1][j][12:]) {
 			t.Fatalf("segment %d differs between the USO and the per-segment path", j)
+		}
+	}
+}
+
+// A device with noudpcsum sends its datagrams without UDP checksums, as
+// the kernel's does over IPv4: its super-frames go out segment by segment
+// even on an underlay that takes USO (segmentation would add checksums),
+// and the datagrams are not merged on the way out either.
+func TestVXLANEncapSuperFrameNoUDPCsum(t *testing.T) {
+	payload := gsoPayload(10000)
+	const mss = 1400
+	off := false
+	_, hh, peer := usoTxTopo(t, port.Offloads{RxGSO: true, TxGSO: true}, func(v *api.VXLAN) { v.UDPCsum = &off })
+	f, g := hh.tcpSuper(innerIP(5).String(), false, true, payload, mss)
+	if !hh.port.InjectGSO(f, g) {
+		t.Fatal("inject")
+	}
+	want := (len(payload) + mss - 1) / mss
+	fs := peer.port.WaitSent(want, 2e9)
+	if len(fs) != want {
+		t.Fatalf("%d frames on the underlay, want %d datagrams", len(fs), want)
+	}
+	for i, fr := range fs {
+		if fr.GSO.IsGSO() || binary.BigEndian.Uint16(fr.Data[36:]) != 4789 {
+			t.Fatalf("frame %d: GSO %+v, % x", i, fr.GSO, fr.Data[:44])
+		}
+		if csum := binary.BigEndian.Uint16(fr.Data[40:]); csum != 0 {
+			t.Fatalf("datagram %d: UDP checksum %#04x, want none", i, csum)
 		}
 	}
 }
