@@ -520,12 +520,30 @@ func tcpChecksumOK(r map[string][]string) bool {
 		}
 		return ""
 	}
-	src, err1 := netip.ParseAddr(last("ip.src"))
-	dst, err2 := netip.ParseAddr(last("ip.dst"))
-	tot, err3 := strconv.Atoi(last("ip.len"))
-	hl, err4 := strconv.Atoi(last("ip.hdr_len"))
-	ck, err5 := strconv.ParseUint(field(r, "tcp.checksum", 0), 0, 16)
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil || !src.Is4() || !dst.Is4() {
+	tot, err1 := strconv.Atoi(last("ip.len"))
+	hl, err2 := strconv.Atoi(last("ip.hdr_len"))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return isPseudoSum(last("ip.src"), last("ip.dst"), 6, tot-hl, field(r, "tcp.checksum", 0))
+}
+
+// udpChecksumPartial reports whether the outer UDP checksum of a frame
+// tshark decoded (fields ip.src, ip.dst, udp.length, udp.checksum) is one
+// left to offload: the folded pseudo-header sum of the datagram, as in a
+// UDP GSO frame handed to a port with checksum offload.
+func udpChecksumPartial(r map[string][]string) bool {
+	n, err := strconv.Atoi(field(r, "udp.length", 0))
+	return err == nil && isPseudoSum(field(r, "ip.src", 0), field(r, "ip.dst", 0), 17, n, field(r, "udp.checksum", 0))
+}
+
+// isPseudoSum reports whether checksum (tshark's "0x1234") is the folded,
+// not complemented, IPv4 pseudo-header sum for proto and length n.
+func isPseudoSum(srcS, dstS string, proto uint32, n int, checksum string) bool {
+	src, err1 := netip.ParseAddr(srcS)
+	dst, err2 := netip.ParseAddr(dstS)
+	ck, err3 := strconv.ParseUint(checksum, 0, 16)
+	if err1 != nil || err2 != nil || err3 != nil || !src.Is4() || !dst.Is4() {
 		return false
 	}
 	s, d := src.As4(), dst.As4()
@@ -533,7 +551,7 @@ func tcpChecksumOK(r map[string][]string) bool {
 	sum += uint32(s[2])<<8 | uint32(s[3])
 	sum += uint32(d[0])<<8 | uint32(d[1])
 	sum += uint32(d[2])<<8 | uint32(d[3])
-	sum += 6 + uint32(tot-hl)
+	sum += proto + uint32(n)
 	for sum > 0xffff {
 		sum = sum&0xffff + sum>>16
 	}
