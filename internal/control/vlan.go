@@ -166,8 +166,8 @@ func (m *Model) followParent(txn *fib.Txn, parent *link, changed []*link) ([]*li
 }
 
 // vlanDevices links the VLAN devices of a snapshot being built to the
-// devices below them, in both directions, and gives each the offloads of
-// the port it ends on.
+// devices below them, in both directions (the engine then gives each the
+// offloads of the device its stack ends on).
 func vlanDevices(links map[uint32]*link, devs []*dataplane.Device) {
 	for i, l := range links {
 		if l.vlan == nil || devs[l.vlan.parent] == nil {
@@ -179,18 +179,6 @@ func vlanDevices(links map[uint32]*link, devs []*dataplane.Device) {
 			parent.VLANs = map[uint32]*dataplane.Device{}
 		}
 		parent.VLANs[dataplane.VLANKey(l.vlan.tpid, l.vlan.vid)] = d
-	}
-	for _, d := range devs {
-		if d == nil || d.VLAN == nil {
-			continue
-		}
-		below := d.VLAN.Parent
-		for n := 0; below.VLAN != nil && n < maxVLANNesting; n++ {
-			below = below.VLAN.Parent
-		}
-		if below.Port != nil {
-			d.TxGSO = below.Port.Offloads().TxGSO
-		}
 	}
 }
 

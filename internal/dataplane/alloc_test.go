@@ -136,7 +136,7 @@ func TestNoAllocsFullBatch(t *testing.T) {
 func TestNoAllocsCoalesce(t *testing.T) {
 	// A sink, not a memory port: the memory port's warm-up growth of
 	// each ring slot to a super-frame would be counted.
-	sink := &sinkPort{mac: macR2, offload: port.Offloads{RxGSO: true, TxGSO: true}}
+	sink := &sinkPort{mac: macR2, offload: port.Offloads{RxGSO: true, TxGSO: true, TxUSO: true}}
 	r := newRig(t, rigOpts{r2Port: sink})
 	const n = 8
 	var frames [n][]byte

@@ -38,6 +38,8 @@ type Device struct {
 	Port port.Port
 	// TxGSO: the port takes GSO super-frames and partial checksums.
 	TxGSO bool
+	// TxUSO: the port takes UDP segmentation (USO) super-frames too.
+	TxUSO bool
 	// Addr4 and Addr6 are the device's addresses, primary first.
 	Addr4, Addr6 []netip.Prefix
 	// Tunnel is set for a flow-based or classic UDP tunnel device
@@ -61,7 +63,9 @@ func (d *Device) bind() {
 		// A tunnel device takes super-frames and partial checksums:
 		// tunnelSend encapsulates them whole (tunnelSendUSO) or
 		// segment by segment, and completes checksums.
-		d.TxGSO = d.Tunnel != nil
+		if d.Tunnel != nil {
+			d.TxGSO = true
+		}
 		return
 	}
 	n := d.Port.NumTx()
@@ -70,7 +74,21 @@ func (d *Device) bind() {
 			d.tx[i] = d.Port.TxQueue(i)
 		}
 	}
-	d.TxGSO = d.Port.Offloads().TxGSO
+	off := d.Port.Offloads()
+	d.TxGSO, d.TxUSO = off.TxGSO, off.TxGSO && off.TxUSO
+}
+
+// bindStacked gives a VLAN device the offloads of the device at the bottom
+// of its stack (a port or a tunnel), which is what carries its frames.
+func (d *Device) bindStacked() {
+	if d.VLAN == nil {
+		return
+	}
+	below := d.VLAN.Parent
+	for n := 0; below.VLAN != nil && n < 16; n++ {
+		below = below.VLAN.Parent
+	}
+	d.TxGSO, d.TxUSO = below.TxGSO, below.TxUSO
 }
 
 // PrimaryAddr returns the device's first address of dst's family, preferring

@@ -101,6 +101,11 @@ func (e *Engine) Publish(s *Snapshot) {
 			d.bind()
 		}
 	}
+	for _, d := range s.Devices {
+		if d != nil {
+			d.bindStacked()
+		}
+	}
 	s.buildTunnels()
 	e.snap.Store(s)
 	e.quiesce(s.Gen)

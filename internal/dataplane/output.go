@@ -100,7 +100,8 @@ func (w *worker) xmit(out *Device, p *pkt.Packet, mac hdr.MAC) {
 	eth.SetDst(mac)
 	eth.SetSrc(out.MAC)
 	switch {
-	case p.GSO.IsGSO() && (!out.TxGSO || p.MTU != 0 || mplsPush(p) || udpTunnelGSO(p)):
+	case p.GSO.IsGSO() && (!out.TxGSO || p.MTU != 0 || mplsPush(p) || udpTunnelGSO(p) ||
+		(p.GSO.Type == pkt.GSOUDPL4 && !out.TxUSO)):
 		var n int
 		var ok bool
 		if udpTunnelGSO(p) {

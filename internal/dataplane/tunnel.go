@@ -516,7 +516,7 @@ func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gb
 func (w *worker) tunnelSendUSO(dev, out *Device, p *pkt.Packet, o *tunnel.Outer, tunHdr []byte, res *fib.Result) bool {
 	// UDP segmentation fills in every datagram's checksum, so a tunnel
 	// that sends none (noudpcsum over IPv4) goes segment by segment.
-	if !out.TxGSO || !w.e.cfg.TxCoalesce || w.depth >= maxTunnelDepth || !o.Csum ||
+	if !out.TxUSO || !w.e.cfg.TxCoalesce || w.depth >= maxTunnelDepth || !o.Csum ||
 		(p.GSO.Type != pkt.GSOTCPv4 && p.GSO.Type != pkt.GSOTCPv6) {
 		return false
 	}

@@ -327,7 +327,7 @@ func (w *worker) flushDev(idx uint32) {
 		return
 	}
 	if w.e.cfg.TxCoalesce && d.TxGSO && len(pkts) > 1 {
-		n, merged := gso.Coalesce(pkts)
+		n, merged := gso.CoalesceFor(pkts, d.TxUSO)
 		if merged > 0 {
 			w.c.coalesced.Add(uint64(merged))
 			pkts = pkts[:n]

@@ -165,7 +165,12 @@ const maxCoalesced = 0xffff
 // Coalesce returns the number of frames left in pkts[:n]; pkts[n:] is
 // cleared. merged is the number of frames freed by merging. It never
 // allocates.
-func Coalesce(pkts []*pkt.Packet) (n, merged int) {
+func Coalesce(pkts []*pkt.Packet) (n, merged int) { return CoalesceFor(pkts, true) }
+
+// CoalesceFor is Coalesce for a port that may not take UDP segmentation
+// (Offloads.TxUSO false): with udp false, UDP datagrams are left alone and
+// only TCP segments are merged.
+func CoalesceFor(pkts []*pkt.Packet, udp bool) (n, merged int) {
 	var (
 		head    *pkt.Packet // the run being built (pkts[n-1]), or nil
 		hs      seg         // head's headers
@@ -181,7 +186,7 @@ func Coalesce(pkts []*pkt.Packet) (n, merged int) {
 		head, count, open = nil, 0, false
 	}
 	for _, p := range pkts {
-		if !parseSeg(p, &s) {
+		if !parseSeg(p, &s) || (s.udp && !udp) {
 			finish()
 			pkts[n] = p
 			n++

@@ -366,3 +366,25 @@ func TestCoalesceUDP(t *testing.T) {
 		}
 	}
 }
+
+// For a port without UDP segmentation, CoalesceFor(pkts, false) leaves UDP
+// datagrams as they are and still merges TCP segments.
+func TestCoalesceForNoUDP(t *testing.T) {
+	pool := pkt.NewPool("t", 64)
+	for _, udp := range []bool{true, false} {
+		s := frameSpec{udp: udp, payload: make([]byte, 4000), mss: 1000, flags: hdr.TCPFlagACK, id: 100, seq: 5000}
+		segs := segmentSpec(t, pool, &s)
+		batch := append([]*pkt.Packet(nil), segs...)
+		n, merged := CoalesceFor(batch, false)
+		if udp && (n != len(segs) || merged != 0) {
+			t.Fatalf("udp: %d frames, %d merged; want them all as they were", n, merged)
+		}
+		if !udp && (n != 1 || merged != len(segs)-1) {
+			t.Fatalf("tcp: %d frames, %d merged; want one", n, merged)
+		}
+		freeAll(batch[:n])
+	}
+	if pool.Available() != pool.Size() {
+		t.Fatal("pool leaked")
+	}
+}

@@ -14,6 +14,11 @@ type Offloads struct {
 	// TxGSO: Transmit accepts super-frames and partial checksums
 	// (TCP/UDP-L4 segmentation and checksum done by the port or kernel).
 	TxGSO bool
+	// TxUSO: Transmit accepts UDP segmentation super-frames (GSO type
+	// UDP-L4: one datagram per segment, each with its own UDP header).
+	// Needs TxGSO. AF_PACKET takes them since Linux 6.2; TAP when the
+	// kernel accepted TUN_F_USO4/6.
+	TxUSO bool
 	// TxUDPTunnelGSO: Transmit accepts super-frames inside a UDP tunnel.
 	TxUDPTunnelGSO bool
 }

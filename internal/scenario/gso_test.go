@@ -150,7 +150,7 @@ func TestGSOSegmentedForPlainPort(t *testing.T) {
 }
 
 func TestGSOKeptForOffloadPort(t *testing.T) {
-	_, h1, h2 := gsoHosts(t, port.Offloads{TxGSO: true, RxGSO: true})
+	_, h1, h2 := gsoHosts(t, port.Offloads{TxGSO: true, TxUSO: true, RxGSO: true})
 	payload := gsoPayload(20000)
 	f, g := h1.tcpSuper("10.2.0.1", false, true, payload, 1448)
 	if !h1.port.InjectGSO(f, g) {

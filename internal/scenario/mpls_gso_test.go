@@ -16,7 +16,7 @@ import (
 // MPLS ethertype from a virtio-net header (AF_PACKET refuses the write),
 // so flowpath segments first and labels each segment.
 func TestRouteEncapMPLSSegmentsSuperFrame(t *testing.T) {
-	h, h1, h2 := gsoHosts(t, port.Offloads{TxGSO: true, RxGSO: true})
+	h, h1, h2 := gsoHosts(t, port.Offloads{TxGSO: true, TxUSO: true, RxGSO: true})
 	h.do(api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "10.12.0.0/24", Via: "10.2.0.1", Dev: "r2",
 		Encap: &api.Encap{Type: "mpls", Labels: []uint32{200}}}})
 	payload := gsoPayload(10000)

@@ -113,7 +113,7 @@ func TestVXLANDecapSuperFrameSegmented(t *testing.T) {
 // A super-frame forwarded to a port that takes GSO stays one frame, its
 // offload state moved to the inner headers.
 func TestVXLANDecapSuperFrameKept(t *testing.T) {
-	h, hh, peer := gsoRxTopo(t, port.Offloads{TxGSO: true, RxGSO: true})
+	h, hh, peer := gsoRxTopo(t, port.Offloads{TxGSO: true, TxUSO: true, RxGSO: true})
 	payload := gsoPayload(30000)
 	f, g := kernelVXLANTCP(t, h, peer, payload, 1448)
 	if !peer.port.InjectGSO(f, g) {
@@ -143,7 +143,7 @@ func TestVXLANDecapSuperFrameKept(t *testing.T) {
 // into its datagrams (vxlan_uso_test.go), and one that cannot be cut (no
 // segment size) is dropped and counted, not delivered as a giant.
 func TestVXLANDecapOuterGSODropped(t *testing.T) {
-	h, hh, peer := gsoRxTopo(t, port.Offloads{TxGSO: true, RxGSO: true})
+	h, hh, peer := gsoRxTopo(t, port.Offloads{TxGSO: true, TxUSO: true, RxGSO: true})
 	f, _ := kernelVXLANTCP(t, h, peer, gsoPayload(3000), 0)
 	g := pkt.GSO{Type: pkt.GSOUDPL4, Size: 0, NeedsCsum: true, CsumStart: 34, CsumOffset: 6, HdrLen: 42}
 	if !peer.port.InjectGSO(f, g) {

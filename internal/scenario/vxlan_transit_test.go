@@ -22,8 +22,23 @@ import (
 // port that takes GSO, each must leave as a whole VXLAN datagram within
 // the MTU: handing the frame on as TCP GSO would have the kernel segment
 // or offload the outer UDP packet as TCP.
+//
+// A port that takes TCP GSO but not UDP segmentation (AF_PACKET before
+// Linux 6.2) gets the datagrams one by one, never a USO frame.
 func TestVXLANSuperFrameInTransit(t *testing.T) {
-	h, h1, h2 := gsoHosts(t, port.Offloads{TxGSO: true, RxGSO: true})
+	for _, c := range []struct {
+		name string
+		off  port.Offloads
+	}{
+		{"uso", port.Offloads{TxGSO: true, TxUSO: true, RxGSO: true}},
+		{"no-uso", port.Offloads{TxGSO: true, RxGSO: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) { testVXLANSuperFrameInTransit(t, c.off) })
+	}
+}
+
+func testVXLANSuperFrameInTransit(t *testing.T, off port.Offloads) {
+	h, h1, h2 := gsoHosts(t, off)
 	payload := gsoPayload(12000)
 	const mss = 1398 // 1398 + 40 + 14 + 8 + 8 + 20 = 1488 <= 1500
 	// The inner TCP super-frame, as the station behind h1's VTEP sent it.
@@ -58,6 +73,9 @@ func TestVXLANSuperFrameInTransit(t *testing.T) {
 			t.Fatalf("%d tunnel datagrams on h2, want %d (drops %v)", len(dgrams), want, h.drops())
 		}
 		fr := fs[0]
+		if fr.GSO.Type == pkt.GSOUDPL4 && !off.TxUSO {
+			t.Fatalf("USO frame %+v to a port without UDP segmentation", fr.GSO)
+		}
 		if fr.GSO.Type != pkt.GSOUDPL4 {
 			if fr.GSO.IsGSO() {
 				t.Fatalf("frame handed on as GSO %+v: not a whole datagram", fr.GSO)

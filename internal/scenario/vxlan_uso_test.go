@@ -76,7 +76,7 @@ func TestVXLANDecapUSOSplit(t *testing.T) {
 // Towards a host that takes GSO, the decapsulated segments are merged
 // back into one TCP super-frame (gso.Coalesce before the port).
 func TestVXLANDecapUSOCoalesced(t *testing.T) {
-	h, hh, peer := gsoRxTopo(t, port.Offloads{TxGSO: true, RxGSO: true})
+	h, hh, peer := gsoRxTopo(t, port.Offloads{TxGSO: true, TxUSO: true, RxGSO: true})
 	payload := gsoPayload(5000)
 	const mss = 1448
 	f, g := usoVXLAN(t, h, peer, payload, mss)
@@ -155,7 +155,7 @@ func TestVXLANDecapUSOUnmergeable(t *testing.T) {
 // configuration.
 func usoTxTopo(t *testing.T, uOffloads port.Offloads, tweak func(*api.VXLAN)) (*harness, *host, *host) {
 	h := newHarness(t, false)
-	h.offloads = port.Offloads{RxGSO: true, TxGSO: true}
+	h.offloads = port.Offloads{RxGSO: true, TxGSO: true, TxUSO: true}
 	h.addLink("h", "10.11.0.254/24")
 	h.offloads = uOffloads
 	h.addLink("u", "10.100.0.1/24")
@@ -204,8 +204,9 @@ func innerSegments(t *testing.T, fs []mem.Frame) [][]byte {
 func TestVXLANEncapSuperFrameUSO(t *testing.T) {
 	payload := gsoPayload(30000)
 	const mss = 1400
-	var inner [2][][]byte
-	for i, off := range []port.Offloads{{RxGSO: true, TxGSO: true}, {}} {
+	// USO; no GSO; TCP GSO without UDP segmentation (per segment too).
+	var inner [3][][]byte
+	for i, off := range []port.Offloads{{RxGSO: true, TxGSO: true, TxUSO: true}, {}, {RxGSO: true, TxGSO: true}} {
 		_, hh, peer := usoTxTopo(t, off, nil)
 		f, g := hh.tcpSuper(innerIP(5).String(), false, true, payload, mss)
 		if !hh.port.InjectGSO(f, g) {
@@ -213,14 +214,14 @@ func TestVXLANEncapSuperFrameUSO(t *testing.T) {
 		}
 		want := (len(payload) + mss - 1) / mss
 		n := want
-		if off.TxGSO {
+		if off.TxUSO {
 			n = 1 // 22 datagrams of 1474 bytes fit one USO frame
 		}
 		fs := peer.port.WaitSent(n, 2e9)
 		if len(fs) != n {
 			t.Fatalf("txgso=%v: %d frames on the underlay, want %d", off.TxGSO, len(fs), n)
 		}
-		if off.TxGSO && (fs[0].GSO.Type != pkt.GSOUDPL4 || fs[0].GSO.CsumStart != 34) {
+		if off.TxUSO && (fs[0].GSO.Type != pkt.GSOUDPL4 || fs[0].GSO.CsumStart != 34) {
 			t.Fatalf("GSO %+v", fs[0].GSO)
 		}
 		inner[i] = innerSegments(t, fs)
@@ -239,9 +240,11 @@ func TestVXLANEncapSuperFrameUSO(t *testing.T) {
 		}
 	}
 	// The same segments (the source MAC is each harness's own vx0).
-	for j := range inner[0] {
-		if !bytes.Equal(inner[0][j][:6], inner[1][j][:6]) || !bytes.Equal(inner[0][j][12:], inner[1][j][12:]) {
-			t.Fatalf("segment %d differs between the USO and the per-segment path", j)
+	for k := 1; k < len(inner); k++ {
+		for j := range inner[0] {
+			if !bytes.Equal(inner[0][j][:6], inner[k][j][:6]) || !bytes.Equal(inner[0][j][12:], inner[k][j][12:]) {
+				t.Fatalf("segment %d differs between the USO and the per-segment path %d", j, k)
+			}
 		}
 	}
 }
@@ -254,7 +257,7 @@ func TestVXLANEncapSuperFrameNoUDPCsum(t *testing.T) {
 	payload := gsoPayload(10000)
 	const mss = 1400
 	off := false
-	_, hh, peer := usoTxTopo(t, port.Offloads{RxGSO: true, TxGSO: true}, func(v *api.VXLAN) { v.UDPCsum = &off })
+	_, hh, peer := usoTxTopo(t, port.Offloads{RxGSO: true, TxGSO: true, TxUSO: true}, func(v *api.VXLAN) { v.UDPCsum = &off })
 	f, g := hh.tcpSuper(innerIP(5).String(), false, true, payload, mss)
 	if !hh.port.InjectGSO(f, g) {
 		t.Fatal("inject")

@@ -196,3 +196,20 @@ func TestGate(t *testing.T) {
 		}
 	}
 }
+
+func TestReleaseAtLeast(t *testing.T) {
+	for _, c := range []struct {
+		rel  string
+		want bool
+	}{
+		{"6.18.44-fc-v1272", true}, {"6.2.0", true}, {"6.2", true}, {"6.1.0-18-amd64", false},
+		{"5.19.17", false}, {"7.0-rc1", true}, {"6.10", true}, {"garbage", false}, {"", false}, {"6.x", false},
+	} {
+		if got := releaseAtLeast(c.rel, 6, 2); got != c.want {
+			t.Errorf("releaseAtLeast(%q, 6, 2) = %v, want %v", c.rel, got, c.want)
+		}
+	}
+	if !KernelAtLeast(2, 6) {
+		t.Error("the running kernel is older than 2.6?")
+	}
+}

@@ -59,6 +59,11 @@ const (
 	txRetryWait      = 50 * time.Microsecond
 )
 
+// usoOK: the kernel takes UDP segmentation (VIRTIO_NET_HDR_GSO_UDP_L4)
+// in the virtio-net header of a packet socket, which it does since 6.2;
+// older ones refuse such writes with EINVAL.
+var usoOK = sys.KernelAtLeast(6, 2)
+
 // Port is an AF_PACKET port.
 type Port struct {
 	name    string
@@ -318,7 +323,7 @@ func (p *Port) MTU() int { return p.mtu }
 
 // Offloads implements port.Port: GSO both ways with the virtio-net header.
 func (p *Port) Offloads() port.Offloads {
-	return port.Offloads{RxGSO: p.vnet, TxGSO: p.vnet}
+	return port.Offloads{RxGSO: p.vnet, TxGSO: p.vnet, TxUSO: p.vnet && usoOK}
 }
 
 // RxQueues implements port.Port.

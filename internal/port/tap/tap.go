@@ -188,7 +188,7 @@ func (p *Port) MTU() int { return p.mtu }
 
 // Offloads implements port.Port: GSO both ways with the virtio-net header.
 func (p *Port) Offloads() port.Offloads {
-	return port.Offloads{RxGSO: p.vnet, TxGSO: p.vnet}
+	return port.Offloads{RxGSO: p.vnet, TxGSO: p.vnet, TxUSO: p.vnet && p.offloads&sys.TunFUSO4 != 0}
 }
 
 // KernelOffloads reports the TUNSETOFFLOAD bits the kernel accepted.
