@@ -101,6 +101,14 @@ var tunnelValidCases = []grammarCase{
 		&api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "v", Kind: "vlan", Link: "vx0", VLAN: &api.VLAN{ID: 0, Protocol: "802.1Q"}}}},
 	// Without an id it is the daemon that refuses (EINVAL), as the kernel does.
 	{"link", "add", 0, "link eth0 v type vlan", &api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "v", Kind: "vlan", Link: "eth0"}}},
+	// ---- sysctl ----
+	{"sysctl", "show", 0, "", &api.Request{Op: api.OpSysctlShow}},
+	{"sysctl", "show", 0, "-a", &api.Request{Op: api.OpSysctlShow}},
+	{"sysctl", "show", 0, "net.mpls.default_ttl", &api.Request{Op: api.OpSysctlShow, Sysctl: &api.Sysctl{Name: "net.mpls.default_ttl"}}},
+	{"sysctl", "show", 0, "-w net.mpls.default_ttl=64",
+		&api.Request{Op: api.OpSysctlSet, Sysctl: &api.Sysctl{Name: "net.mpls.default_ttl", Value: "64"}}},
+	{"sysctl", "show", 0, "net/mpls/ip_ttl_propagate=0",
+		&api.Request{Op: api.OpSysctlSet, Sysctl: &api.Sysctl{Name: "net/mpls/ip_ttl_propagate", Value: "0"}}},
 }
 
 var tunnelInvalidCases = []struct {
@@ -110,6 +118,11 @@ var tunnelInvalidCases = []struct {
 	msg             string
 	status          int
 }{
+	{"sysctl", "show", 0, "-w", "sysctl: no variables specified", 255},
+	{"sysctl", "show", 0, "-w net.mpls.default_ttl", `sysctl: "net.mpls.default_ttl" must be of the form name=value`, 255},
+	{"sysctl", "show", 0, "a=1 b=2", `fpctl sysctl takes one setting at a time, not "a=1 b=2"`, 255},
+	{"sysctl", "show", 0, "-z", `sysctl: unknown option "-z"`, 255},
+	{"sysctl", "show", 0, "=5", `sysctl: malformed setting "=5"`, 255},
 	{"link", "add", 0, "link eth0 v type vlan id 65536", `Error: argument "65536" is wrong: id is invalid`, 255},
 	{"link", "add", 0, "link eth0 v type vlan protocol ip id 1", `Error: argument "ip" is wrong: protocol is invalid`, 255},
 	{"link", "add", 0, "link eth0 v type vlan id 1 reorder_hdr x", `Error: argument of "reorder_hdr" must be "on" or "off", not "x"`, 255},
