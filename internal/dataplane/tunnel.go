@@ -514,9 +514,11 @@ func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gb
 // merging turned off, not TCP): the caller then encapsulates segment by
 // segment.
 func (w *worker) tunnelSendUSO(dev, out *Device, p *pkt.Packet, o *tunnel.Outer, tunHdr []byte, res *fib.Result) bool {
-	// UDP segmentation fills in every datagram's checksum, so a tunnel
-	// that sends none (noudpcsum over IPv4) goes segment by segment.
-	if !out.TxUSO || !w.e.cfg.TxCoalesce || w.depth >= maxTunnelDepth || !o.Csum ||
+	// UDP segmentation fills in every datagram's checksum, also for a
+	// tunnel that sends none (noudpcsum, or encap without csum, over
+	// IPv4): RFC 7348 allows a correct one, and going segment by segment
+	// instead costs about 6x the overlay's TCP throughput.
+	if !out.TxUSO || !w.e.cfg.TxCoalesce || w.depth >= maxTunnelDepth ||
 		(p.GSO.Type != pkt.GSOTCPv4 && p.GSO.Type != pkt.GSOTCPv6) {
 		return false
 	}

@@ -118,14 +118,14 @@ func sameHeaders(a, b []byte, v4 bool, l4, hlen int) bool {
 }
 
 // segChecksumOK verifies the TCP or UDP checksum of the candidate frame
-// b. A UDP datagram sent without a checksum (0, IPv4) is not merged:
-// segmentation would give each datagram one, and its sender (a VXLAN
-// device with noudpcsum, say) chose none.
+// b. A UDP checksum of 0 (none, IPv4) passes: the merged frame gets one
+// when it is cut (a correct checksum is always acceptable; RFC 7348 says
+// so for VXLAN, whose noudpcsum datagrams are the usual case).
 func segChecksumOK(b []byte, s *seg) bool {
 	proto := hdr.IPProtoTCP
 	if s.udp {
 		if b[s.l4+6] == 0 && b[s.l4+7] == 0 {
-			return false
+			return true
 		}
 		proto = hdr.IPProtoUDP
 	}

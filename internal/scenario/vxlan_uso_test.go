@@ -249,30 +249,33 @@ func TestVXLANEncapSuperFrameUSO(t *testing.T) {
 	}
 }
 
-// A device with noudpcsum sends its datagrams without UDP checksums, as
-// the kernel's does over IPv4: its super-frames go out segment by segment
-// even on an underlay that takes USO (segmentation would add checksums),
-// and the datagrams are not merged on the way out either.
-func TestVXLANEncapSuperFrameNoUDPCsum(t *testing.T) {
-	payload := gsoPayload(10000)
-	const mss = 1400
+// A device with noudpcsum sends single datagrams without UDP checksums,
+// as the kernel's does over IPv4; its super-frames still leave as USO
+// frames whose datagrams the kernel gives correct checksums when it cuts
+// them (RFC 7348 allows them; per-segment encapsulation would cost most of
+// the overlay's TCP throughput). The datagrams are the same either way.
+func TestVXLANEncapNoUDPCsum(t *testing.T) {
 	off := false
 	_, hh, peer := usoTxTopo(t, port.Offloads{RxGSO: true, TxGSO: true, TxUSO: true}, func(v *api.VXLAN) { v.UDPCsum = &off })
+	hh.send(udp4(hh, innerIP(5).String(), 1, 2, "one datagram")...)
+	fs := peer.port.WaitSent(1, 2e9)
+	if len(fs) != 1 || fs[0].GSO.IsGSO() {
+		t.Fatalf("single packet: %d frames %+v", len(fs), fs)
+	}
+	if csum := binary.BigEndian.Uint16(fs[0].Data[40:]); csum != 0 {
+		t.Fatalf("single datagram: UDP checksum %#04x, want none", csum)
+	}
+	payload := gsoPayload(10000)
+	const mss = 1400
 	f, g := hh.tcpSuper(innerIP(5).String(), false, true, payload, mss)
 	if !hh.port.InjectGSO(f, g) {
 		t.Fatal("inject")
 	}
-	want := (len(payload) + mss - 1) / mss
-	fs := peer.port.WaitSent(want, 2e9)
-	if len(fs) != want {
-		t.Fatalf("%d frames on the underlay, want %d datagrams", len(fs), want)
+	fs = peer.port.WaitSent(1, 2e9)
+	if len(fs) != 1 || fs[0].GSO.Type != pkt.GSOUDPL4 {
+		t.Fatalf("super-frame: %d frames, want one USO frame", len(fs))
 	}
-	for i, fr := range fs {
-		if fr.GSO.IsGSO() || binary.BigEndian.Uint16(fr.Data[36:]) != 4789 {
-			t.Fatalf("frame %d: GSO %+v, % x", i, fr.GSO, fr.Data[:44])
-		}
-		if csum := binary.BigEndian.Uint16(fr.Data[40:]); csum != 0 {
-			t.Fatalf("datagram %d: UDP checksum %#04x, want none", i, csum)
-		}
+	if got, want := len(innerSegments(t, fs)), (len(payload)+mss-1)/mss; got != want {
+		t.Fatalf("%d datagrams in the USO frame, want %d", got, want)
 	}
 }
