@@ -48,7 +48,7 @@ func gsoRxTopo(t *testing.T, hOffloads port.Offloads) (*harness, *host, *host) {
 // super-frame) from station 10.99.0.5 to 10.11.0.1 whose checksum holds
 // only the pseudo-header sum, and the offload state AF_PACKET reports for
 // it: gso TCPv4 with mss, or none when mss is 0.
-func kernelVXLANTCP(t *testing.T, h *harness, peer *host, payload []byte, mss uint16) ([]byte, pkt.GSO) {
+func kernelVXLANTCP(t *testing.T, h *harness, peer *host, payload []byte, mss int) ([]byte, pkt.GSO) {
 	vmac := h.mac("vx0")
 	sta := innerMAC(5)
 	ip := &layers.IPv4{Version: 4, TTL: 64, Id: 0x4000, Flags: layers.IPv4DontFragment, Protocol: layers.IPProtocolTCP,
@@ -64,7 +64,7 @@ func kernelVXLANTCP(t *testing.T, h *harness, peer *host, payload []byte, mss ui
 	g := pkt.GSO{NeedsCsum: true, CsumStart: uint16(csumStart), CsumOffset: 16}
 	if mss != 0 {
 		// The kernel's hdr_len is the linear part of the skb: a hint.
-		g.Type, g.Size, g.HdrLen = pkt.GSOTCPv4, mss, uint16(csumStart+20+200)
+		g.Type, g.Size, g.HdrLen = pkt.GSOTCPv4, uint16(mss), uint16(csumStart+20+200)
 	}
 	return frame, g
 }
@@ -90,10 +90,18 @@ func TestVXLANDecapPartialChecksum(t *testing.T) {
 // A super-frame decapsulated and forwarded to a port without GSO is
 // segmented, every segment with valid checksums.
 func TestVXLANDecapSuperFrameSegmented(t *testing.T) {
+	checkDecapSegmented(t, kernelVXLANTCP, 20000)
+}
+
+// checkDecapSegmented injects on the underlay what build makes of a TCP
+// payload of n bytes (mss 1448) and checks that a host without offloads
+// gets it as valid segments, nothing else.
+func checkDecapSegmented(t *testing.T, build func(*testing.T, *harness, *host, []byte, int) ([]byte, pkt.GSO), n int) {
+	t.Helper()
 	h, hh, peer := gsoRxTopo(t, port.Offloads{})
-	payload := gsoPayload(20000)
+	payload := gsoPayload(n)
 	const mss = 1448
-	f, g := kernelVXLANTCP(t, h, peer, payload, mss)
+	f, g := build(t, h, peer, payload, mss)
 	if !peer.port.InjectGSO(f, g) {
 		t.Fatal("inject")
 	}

@@ -53,24 +53,7 @@ func usoVXLAN(t *testing.T, h *harness, peer *host, payload []byte, mss int) ([]
 // A USO super-frame of VXLAN datagrams is cut into its datagrams and each
 // decapsulated: a host without offloads gets the segments.
 func TestVXLANDecapUSOSplit(t *testing.T) {
-	h, hh, peer := gsoRxTopo(t, port.Offloads{})
-	payload := gsoPayload(5000)
-	const mss = 1448
-	f, g := usoVXLAN(t, h, peer, payload, mss)
-	if !peer.port.InjectGSO(f, g) {
-		t.Fatal("inject")
-	}
-	want := (len(payload) + mss - 1) / mss
-	fs := hh.port.WaitSent(want, 2e9)
-	if len(fs) != want {
-		t.Fatalf("%d frames, want %d", len(fs), want)
-	}
-	var ps []gopacket.Packet
-	for _, fr := range fs {
-		ps = append(ps, gopacket.NewPacket(fr.Data, layers.LayerTypeEthernet, gopacket.Default))
-	}
-	checkSegments(t, ps, hh, false, 1500, mss, payload)
-	hh.quiet()
+	checkDecapSegmented(t, usoVXLAN, 5000)
 }
 
 // Towards a host that takes GSO, the decapsulated segments are merged
