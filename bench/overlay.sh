@@ -30,66 +30,8 @@ repo=$(cd "$here/.." && pwd)
 : "${VARIANTS:=kernel kbridge flowpath ovs}" "${FPD_ARGS:=}" "${FPD_ENV:=}" "${PROFILE:=0}"
 export DUR REPS RAW
 
-lib=$repo/../shared/bench/baselines/lib.sh
-if [ -f "$lib" ]; then
-    # shellcheck source=/dev/null
-    . "$lib"
-else
-    # The few helpers of shared/bench/baselines/lib.sh this script uses,
-    # for a checkout without the shared tree. Same conventions: PIDs only,
-    # our own namespaces only, medians of REPS, raw JSON kept.
-    mkdir -p "$RAW"
-    need_root() { [ "$(id -u)" = 0 ] || { echo "must run as root" >&2; exit 1; }; }
-    need_tools() {
-        local t missing=()
-        for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
-        [ ${#missing[@]} -eq 0 ] || { echo "missing tools: ${missing[*]}" >&2; exit 1; }
-    }
-    ns_del() {
-        local ns pid
-        for ns in "$@"; do
-            ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$ns" || continue
-            for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
-            sleep 0.2
-            for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-            ip netns del "$ns" 2>/dev/null
-        done
-    }
-    ns_add() {
-        local ns
-        for ns in "$@"; do
-            ip netns add "$ns"; ip -n "$ns" link set lo up
-            ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-        done
-    }
-    median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
-    iperf_server() {
-        local ns=$1 i
-        ip netns exec "$ns" iperf3 -s -p 5201 >/dev/null 2>&1 &
-        local pid=$!
-        for i in $(seq 1 50); do ip netns exec "$ns" ss -ltn 2>/dev/null | grep -q ':5201 ' && break; sleep 0.1; done
-        echo "$pid"
-    }
-    tcp_once() {
-        local ns=$1 dst=$2 tag=$3 f="$RAW/$3.json"
-        ip netns exec "$ns" iperf3 -c "$dst" -p 5201 -t "$DUR" -J >"$f" 2>&1
-        jq -r 'if .error then "nan nan nan" else
-                 (.end.sum_received.bits_per_second/1e9*1000|round/1000|tostring) + " " +
-                 (.end.cpu_utilization_percent.host_total|round|tostring) + " " +
-                 (.end.cpu_utilization_percent.remote_total|round|tostring) end' "$f" 2>/dev/null || echo "nan nan nan"
-    }
-    udp_once() {
-        local ns=$1 dst=$2 tag=$3 f="$RAW/$3.json"
-        ip netns exec "$ns" iperf3 -c "$dst" -p 5201 -u -l 64 -b 0 -t "$DUR" -J >"$f" 2>&1
-        jq -r 'if .error then "nan nan nan nan nan" else
-                 (.end.sum_received) as $r | (.end.sum_sent) as $s | (.end.cpu_utilization_percent) as $c |
-                 ($r.bytes/64/$r.seconds|round|tostring) + " " + ($s.packets/$s.seconds|round|tostring) + " " +
-                 ($r.lost_percent*100|round/100|tostring) + " " +
-                 ($c.host_total|round|tostring) + " " + ($c.remote_total|round|tostring) end' "$f" 2>/dev/null || echo "nan nan nan nan nan"
-    }
-    pingcheck() { ip netns exec "$1" ping -c 2 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }
-fi
-mkdir -p "$RAW"
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$here/lib.sh"
 
 need_root
 need_tools ip iperf3 jq ss go ethtool
@@ -101,8 +43,6 @@ OVS_UDP_RX=56925
 
 BIN=""
 OVSROOT=/tmp/bn-ov-ovs      # private OVS instances (not baselines/04's /tmp/bn-ovs)
-FPD_PIDS=()
-SPIDS=()
 HAVE_OVS=0
 ALLNS=""
 for p in k b f o; do ALLNS="$ALLNS bn-ov-${p}h1 bn-ov-${p}v1 bn-ov-${p}v2 bn-ov-${p}h2"; done
@@ -112,7 +52,7 @@ ovs_envrun() { local d=$OVSROOT/$1; shift; OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR
 vsctl() { local n=$1; shift; ovs_envrun "$n" ovs-vsctl --db="unix:$OVSROOT/$n/db.sock" --timeout=20 "$@"; }
 appctl() { local n=$1; shift; ovs_envrun "$n" ovs-appctl --timeout=20 "$@"; }
 ovs_start() {   # ovs_start NS NAME: fresh db, ovsdb-server + ovs-vswitchd inside NS
-    local ns=$1 n=$2 d=$OVSROOT/$2 i
+    local ns=$1 n=$2 d=$OVSROOT/$2
     rm -rf "$d"; mkdir -p "$d"
     ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema >/dev/null || return 1
     ovs_envrun "$n" ip netns exec "$ns" ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" \
@@ -120,7 +60,7 @@ ovs_start() {   # ovs_start NS NAME: fresh db, ovsdb-server + ovs-vswitchd insid
     vsctl "$n" --no-wait init || return 1
     ovs_envrun "$n" ip netns exec "$ns" ovs-vswitchd "unix:$d/db.sock" --pidfile="$d/ovs-vswitchd.pid" \
         --log-file="$d/ovs-vswitchd.log" -vconsole:off --no-chdir --detach 2>>"$d/start.err" || return 1
-    for i in $(seq 1 50); do appctl "$n" version >/dev/null 2>&1 && return 0; sleep 0.1; done
+    for _ in $(seq 1 50); do appctl "$n" version >/dev/null 2>&1 && return 0; sleep 0.1; done
     echo "ovs-vswitchd $n did not come up; see $d/ovs-vswitchd.log" >&2; return 1
 }
 ovs_stop() {    # by the PIDs in the pidfiles
@@ -133,17 +73,9 @@ ovs_stop() {    # by the PIDs in the pidfiles
 }
 
 cleanup() {
-    local p
-    for p in "${SPIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${FPD_PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-        kill -9 "$p" 2>/dev/null
-    done
+    stop_ours
     if [ -d "$OVSROOT" ]; then ovs_stop ovtep1; ovs_stop ovtep2; sleep 0.3; fi
-    # shellcheck disable=SC2086
-    ns_del $ALLNS
-    [ -n "$BIN" ] && rm -rf "$BIN"
+    del_ours
     rm -rf "$OVSROOT"
 }
 trap cleanup EXIT
@@ -151,9 +83,7 @@ trap 'exit 130' INT TERM
 cleanup   # leftovers of an interrupted run
 BIN=$(mktemp -d /tmp/bn-ov-bin.XXXXXX)
 
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "== building flowpathd and fpctl"
-(cd "$repo" && go build -o "$BIN/" ./cmd/flowpathd ./cmd/fpctl) || { echo "build failed" >&2; exit 1; }
+build_flowpath
 
 # base P: namespaces P{h1,v1,v2,h2}; host legs h1 eth0 - v1 hv, h2 eth0 - v2 hv;
 # underlay u1 (v1) - u2 (v2), MTU 1550 so the overlay keeps 1500.
@@ -204,7 +134,7 @@ setup_kbridge() {   # shared/bench/baselines/03-kernel-vxlan.sh bridged
     ip -n ${p}h1 addr add 10.10.0.1/24 dev eth0
     ip -n ${p}h2 addr add 10.10.0.2/24 dev eth0
     for n in 1 2; do
-        if [ $n = 1 ]; then loc=10.100.0.1 rem=10.100.0.2; else loc=10.100.0.2 rem=10.100.0.1; fi
+        loc=10.100.0.$n rem=10.100.0.$((3 - n))
         ip -n ${p}v$n link add vxlan10 type vxlan id 10 local $loc remote $rem dstport 4789 dev u$n || return 1
         ip -n ${p}v$n link add br0 type bridge
         ip -n ${p}v$n link set vxlan10 master br0
@@ -215,19 +145,12 @@ setup_kbridge() {   # shared/bench/baselines/03-kernel-vxlan.sh bridged
     DST[kbridge]=10.10.0.2
 }
 
-# start_fpd NS: flowpathd in NS, socket $BIN/NS.sock; waits until it answers.
-start_fpd() {
-    local ns=$1 i prof=()
-    [ "$PROFILE" = 1 ] && prof=(--cpuprofile "$RAW/$ns.pprof")
+# fpd NS: flowpathd in NS, with FPD_ENV, FPD_ARGS and, for PROFILE=1, a CPU profile.
+fpd() {
+    local prof=()
+    [ "$PROFILE" = 1 ] && prof=(--cpuprofile "$RAW/$1.pprof")
     # shellcheck disable=SC2086
-    ip netns exec "$ns" env $FPD_ENV "$BIN/flowpathd" --socket "$BIN/$ns.sock" "${prof[@]}" $FPD_ARGS >"$RAW/$ns-flowpathd.log" 2>&1 &
-    FPD_PIDS+=($!)
-    for i in $(seq 1 50); do
-        "$BIN/fpctl" --socket "$BIN/$ns.sock" link show >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "flowpathd in $ns does not answer; log:" >&2; cat "$RAW/$ns-flowpathd.log" >&2
-    return 1
+    start_fpd "$1" $FPD_ENV "${prof[@]}" $FPD_ARGS
 }
 
 setup_flowpath() {
@@ -238,7 +161,7 @@ setup_flowpath() {
         hnet=$((10 + n)) rnet=$((10 + m))
         # the VTEP namespace's kernel stays silent on flowpath's ports
         ip netns exec ${p}v$n sysctl -qw net.ipv6.conf.hv.disable_ipv6=1 "net.ipv6.conf.u$n.disable_ipv6=1"
-        start_fpd ${p}v$n || return 1
+        fpd ${p}v$n || return 1
         $c link add hv type afpacket ifname hv && $c link set hv up &&
             $c addr add 10.$hnet.0.254/24 dev hv || return 1
         $c link add u type afpacket ifname u$n && $c link set u up &&
@@ -260,7 +183,7 @@ setup_ovs() {   # shared/bench/baselines/04-ovs-userspace.sh vxlan
     ip netns exec ${p}h1 ethtool -K eth0 tx off >/dev/null
     ip netns exec ${p}h2 ethtool -K eth0 tx off >/dev/null
     for n in 1 2; do
-        if [ $n = 1 ]; then loc=10.100.0.1 rem=10.100.0.2; else loc=10.100.0.2 rem=10.100.0.1; fi
+        loc=10.100.0.$n rem=10.100.0.$((3 - n))
         ovs_start ${p}v$n ovtep$n || return 1
         vsctl ovtep$n add-br br-phy -- set bridge br-phy datapath_type=netdev
         vsctl ovtep$n add-port br-phy u$n
@@ -279,8 +202,6 @@ setup_ovs() {   # shared/bench/baselines/04-ovs-userspace.sh vxlan
     DST[ovs]=10.30.0.2
 }
 
-declare -A DST PFX TCP RX TX LOSS
-ACTIVE=()
 for v in $VARIANTS; do
     case $v in
         kernel) p=bn-ov-k ;;
@@ -305,34 +226,12 @@ for v in $VARIANTS; do
         continue
     fi
     [ "$v" = ovs ] && HAVE_OVS=1
-    PFX[$v]=$p
-    SPIDS+=("$(iperf_server "${p}h2")")
-    ACTIVE+=("$v")
+    CLIENT[$v]=${p}h1
+    serve "$v" "${p}h2"
 done
 [ ${#ACTIVE[@]} -gt 0 ] || { echo "nothing to measure" >&2; exit 1; }
 
-declare -A tcps rxs txs losses rtx
-for r in $(seq 1 "$REPS"); do
-    for v in "${ACTIVE[@]}"; do
-        # shellcheck disable=SC2046
-        set -- $(tcp_once "${PFX[$v]}h1" "${DST[$v]}" "$v-tcp-$r")
-        tcps[$v]="${tcps[$v]:-} $1"
-        re=$(jq -r '.end.sum_sent.retransmits // "?"' "$RAW/$v-tcp-$r.json" 2>/dev/null)
-        echo "  [$v] run $r TCP: $1 Gbit/s (cpu client $2% server $3%, retransmits $re)"
-        sleep 0.5
-    done
-    for v in "${ACTIVE[@]}"; do
-        # shellcheck disable=SC2046
-        set -- $(udp_once "${PFX[$v]}h1" "${DST[$v]}" "$v-udp-$r")
-        rxs[$v]="${rxs[$v]:-} $1" txs[$v]="${txs[$v]:-} $2" losses[$v]="${losses[$v]:-} $3"
-        echo "  [$v] run $r UDP64: rx $1 pps, tx $2 pps, loss $3 %"
-        sleep 0.5
-    done
-done
-for v in "${ACTIVE[@]}"; do
-    # shellcheck disable=SC2086
-    TCP[$v]=$(median ${tcps[$v]}) RX[$v]=$(median ${rxs[$v]}) TX[$v]=$(median ${txs[$v]}) LOSS[$v]=$(median ${losses[$v]})
-done
+measure_all retransmits
 if [ "$HAVE_OVS" = 1 ]; then
     OVS_TCP=${TCP[ovs]} OVS_UDP_RX=${RX[ovs]} ovsname="OVS userspace VXLAN"
 else
@@ -345,11 +244,7 @@ if [ -n "${TCP[flowpath]:-}" ]; then
     done
 fi
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == a + 0 && b == b + 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
-
-echo
-echo "== overlay (VXLAN vni 10): flowpath vs kernel vs OVS (median of $REPS, ${DUR}s each; $(uname -r), $(nproc) CPUs)"
-echo "   load average at start $LOAD_START, now $(cut -d' ' -f1-3 /proc/loadavg): other work on the machine skews every figure"
+print_header "overlay (VXLAN vni 10): flowpath vs kernel vs OVS"
 printf '%-28s %10s %12s %12s %8s\n' "path" "TCP Gbit/s" "UDP64 rx pps" "UDP64 tx pps" "loss %"
 for v in "${ACTIVE[@]}"; do
     case $v in

@@ -23,66 +23,8 @@ repo=$(cd "$here/.." && pwd)
 : "${VARIANTS:=kernel afpacket afring tap}" "${SEARCH:=1}" "${STEP:=2}"
 export DUR REPS RAW
 
-lib=$repo/../shared/bench/baselines/lib.sh
-if [ -f "$lib" ]; then
-    # shellcheck source=/dev/null
-    . "$lib"
-else
-    # The few helpers of shared/bench/baselines/lib.sh this script uses,
-    # for a checkout without the shared tree. Same conventions: PIDs only,
-    # our own namespaces only, medians of REPS, raw JSON kept.
-    mkdir -p "$RAW"
-    need_root() { [ "$(id -u)" = 0 ] || { echo "must run as root" >&2; exit 1; }; }
-    need_tools() {
-        local t missing=()
-        for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
-        [ ${#missing[@]} -eq 0 ] || { echo "missing tools: ${missing[*]}" >&2; exit 1; }
-    }
-    ns_del() {
-        local ns pid
-        for ns in "$@"; do
-            ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$ns" || continue
-            for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
-            sleep 0.2
-            for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-            ip netns del "$ns" 2>/dev/null
-        done
-    }
-    ns_add() {
-        local ns
-        for ns in "$@"; do
-            ip netns add "$ns"; ip -n "$ns" link set lo up
-            ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-        done
-    }
-    median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
-    iperf_server() {
-        local ns=$1 i
-        ip netns exec "$ns" iperf3 -s -p 5201 >/dev/null 2>&1 &
-        local pid=$!
-        for i in $(seq 1 50); do ip netns exec "$ns" ss -ltn 2>/dev/null | grep -q ':5201 ' && break; sleep 0.1; done
-        echo "$pid"
-    }
-    tcp_once() {
-        local ns=$1 dst=$2 tag=$3 f="$RAW/$3.json"
-        ip netns exec "$ns" iperf3 -c "$dst" -p 5201 -t "$DUR" -J >"$f" 2>&1
-        jq -r 'if .error then "nan nan nan" else
-                 (.end.sum_received.bits_per_second/1e9*1000|round/1000|tostring) + " " +
-                 (.end.cpu_utilization_percent.host_total|round|tostring) + " " +
-                 (.end.cpu_utilization_percent.remote_total|round|tostring) end' "$f" 2>/dev/null || echo "nan nan nan"
-    }
-    udp_once() {
-        local ns=$1 dst=$2 tag=$3 f="$RAW/$3.json"
-        ip netns exec "$ns" iperf3 -c "$dst" -p 5201 -u -l 64 -b 0 -t "$DUR" -J >"$f" 2>&1
-        jq -r 'if .error then "nan nan nan nan nan" else
-                 (.end.sum_received) as $r | (.end.sum_sent) as $s | (.end.cpu_utilization_percent) as $c |
-                 ($r.bytes/64/$r.seconds|round|tostring) + " " + ($s.packets/$s.seconds|round|tostring) + " " +
-                 ($r.lost_percent*100|round/100|tostring) + " " +
-                 ($c.host_total|round|tostring) + " " + ($c.remote_total|round|tostring) end' "$f" 2>/dev/null || echo "nan nan nan nan nan"
-    }
-    pingcheck() { ip netns exec "$1" ping -c 2 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }
-fi
-mkdir -p "$RAW"
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$here/lib.sh"
 
 need_root
 need_tools ip iperf3 jq ss go
@@ -93,29 +35,14 @@ OVS_TCP=0.84
 OVS_UDP_RX=110921
 
 BIN=$(mktemp -d /tmp/bn-fp-bin.XXXXXX)
-FPD_PIDS=()
-SPIDS=()
 ALLNS="bn-fp-kh1 bn-fp-kr bn-fp-kh2 bn-fp-ah1 bn-fp-ar bn-fp-ah2 bn-fp-th1 bn-fp-tr bn-fp-th2 bn-fp-gh1 bn-fp-gr bn-fp-gh2"
-cleanup() {
-    local p
-    for p in "${SPIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${FPD_PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-        kill -9 "$p" 2>/dev/null
-    done
-    # shellcheck disable=SC2086
-    ns_del $ALLNS
-    rm -rf "$BIN"
-}
+cleanup() { stop_ours; del_ours; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 # shellcheck disable=SC2086
 ns_del $ALLNS   # leftovers of an interrupted run
 
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "== building flowpathd and fpctl"
-(cd "$repo" && go build -o "$BIN/" ./cmd/flowpathd ./cmd/fpctl) || { echo "build failed" >&2; exit 1; }
+build_flowpath
 
 # hosts PFX: namespaces PFXh1 PFXh2 with addresses and default routes on
 # their eth0 (which must exist).
@@ -139,20 +66,6 @@ setup_kernel() {   # as shared/bench/baselines/02-kernel-router.sh
     ip -n bn-fp-kr link set r2 up
     ip netns exec bn-fp-kr sysctl -qw net.ipv4.ip_forward=1
     hosts_up bn-fp-k
-}
-
-# start_fpd NS [ARGS]: flowpathd in NS, socket $BIN/NS.sock; waits until it answers.
-start_fpd() {
-    local ns=$1 i
-    shift
-    ip netns exec "$ns" "$BIN/flowpathd" --socket "$BIN/$ns.sock" "$@" >"$RAW/$ns-flowpathd.log" 2>&1 &
-    FPD_PIDS+=($!)
-    for i in $(seq 1 50); do
-        "$BIN/fpctl" --socket "$BIN/$ns.sock" link show >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "flowpathd in $ns does not answer; log:" >&2; cat "$RAW/$ns-flowpathd.log" >&2
-    return 1
 }
 
 # afpacket_topo P RXMODE: h1 — flowpathd (afpacket ports, --afpacket-rx RXMODE) — h2
@@ -192,9 +105,8 @@ setup_tap() {
     hosts_up bn-fp-t
 }
 
-declare -A H1 H2 TCP RX TX LOSS NOLOSS
+declare -A NOLOSS
 STEP_RX=
-ACTIVE=()
 for v in $VARIANTS; do
     case $v in
         kernel) p=bn-fp-k ;;
@@ -212,33 +124,12 @@ for v in $VARIANTS; do
         echo "   $v: h1 cannot ping h2, skipped"
         continue
     fi
-    H1[$v]=${p}h1 H2[$v]=${p}h2
-    SPIDS+=("$(iperf_server "${p}h2")")
-    ACTIVE+=("$v")
+    CLIENT[$v]=${p}h1 DST[$v]=10.2.0.1
+    serve "$v" "${p}h2"
 done
 [ ${#ACTIVE[@]} -gt 0 ] || { echo "nothing to measure" >&2; exit 1; }
 
-declare -A tcps rxs txs losses
-for r in $(seq 1 "$REPS"); do
-    for v in "${ACTIVE[@]}"; do
-        # shellcheck disable=SC2046
-        set -- $(tcp_once "${H1[$v]}" 10.2.0.1 "$v-tcp-$r")
-        tcps[$v]="${tcps[$v]:-} $1"
-        echo "  [$v] run $r TCP: $1 Gbit/s (cpu client $2% server $3%)"
-        sleep 0.5
-    done
-    for v in "${ACTIVE[@]}"; do
-        # shellcheck disable=SC2046
-        set -- $(udp_once "${H1[$v]}" 10.2.0.1 "$v-udp-$r")
-        rxs[$v]="${rxs[$v]:-} $1" txs[$v]="${txs[$v]:-} $2" losses[$v]="${losses[$v]:-} $3"
-        echo "  [$v] run $r UDP64: rx $1 pps, tx $2 pps, loss $3 %"
-        sleep 0.5
-    done
-done
-for v in "${ACTIVE[@]}"; do
-    # shellcheck disable=SC2086
-    TCP[$v]=$(median ${tcps[$v]}) RX[$v]=$(median ${rxs[$v]}) TX[$v]=$(median ${txs[$v]}) LOSS[$v]=$(median ${losses[$v]})
-done
+measure_all
 
 # udp_at NS PPS SECS TAG -> "rx_pps tx_pps loss_pct" at a fixed offered rate
 udp_at() {
@@ -259,7 +150,7 @@ step() {
     local v=$1 pps=$2 try
     for try in 1 2; do
         # shellcheck disable=SC2046
-        set -- $(udp_at "${H1[$v]}" "$pps" "$STEP" "$v-search-$pps-$try")
+        set -- $(udp_at "${CLIENT[$v]}" "$pps" "$STEP" "$v-search-$pps-$try")
         echo "  [$v] search $pps pps (try $try): rx $1 pps, loss $3 %"
         if lossless "$3"; then STEP_RX=$1; return 0; fi
     done
@@ -289,11 +180,7 @@ if [ "$SEARCH" = 1 ]; then
     for v in "${ACTIVE[@]}"; do search "$v"; done
 fi
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == a + 0 && b == b + 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
-
-echo
-echo "== router: flowpath vs kernel (median of $REPS, ${DUR}s each; $(uname -r), $(nproc) CPUs)"
-echo "   load average at start $LOAD_START, now $(cut -d' ' -f1-3 /proc/loadavg): other work on the machine skews every figure"
+print_header "router: flowpath vs kernel"
 printf '%-26s %10s %12s %12s %8s %14s\n' "path" "TCP Gbit/s" "UDP64 rx pps" "UDP64 tx pps" "loss %" "no-loss pps"
 for v in "${ACTIVE[@]}"; do
     case $v in kernel) name="kernel router" ;; *) name="flowpath $v" ;; esac
