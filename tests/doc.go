@@ -25,6 +25,11 @@
 // only where they arrive: flowpath transmits with PACKET_QDISC_BYPASS,
 // which skips the kernel's capture taps on the sending side.
 //
+// Both topologies embed nsSet (ns_test.go: the namespaces and background
+// tools a test made, removed in t.Cleanup, processes ended by PID) and run
+// flowpathd as an fpd (fpd_test.go); every tshark is a capture
+// (capture_test.go).
+//
 // The files carry the build tag netns; run them as root with
 //
 //	go test -count=1 -tags netns ./tests/

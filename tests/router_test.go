@@ -3,8 +3,6 @@
 package tests
 
 import (
-	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -79,40 +77,12 @@ func TestIperfTCP(t *testing.T) {
 // retransmits; bps is -1 on failure, with iperf3's output.
 func (tp *topo) iperfTCP(src, dst *host, secs int) (bps float64, retransmits int, out string) {
 	tp.t.Helper()
-	tp.iperfServer(dst)
-	out, err := tp.in(src.ns, time.Duration(secs+15)*time.Second,
-		"iperf3", "-c", dst.v4, "-p", "5201", "-t", fmt.Sprint(secs), "-J")
-	var r struct {
-		Error string `json:"error"`
-		End   struct {
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-			SumSent struct {
-				Retransmits int `json:"retransmits"`
-			} `json:"sum_sent"`
-		} `json:"end"`
-	}
-	if jerr := json.Unmarshal([]byte(out), &r); err != nil || jerr != nil || r.Error != "" {
+	tp.iperfServer(dst.ns)
+	r, out, ok := tp.iperfClient(src.ns, dst.v4, secs)
+	if !ok {
 		return -1, 0, out
 	}
 	return r.End.SumReceived.BitsPerSecond, r.End.SumSent.Retransmits, out
-}
-
-// iperfServer starts a one-shot iperf3 server in h and waits until it
-// listens.
-func (tp *topo) iperfServer(h *host) {
-	tp.t.Helper()
-	var log syncBuffer
-	tp.background(h.ns, &log, "iperf3", "-s", "-1", "-p", "5201")
-	for i := 0; i < 50; i++ {
-		out, _ := tp.in(h.ns, 5*time.Second, "ss", "-Hltn", "sport", "= :5201")
-		if strings.Contains(out, "5201") {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	tp.t.Fatalf("iperf3 server in %s does not listen:\n%s", h.ns, log.String())
 }
 
 // TestTTLExceeded: a packet that arrives with TTL 1 (hop limit 1) gets

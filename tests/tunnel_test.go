@@ -4,8 +4,6 @@ package tests
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,19 +34,7 @@ const (
 func TestKernelVXLANClassic(t *testing.T) {
 	tn := newTunNet(t, vtepFlowpath, vtepKernel)
 	a, b := tn.a, tn.b
-	a.fp.ctl("link", "add", "vx10", "type", "vxlan", "id", "10", "remote", ulB, "local", ulA, "dstport", "4789", "dev", "u1")
-	a.fp.ctl("link", "set", "vx10", "up")
-	a.fp.ctl("addr", "add", "10.20.0.1/24", "dev", "vx10")
-	a.fp.ctl("addr", "add", "10.31.0.254/24", "dev", "h")
-	tn.host(tn.ha, hostA+"/24", "10.31.0.254")
-
-	tn.must("ip", "-n", b.ns, "link", "add", "vxlan10", "type", "vxlan", "id", "10", "local", ulB, "remote", ulA,
-		"dstport", "4789", "dev", "u2")
-	tn.must("ip", "-n", b.ns, "link", "add", "br0", "type", "bridge")
-	tn.must("ip", "-n", b.ns, "link", "set", "vxlan10", "master", "br0")
-	tn.must("ip", "-n", b.ns, "link", "set", "dev", "h", "master", "br0")
-	tn.must("ip", "-n", b.ns, "link", "set", "vxlan10", "up")
-	tn.must("ip", "-n", b.ns, "link", "set", "br0", "up")
+	tn.bridgedVXLAN10()
 	tn.host(tn.hb, "10.20.0.2/24", "10.20.0.1")
 
 	// The overlay keeps 1500 over the 1550 underlay (1550 - 50).
@@ -75,6 +61,29 @@ func TestKernelVXLANClassic(t *testing.T) {
 	tn.mustPing(tn.ha, "fd00:20::2", 3)
 	tn.mustPing(tn.hb, "fd00:31::1", 3)
 	tn.mustIperf(tn.hb, tn.ha, "fd00:31::1") // the kernel's TCPv6 super-frames, decapsulated by flowpath
+}
+
+// bridgedVXLAN10 sets up the classic VXLAN (VNI 10) between flowpath
+// VTEP A and kernel VTEP B, over whichever underlay newTunNet or
+// newTunNet6 made: vx10 on A with 10.20.0.1/24 and host A routed behind
+// it, vxlan10 on B bridged (br0) with host B's leg. Host B's address is
+// the test's.
+func (tn *tunNet) bridgedVXLAN10() {
+	tn.t.Helper()
+	a, b := tn.a, tn.b
+	a.fp.ctl("link", "add", "vx10", "type", "vxlan", "id", "10", "remote", b.ul, "local", a.ul, "dstport", "4789", "dev", a.u)
+	a.fp.ctl("link", "set", "vx10", "up")
+	a.fp.ctl("addr", "add", "10.20.0.1/24", "dev", "vx10")
+	a.fp.ctl("addr", "add", "10.31.0.254/24", "dev", "h")
+	tn.host(tn.ha, hostA+"/24", "10.31.0.254")
+
+	tn.must("ip", "-n", b.ns, "link", "add", "vxlan10", "type", "vxlan", "id", "10", "local", b.ul, "remote", a.ul,
+		"dstport", "4789", "dev", b.u)
+	tn.must("ip", "-n", b.ns, "link", "add", "br0", "type", "bridge")
+	tn.must("ip", "-n", b.ns, "link", "set", "vxlan10", "master", "br0")
+	tn.must("ip", "-n", b.ns, "link", "set", "dev", "h", "master", "br0")
+	tn.must("ip", "-n", b.ns, "link", "set", "vxlan10", "up")
+	tn.must("ip", "-n", b.ns, "link", "set", "br0", "up")
 }
 
 // TestKernelVXLANExternal: flow-based VXLAN on both sides, the tunnel
@@ -119,19 +128,8 @@ func TestKernelVXLANExternal(t *testing.T) {
 // header, the VNI and the inner echo.
 func TestKernelVXLANIPv6Underlay(t *testing.T) {
 	tn := newTunNet6(t, vtepFlowpath, vtepKernel)
-	a, b := tn.a, tn.b
-	a.fp.ctl("link", "add", "vx10", "type", "vxlan", "id", "10", "remote", ul6B, "local", ul6A, "dstport", "4789", "dev", "u1")
-	a.fp.ctl("link", "set", "vx10", "up")
-	a.fp.ctl("addr", "add", "10.20.0.1/24", "dev", "vx10")
-	a.fp.ctl("addr", "add", "10.31.0.254/24", "dev", "h")
-	tn.host(tn.ha, hostA+"/24", "10.31.0.254")
-	tn.must("ip", "-n", b.ns, "link", "add", "vxlan10", "type", "vxlan", "id", "10", "local", ul6B, "remote", ul6A,
-		"dstport", "4789", "dev", "u2")
-	tn.must("ip", "-n", b.ns, "link", "add", "br0", "type", "bridge")
-	tn.must("ip", "-n", b.ns, "link", "set", "vxlan10", "master", "br0")
-	tn.must("ip", "-n", b.ns, "link", "set", "dev", "h", "master", "br0")
-	tn.must("ip", "-n", b.ns, "link", "set", "vxlan10", "up")
-	tn.must("ip", "-n", b.ns, "link", "set", "br0", "up")
+	a := tn.a
+	tn.bridgedVXLAN10()
 	tn.must("ip", "-n", tn.hb, "link", "set", "dev", "eth0", "mtu", "1480")
 	tn.host(tn.hb, "10.20.0.2/24", "10.20.0.1")
 	if mtu := a.fp.mtu("vx10"); mtu != 1480 {
@@ -531,26 +529,13 @@ func (tn *tunNet) checkTunnelTCP(w tunWire) {
 
 // mtu is the MTU fpctl shows for link name.
 func (d *fpd) mtu(name string) int {
-	d.tn.t.Helper()
+	d.t.Helper()
 	var l []linkInfo
 	out := d.ctl("-j", "link", "show", name)
 	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l) != 1 {
-		d.tn.t.Fatalf("fpctl -j link show %s: %v\n%s", name, err, out)
+		d.t.Fatalf("fpctl -j link show %s: %v\n%s", name, err, out)
 	}
 	return l[0].MTU
-}
-
-// mac is the MAC of interface ifname in ns.
-func (tn *tunNet) mac(ns, ifname string) string {
-	tn.t.Helper()
-	var l []struct {
-		Address string `json:"address"`
-	}
-	out := tn.must("ip", "-n", ns, "-j", "link", "show", "dev", ifname)
-	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l) != 1 {
-		tn.t.Fatalf("ip -j link show %s in %s: %v %s", ifname, ns, err, out)
-	}
-	return l[0].Address
 }
 
 // logRxFrameSize logs the mean size of the frames flowpath received on a
@@ -596,23 +581,10 @@ func TestKernelVXLANThroughFlowpath(t *testing.T) {
 	}
 	// What flowpath forwards to h2: VNI 7, outer TTL 63, each datagram
 	// (the first of a USO super-frame) within 1550 bytes, inner TCP intact.
-	var stdout, stderr syncBuffer
-	fields := []string{"frame.len", "ip.ttl", "ip.len", "vxlan.vni", "tcp.dstport", "tcp.checksum.status", "ip.checksum.status",
-		"ip.src", "ip.dst", "ip.hdr_len", "tcp.checksum"}
-	args := []string{"tshark", "-i", "eth0", "-n", "-l", "-c", "20", "-a", "duration:15", "-o", "tcp.check_checksum:TRUE",
-		"-o", "ip.check_checksum:TRUE", "-f", "udp port 4789 and src host " + h1.v4 + " and greater 1000",
-		"-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=;"}
-	for _, f := range fields {
-		args = append(args, "-e", f)
-	}
-	cmd := tp.backgroundSplit(h2.ns, &stdout, &stderr, args...)
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "Capture started"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("tshark does not capture:\n%s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	c := tp.startCapture(tsharkSpec{ns: h2.ns, iface: "eth0", filter: "udp port 4789 and src host " + h1.v4 + " and greater 1000",
+		count: 20, limit: 15, settle: 300 * time.Millisecond,
+		fields: []string{"frame.len", "ip.ttl", "ip.len", "vxlan.vni", "tcp.dstport", "tcp.checksum.status", "ip.checksum.status",
+			"ip.src", "ip.dst", "ip.hdr_len", "tcp.checksum"}})
 	for _, p := range [][2]*host{{h1, h2}, {h2, h1}} {
 		b, retr, out := tp.iperfTo(p[0], p[1], overlay[p[1]], 2)
 		t.Logf("iperf3 TCP %s -> %s through the overlay, 2 s: %d bytes (%.2f Gbit/s), %d retransmits",
@@ -621,24 +593,11 @@ func TestKernelVXLANThroughFlowpath(t *testing.T) {
 			t.Errorf("iperf3 %s -> %s: %d bytes received\n%s\n%s", p[0].role, overlay[p[1]], b, out, tp.fpctlOK("stats"))
 		}
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("tshark did not finish:\n%s\n%s", stdout.String(), stderr.String())
-	}
-	rows := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	rows := c.rows()
 	if len(rows) < 20 {
-		t.Errorf("tshark saw %d large VXLAN frames from h1, want 20:\n%s\n%s", len(rows), stdout.String(), stderr.String())
+		t.Errorf("tshark saw %d large VXLAN frames from h1, want 20:\n%s", len(rows), c.output())
 	}
-	for _, line := range rows {
-		r := map[string][]string{}
-		for i, v := range strings.Split(line, "|") {
-			if i < len(fields) && v != "" {
-				r[fields[i]] = strings.Split(v, ";")
-			}
-		}
+	for _, r := range rows {
 		innerLen, _ := strconv.Atoi(field(r, "ip.len", 1))
 		if field(r, "vxlan.vni", 0) != "7" || field(r, "ip.ttl", 0) != "63" || field(r, "ip.ttl", 1) != "64" ||
 			innerLen == 0 || 20+8+8+14+innerLen > 1550 || field(r, "tcp.dstport", 0) != "5201" ||
@@ -656,21 +615,9 @@ func TestKernelVXLANThroughFlowpath(t *testing.T) {
 // retransmits; bytes is 0 on failure, with iperf3's output.
 func (tp *topo) iperfTo(src, dst *host, addr string, secs int) (bytes uint64, retr int, out string) {
 	tp.t.Helper()
-	tp.iperfServer(dst)
-	out, err := tp.in(src.ns, time.Duration(secs+15)*time.Second,
-		"iperf3", "-c", addr, "-p", "5201", "-t", strconv.Itoa(secs), "-J", "--connect-timeout", "3000")
-	var r struct {
-		Error string `json:"error"`
-		End   struct {
-			SumReceived struct {
-				Bytes uint64 `json:"bytes"`
-			} `json:"sum_received"`
-			SumSent struct {
-				Retransmits int `json:"retransmits"`
-			} `json:"sum_sent"`
-		} `json:"end"`
-	}
-	if jerr := json.Unmarshal([]byte(out), &r); err != nil || jerr != nil || r.Error != "" {
+	tp.iperfServer(dst.ns)
+	r, out, ok := tp.iperfClient(src.ns, addr, secs, "--connect-timeout", "3000")
+	if !ok {
 		return 0, 0, out
 	}
 	return r.End.SumReceived.Bytes, r.End.SumSent.Retransmits, out
@@ -685,22 +632,14 @@ func (tp *topo) iperfTo(src, dst *host, addr string, secs int) (bytes uint64, re
 // tshark on each link sees the label of that hop, bottom of stack, and the
 // label TTL going down by one per hop.
 func TestFlowpathMPLSSwap(t *testing.T) {
-	needRoot(t)
-	pid := os.Getpid()
-	tn := &tunNet{t: t, dir: t.TempDir()}
-	t.Cleanup(tn.close)
-	name := func(s string) string { return fmt.Sprintf("fpt-%s-%d", s, pid) }
-	tn.ha, tn.hb = name("ta"), name("tb")
-	tn.a = &vtep{ns: name("va"), ul: "10.100.0.1", u: "u1"}
-	tn.b = &vtep{ns: name("vb"), ul: "10.101.0.2", u: "u2"}
-	p := &vtep{ns: name("vp")}
+	tn := startTunNet(t)
+	tn.a = &vtep{ns: tunNS("va"), ul: "10.100.0.1", u: "u1"}
+	tn.b = &vtep{ns: tunNS("vb"), ul: "10.101.0.2", u: "u2"}
+	p := &vtep{ns: tunNS("vp")}
 	for _, ns := range []string{tn.ha, tn.a.ns, p.ns, tn.b.ns, tn.hb} {
-		tn.addNS(ns)
-		tn.must("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-			"net.ipv6.conf.default.disable_ipv6=1")
+		tn.addNSv4(ns)
 	}
-	tn.must("ip", "link", "add", "eth0", "netns", tn.ha, "type", "veth", "peer", "name", "h", "netns", tn.a.ns)
-	tn.must("ip", "link", "add", "eth0", "netns", tn.hb, "type", "veth", "peer", "name", "h", "netns", tn.b.ns)
+	tn.hostLegs()
 	tn.must("ip", "link", "add", "u1", "netns", tn.a.ns, "mtu", ulMTU, "type", "veth", "peer", "name", "p1", "netns", p.ns, "mtu", ulMTU)
 	tn.must("ip", "link", "add", "p2", "netns", p.ns, "mtu", ulMTU, "type", "veth", "peer", "name", "u2", "netns", tn.b.ns, "mtu", ulMTU)
 	links := map[*vtep][]string{tn.a: {"h", "u1"}, p: {"p1", "p2"}, tn.b: {"h", "u2"}}
@@ -713,9 +652,6 @@ func TestFlowpathMPLSSwap(t *testing.T) {
 			v.fp.ctl("link", "add", l, "type", "afpacket", "ifname", l)
 			v.fp.ctl("link", "set", l, "up")
 		}
-	}
-	for _, h := range []string{tn.ha, tn.hb} {
-		tn.must("ip", "-n", h, "link", "set", "dev", "eth0", "up")
 	}
 	tn.a.fp.ctl("addr", "add", "10.31.0.254/24", "dev", "h")
 	tn.a.fp.ctl("addr", "add", "10.100.0.1/24", "dev", "u1")

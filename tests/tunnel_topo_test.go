@@ -3,18 +3,12 @@
 package tests
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -41,10 +35,8 @@ const (
 
 // tunNet is a running tunnel topology; t.Cleanup removes all of it.
 type tunNet struct {
-	t       *testing.T
+	nsSet
 	dir     string
-	nss     []string
-	procs   []*exec.Cmd
 	daemons []*fpd
 	a, b    *vtep
 	ha, hb  string // host namespaces
@@ -56,16 +48,6 @@ type vtep struct {
 	ul string // its underlay address
 	u  string // its underlay interface (u1, u2)
 	fp *fpd   // nil for a kernel VTEP
-}
-
-// fpd is one flowpathd with its own socket.
-type fpd struct {
-	tn     *tunNet
-	ns     string
-	sock   string
-	logf   string
-	cmd    *exec.Cmd
-	exited chan struct{}
 }
 
 // Kinds of VTEP.
@@ -95,34 +77,19 @@ func newTunNet6(t *testing.T, kindA, kindB string) *tunNet {
 
 func buildTunNet(t *testing.T, kindA, kindB string, v6 bool) *tunNet {
 	t.Helper()
-	needRoot(t)
-	pid := os.Getpid()
-	tn := &tunNet{t: t, dir: t.TempDir()}
-	t.Cleanup(tn.close)
-	name := func(s string) string { return fmt.Sprintf("fpt-%s-%d", s, pid) }
-	tn.ha, tn.hb = name("ta"), name("tb")
-	tn.a = &vtep{ns: name("va"), ul: ulA, u: "u1"}
-	tn.b = &vtep{ns: name("vb"), ul: ulB, u: "u2"}
+	tn := startTunNet(t)
+	tn.a = &vtep{ns: tunNS("va"), ul: ulA, u: "u1"}
+	tn.b = &vtep{ns: tunNS("vb"), ul: ulB, u: "u2"}
 	plen := "/24"
 	if v6 {
 		tn.a.ul, tn.b.ul, plen = ul6A, ul6B, "/64"
 	}
 	for _, ns := range []string{tn.ha, tn.a.ns, tn.b.ns, tn.hb} {
-		tn.addNS(ns)
-		// IPv4 only, before any link exists: no router solicitations or
-		// MLD reports flooded through the overlay between the frames a
-		// test counts, and on a flowpath VTEP no kernel answering ND on
-		// the links flowpathd owns.
-		tn.must("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-			"net.ipv6.conf.default.disable_ipv6=1")
+		tn.addNSv4(ns)
 	}
-	tn.must("ip", "link", "add", "eth0", "netns", tn.ha, "type", "veth", "peer", "name", "h", "netns", tn.a.ns)
-	tn.must("ip", "link", "add", "eth0", "netns", tn.hb, "type", "veth", "peer", "name", "h", "netns", tn.b.ns)
 	tn.must("ip", "link", "add", "u1", "netns", tn.a.ns, "mtu", ulMTU, "type", "veth",
 		"peer", "name", "u2", "netns", tn.b.ns, "mtu", ulMTU)
-	for _, h := range []string{tn.ha, tn.hb} {
-		tn.must("ip", "-n", h, "link", "set", "dev", "eth0", "up")
-	}
+	tn.hostLegs()
 	for i, v := range []*vtep{tn.a, tn.b} {
 		kind := []string{kindA, kindB}[i]
 		if kind == vtepKernel {
@@ -148,6 +115,41 @@ func buildTunNet(t *testing.T, kindA, kindB string, v6 bool) *tunNet {
 	return tn
 }
 
+// startTunNet is how every tunnel topology starts: an empty tunNet whose
+// close t.Cleanup runs, with the names of its host namespaces.
+func startTunNet(t *testing.T) *tunNet {
+	t.Helper()
+	needRoot(t)
+	tn := &tunNet{nsSet: nsSet{t: t}, dir: t.TempDir()}
+	t.Cleanup(tn.close)
+	tn.ha, tn.hb = tunNS("ta"), tunNS("tb")
+	return tn
+}
+
+// tunNS is the name of the namespace of role ("va") in this run.
+func tunNS(role string) string { return fmt.Sprintf("fpt-%s-%d", role, os.Getpid()) }
+
+// addNSv4 adds namespace ns with IPv6 off, before any link exists: no
+// router solicitations or MLD reports flooded through the overlay
+// between the frames a test counts, and on a flowpath VTEP no kernel
+// answering ND on the links flowpathd owns.
+func (tn *tunNet) addNSv4(ns string) {
+	tn.t.Helper()
+	tn.addNS(ns)
+	tn.must("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+		"net.ipv6.conf.default.disable_ipv6=1")
+}
+
+// hostLegs links each host's eth0, up, to h in its VTEP's namespace.
+func (tn *tunNet) hostLegs() {
+	tn.t.Helper()
+	tn.must("ip", "link", "add", "eth0", "netns", tn.ha, "type", "veth", "peer", "name", "h", "netns", tn.a.ns)
+	tn.must("ip", "link", "add", "eth0", "netns", tn.hb, "type", "veth", "peer", "name", "h", "netns", tn.b.ns)
+	for _, h := range []string{tn.ha, tn.hb} {
+		tn.must("ip", "-n", h, "link", "set", "dev", "eth0", "up")
+	}
+}
+
 // host gives host namespace ns the address cidr on eth0 and a default
 // route via gw.
 func (tn *tunNet) host(ns, cidr, gw string) {
@@ -165,148 +167,33 @@ func (tn *tunNet) host6(ns, cidr, gw string) {
 	tn.must("ip", "-n", ns, "-6", "route", "add", "default", "via", gw)
 }
 
-func (tn *tunNet) addNS(ns string) {
-	tn.t.Helper()
-	tn.must("ip", "netns", "add", ns)
-	tn.nss = append(tn.nss, ns)
-	tn.must("ip", "-n", ns, "link", "set", "lo", "up")
-}
-
-func (tn *tunNet) must(argv ...string) string {
-	tn.t.Helper()
-	out, err := run(20*time.Second, argv...)
-	if err != nil {
-		tn.t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
-	}
-	return out
-}
-
-// in runs argv in namespace ns.
-func (tn *tunNet) in(ns string, timeout time.Duration, argv ...string) (string, error) {
-	return run(timeout, append([]string{"ip", "netns", "exec", ns}, argv...)...)
-}
-
-// background starts argv in ns with stdout and stderr kept apart; close
-// stops it.
-func (tn *tunNet) background(ns string, stdout, stderr *syncBuffer, argv ...string) *exec.Cmd {
-	tn.t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		tn.t.Fatalf("start %v: %v", argv, err)
-	}
-	tn.procs = append(tn.procs, cmd)
-	return cmd
-}
-
 // startFpd runs a flowpathd in ns with its own socket and waits until it
 // answers.
 func (tn *tunNet) startFpd(ns string) *fpd {
 	tn.t.Helper()
-	d := &fpd{tn: tn, ns: ns, sock: filepath.Join(tn.dir, ns+".sock"), logf: filepath.Join(tn.dir, ns+".log")}
-	logFile, err := os.Create(d.logf)
-	if err != nil {
-		tn.t.Fatal(err)
-	}
-	defer logFile.Close()
-	// ip netns exec execs flowpathd in place: the PID is the daemon's.
-	cmd := exec.Command("ip", "netns", "exec", ns, flowpathd, "--socket", d.sock)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		tn.t.Fatalf("start flowpathd: %v", err)
-	}
-	d.cmd, d.exited = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(d.exited) }()
+	d := startFpd(tn.t, tn.dir, ns)
 	tn.daemons = append(tn.daemons, d)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, _, code := d.fpctl("link", "show"); code == 0 {
-			return d
-		}
-		select {
-		case <-d.exited:
-			tn.t.Fatalf("flowpathd in %s exited at start (%v):\n%s", ns, cmd.ProcessState, d.log())
-		default:
-		}
-		if time.Now().After(deadline) {
-			tn.t.Fatalf("flowpathd in %s does not answer on %s:\n%s", ns, d.sock, d.log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (d *fpd) log() string {
-	b, _ := os.ReadFile(d.logf)
-	return string(b)
-}
-
-// fpctl runs fpctl against this daemon.
-func (d *fpd) fpctl(args ...string) (stdout, stderr string, code int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, fpctlBin, append([]string{"--socket", d.sock}, args...)...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if err != nil {
-		code = -1
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		}
-	}
-	return o.String(), e.String(), code
-}
-
-// ctl runs fpctl and fails the test unless it succeeds.
-func (d *fpd) ctl(args ...string) string {
-	d.tn.t.Helper()
-	out, errOut, code := d.fpctl(args...)
-	if code != 0 {
-		d.tn.t.Fatalf("fpctl (%s) %s: exit %d\n%s%s", d.ns, strings.Join(args, " "), code, out, errOut)
-	}
-	return out
+	d.waitAnswering()
+	return d
 }
 
 // drops is fpctl -j stats' drop counters by reason.
 func (d *fpd) drops() map[string]uint64 {
-	d.tn.t.Helper()
+	d.t.Helper()
 	var s struct {
 		Drops map[string]uint64 `json:"drops"`
 	}
 	out := d.ctl("-j", "stats")
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		d.tn.t.Fatalf("fpctl -j stats: %v\n%s", err, out)
+		d.t.Fatalf("fpctl -j stats: %v\n%s", err, out)
 	}
 	return s.Drops
-}
-
-// stop ends the daemon with SIGTERM (SIGKILL after 5 s) and reports its
-// exit status: -1 if it had to be killed.
-func (d *fpd) stop() int {
-	select {
-	case <-d.exited:
-		return d.cmd.ProcessState.ExitCode()
-	default:
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.exited:
-		return d.cmd.ProcessState.ExitCode()
-	case <-time.After(5 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.exited
-		return -1
-	}
 }
 
 // close removes everything: tools, daemons, leftovers, namespaces (their
 // veths go with them).
 func (tn *tunNet) close() {
-	for _, c := range tn.procs {
-		stopProc(c)
-	}
-	tn.procs = nil
+	tn.stopProcs()
 	if tn.t.Failed() {
 		tn.t.Log(tn.stats())
 	}
@@ -319,13 +206,7 @@ func (tn *tunNet) close() {
 		}
 	}
 	tn.daemons = nil
-	for _, ns := range tn.nss {
-		killNSProcs(ns)
-		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-			tn.t.Errorf("ip netns del %s: %v %s", ns, err, out)
-		}
-	}
-	tn.nss = nil
+	tn.delNamespaces()
 }
 
 // ping runs ping in ns; it reports whether every reply came back.
@@ -348,34 +229,11 @@ func (tn *tunNet) mustPing(ns, dst string, count int) {
 // fails.
 func (tn *tunNet) iperf(ns, dstNS, dst string, secs int) (bytes uint64, retr int) {
 	tn.t.Helper()
-	var slog syncBuffer
-	srv := tn.background(dstNS, &slog, &slog, "iperf3", "-s", "-1", "-p", "5201")
-	for i := 0; ; i++ {
-		out, _ := tn.in(dstNS, 5*time.Second, "ss", "-Hltn", "sport", "= :5201")
-		if strings.Contains(out, "5201") {
-			break
-		}
-		if i == 50 {
-			tn.t.Fatalf("iperf3 server in %s does not listen:\n%s", dstNS, slog.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	out, err := tn.in(ns, time.Duration(secs+15)*time.Second,
-		"iperf3", "-c", dst, "-p", "5201", "-t", fmt.Sprint(secs), "-J", "--connect-timeout", "3000")
+	srv := tn.iperfServer(dstNS)
+	r, out, ok := tn.iperfClient(ns, dst, secs, "--connect-timeout", "3000")
 	stopProc(srv)
-	var r struct {
-		Error string `json:"error"`
-		End   struct {
-			SumReceived struct {
-				Bytes uint64 `json:"bytes"`
-			} `json:"sum_received"`
-			SumSent struct {
-				Retransmits int `json:"retransmits"`
-			} `json:"sum_sent"`
-		} `json:"end"`
-	}
-	if jerr := json.Unmarshal([]byte(out), &r); err != nil || jerr != nil || r.Error != "" {
-		tn.t.Fatalf("iperf3 %s -> %s failed (%v):\n%s\n%s", ns, dst, err, out, tn.stats())
+	if !ok {
+		tn.t.Fatalf("iperf3 %s -> %s failed:\n%s\n%s", ns, dst, out, tn.stats())
 	}
 	return r.End.SumReceived.Bytes, r.End.SumSent.Retransmits
 }
@@ -400,79 +258,13 @@ func (tn *tunNet) stats() string {
 	return sb.String()
 }
 
-// capture is a tshark running in the background, printing fields.
-type capture struct {
-	tn     *tunNet
-	cmd    *exec.Cmd
-	fields []string
-	stdout syncBuffer
-	stderr syncBuffer
-}
-
 // tshark starts capturing on iface in ns with capture filter filter,
 // stopping after count frames or 15 s, and printing fields (every
-// occurrence of a field, outer first, joined by ';'). It returns once
-// the capture runs.
+// occurrence of a field, outer first). It returns once the capture runs.
 func (tn *tunNet) tshark(ns, iface, filter string, count int, fields ...string) *capture {
 	tn.t.Helper()
-	c := &capture{tn: tn, fields: fields}
-	args := []string{"tshark", "-i", iface, "-n", "-l", "-c", fmt.Sprint(count), "-a", "duration:15",
-		"-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
-		"-d", "udp.port==4789,vxlan", "-d", "udp.port==6081,geneve",
-		"-f", filter, "-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=;"}
-	for _, f := range fields {
-		args = append(args, "-e", f)
-	}
-	c.cmd = tn.background(ns, &c.stdout, &c.stderr, args...)
-	deadline := time.Now().Add(10 * time.Second)
-	// tshark 4.x logs "Capture started" once dumpcap has its filter in
-	// place ("Capturing on" comes before that).
-	for !strings.Contains(c.stderr.String(), "Capture started") {
-		if time.Now().After(deadline) {
-			tn.t.Fatalf("tshark does not capture:\n%s", c.stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
-	return c
-}
-
-// rows waits for tshark to finish and returns one map per frame, each
-// field split into its occurrences (outer header first).
-func (c *capture) rows() []map[string][]string {
-	c.tn.t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- c.cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		c.tn.t.Fatalf("tshark did not finish; so far:\n%s\n%s", c.stdout.String(), c.stderr.String())
-	}
-	var rows []map[string][]string
-	for _, line := range strings.Split(strings.TrimSpace(c.stdout.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		r := map[string][]string{}
-		for i, v := range strings.Split(line, "|") {
-			if i < len(c.fields) && v != "" {
-				r[c.fields[i]] = strings.Split(v, ";")
-			}
-		}
-		rows = append(rows, r)
-	}
-	return rows
-}
-
-// output is what tshark printed, for failure messages.
-func (c *capture) output() string { return c.stdout.String() + c.stderr.String() }
-
-// field returns occurrence i of field f in row r, or "".
-func field(r map[string][]string, f string, i int) string {
-	if v := r[f]; i < len(v) {
-		return v[i]
-	}
-	return ""
+	return tn.startCapture(tsharkSpec{ns: ns, iface: iface, filter: filter, count: count,
+		limit: 15, settle: 300 * time.Millisecond, fields: fields})
 }
 
 // capWire starts decoding the underlay: frames VTEP A sends are seen

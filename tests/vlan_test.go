@@ -56,23 +56,9 @@ func TestVLANOnTheWire(t *testing.T) {
 	}
 	routerMAC := tp.link("h1.100").Address
 
-	fields := []string{"vlan.id", "eth.src", "ip.src", "ip.dst", "icmp.type", "ip.checksum.status", "icmp.checksum.status"}
-	args := []string{"tshark", "-i", "eth0", "-n", "-l", "-c", "4", "-a", "duration:20",
-		"-o", "ip.check_checksum:TRUE", "-f", "vlan and icmp and icmp[0] == 0",
-		"-T", "fields", "-E", "separator=,"}
-	for _, f := range fields {
-		args = append(args, "-e", f)
-	}
-	var stdout, stderr syncBuffer
-	cmd := tp.backgroundSplit(h1.ns, &stdout, &stderr, args...)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stderr.String(), "Capture started") {
-		if time.Now().After(deadline) {
-			t.Fatalf("tshark does not capture:\n%s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(500 * time.Millisecond)
+	c := tp.startCapture(tsharkSpec{ns: h1.ns, iface: "eth0", filter: "vlan and icmp and icmp[0] == 0",
+		count: 4, limit: 20, settle: 500 * time.Millisecond,
+		fields: []string{"vlan.id", "eth.src", "ip.src", "ip.dst", "icmp.type", "ip.checksum.status", "icmp.checksum.status"}})
 	// Two echoes to flowpath's own address on the VLAN, two through it
 	// to h2 (whose kernel answers; the reply comes back tagged).
 	for _, dst := range []string{"10.100.0.254", h2.v4} {
@@ -81,30 +67,20 @@ func TestVLANOnTheWire(t *testing.T) {
 			t.Fatalf("tagged echo to %s: %v\n%s", dst, err, o)
 		}
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(25 * time.Second):
-		t.Fatalf("tshark did not finish; so far:\n%s\n%s", stdout.String(), stderr.String())
-	}
 	replies := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		f := map[string]string{}
-		for i, v := range strings.Split(line, ",") {
-			if i < len(fields) {
-				f[fields[i]] = v
-			}
+	for _, r := range c.rows() {
+		// Every occurrence, as one string: a second tag or IP header
+		// would not match.
+		f := func(name string) string { return strings.Join(r[name], ",") }
+		if f("vlan.id") != "100" || f("eth.src") != routerMAC || f("ip.dst") != "10.100.0.1" ||
+			f("ip.checksum.status") != "1" || f("icmp.checksum.status") != "1" {
+			t.Errorf("echo reply on the wire: %v", r)
 		}
-		if f["vlan.id"] != "100" || f["eth.src"] != routerMAC || f["ip.dst"] != "10.100.0.1" ||
-			f["ip.checksum.status"] != "1" || f["icmp.checksum.status"] != "1" {
-			t.Errorf("echo reply on the wire: %s", line)
-		}
-		replies[f["ip.src"]]++
+		replies[f("ip.src")]++
 	}
 	if replies["10.100.0.254"] != 2 || replies[h2.v4] != 2 {
-		t.Fatalf("tagged echo replies by source %v, want 2 from 10.100.0.254 and 2 from %s:\n%s\n%s",
-			replies, h2.v4, stdout.String(), stderr.String())
+		t.Fatalf("tagged echo replies by source %v, want 2 from 10.100.0.254 and 2 from %s:\n%s",
+			replies, h2.v4, c.output())
 	}
 	// Counted on the VLAN device: 4 requests in, 4 replies out.
 	l := tp.link("h1.100")
