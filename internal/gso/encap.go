@@ -149,14 +149,7 @@ func EncapUSO(p *pkt.Packet, outer, tun []byte, mtu int, pool *pkt.Pool, out []*
 			}
 			tc := hdr.TCP(in[t.l4:])
 			tc.SetSeq(seq + uint32(seg*mss))
-			fl := flags
-			if seg < nseg-1 {
-				fl &^= hdr.TCPFlagFIN | hdr.TCPFlagPSH
-			}
-			if seg > 0 {
-				fl &^= hdr.TCPFlagCWR
-			}
-			tc.SetFlags(fl)
+			tc.SetFlags(segmentFlags(flags, seg, nseg))
 			tc.SetChecksum(hdr.TransportChecksum(isrc, idst, hdr.IPProtoTCP, in[t.l4:]))
 			w += len(in)
 			off += sl

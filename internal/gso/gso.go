@@ -150,6 +150,19 @@ func giveBack(pool *pkt.Pool, out []*pkt.Packet, n int) {
 	}
 }
 
+// segmentFlags are the TCP flags of segment i of nseg cut from a
+// super-frame with flags: FIN and PSH only on the last, CWR only on the
+// first (tcp_gso_segment).
+func segmentFlags(flags uint8, i, nseg int) uint8 {
+	if i < nseg-1 {
+		flags &^= hdr.TCPFlagFIN | hdr.TCPFlagPSH
+	}
+	if i > 0 {
+		flags &^= hdr.TCPFlagCWR
+	}
+	return flags
+}
+
 // Segment splits the TCPv4, TCPv6 or UDP-L4 super-frame p into frames of
 // at most p.GSO.Size payload bytes each, taken from pool and stored in
 // out[:n]. Each is a whole packet with its own correct lengths, IPv4 ID
@@ -283,14 +296,7 @@ func segment(p *pkt.Packet, pool *pkt.Pool, out []*pkt.Packet, udpCsum bool) (n 
 		if proto == hdr.IPProtoTCP {
 			t := hdr.TCP(l4b)
 			t.SetSeq(seq + uint32(i*mss))
-			fl := flags
-			if i < nseg-1 {
-				fl &^= hdr.TCPFlagFIN | hdr.TCPFlagPSH
-			}
-			if i > 0 {
-				fl &^= hdr.TCPFlagCWR
-			}
-			t.SetFlags(fl)
+			t.SetFlags(segmentFlags(flags, i, nseg))
 			t.SetChecksum(hdr.TransportChecksum(src, dst, proto, l4b))
 		} else {
 			u := hdr.UDP(l4b)
