@@ -21,16 +21,10 @@ import (
 //	host h (10.11.0.1) ─ r-h [ router ] r-u ─ VTEP 10.100.0.2 (unresolved)
 //	                          vx0 vni 100 10.99.0.1/24, station 10.99.0.5 behind the VTEP
 func TestTunnelSolicitationWaitsForUnderlay(t *testing.T) {
-	h := newHarness(t, false)
-	h.addLink("h", "10.11.0.254/24")
-	h.addLink("u", "10.100.0.1/24")
-	h.do(api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "vx0", Kind: "vxlan",
-		VXLAN: &api.VXLAN{VNI: 100, Remote: "10.100.0.2", DstPort: 4789, SetDstPort: true, Dev: "u"}}})
-	up := true
-	h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "vx0", Up: &up}})
-	h.do(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "vx0", Prefix: "10.99.0.1/24"}})
-	hh := h.host("h", [6]byte{2, 0, 0, 0, 0x11, 1}, "10.11.0.1", "").permanent()
-	peer := h.host("u", [6]byte{2, 0, 0, 0, 0x64, 2}, "10.100.0.2", "")
+	c := classicTopo(t, nil)
+	h, hh, peer := c.h, c.hh, c.vteps[2].host
+	// The VTEP starts unresolved.
+	h.do(api.Request{Op: api.OpNeighDel, Neigh: &api.Neigh{Dev: "u", Dst: peer.ip4.String()}})
 
 	hh.send(udp4(hh, "10.99.0.5", 1111, 2222, "behind the tunnel")...)
 	peer.answerARP() // the underlay neighbour of the encapsulated request
