@@ -293,8 +293,12 @@ func fixMerged(b []byte, s *seg) {
 // segmenting it again would put PSH on its last segment only.
 // udpOff is the outer UDP header's offset, p.L3
 // the outer IP header's. It reports false, with p unchanged, otherwise.
-// One pass over the datagrams checks them (inner checksums included)
-// before any byte moves. It never allocates.
+// One pass over the datagrams checks them before any byte moves, the inner
+// checksums included unless p.GSO.NeedsCsum says the frame was built on
+// this host and crossed no wire (the kernel's CHECKSUM_PARTIAL, which
+// skb_csum_unnecessary trusts at every layer): then its sender computed
+// them and verifying ~45 segments costs more than the merge. It never
+// allocates.
 func MergeTunnelUSO(p *pkt.Packet, udpOff, tunLen int) bool {
 	if p.GSO.Type != pkt.GSOUDPL4 || p.GSO.Size == 0 || tunLen < 0 {
 		return false
@@ -312,9 +316,10 @@ func MergeTunnelUSO(p *pkt.Packet, udpOff, tunLen int) bool {
 	}
 	first := b[d0 : d0+size]
 	inner0 := first[tunLen:]
+	local := p.GSO.NeedsCsum
 	var hs, s seg
 	if !parseFrame(inner0, &hs) || hs.udp || hs.payload != len(inner0)-hs.hlen ||
-		!segChecksumOK(inner0, &hs) {
+		!(local || segChecksumOK(inner0, &hs)) {
 		return false
 	}
 	next := hs.seq + uint32(hs.payload)
@@ -328,7 +333,7 @@ func MergeTunnelUSO(p *pkt.Packet, udpOff, tunLen int) bool {
 		if !parseFrame(in, &s) || s.udp || s.v4 != hs.v4 || s.hlen != hs.hlen || s.seq != next ||
 			s.payload > hs.payload ||
 			(s.v4 && s.id != hs.id+uint16(k) && !(s.id == hs.id && hdr.IPv4(in[hdr.EthernetLen:]).DF())) ||
-			!sameHeaders(inner0, in, s.v4, s.l4, s.hlen) || !segChecksumOK(in, &s) {
+			!sameHeaders(inner0, in, s.v4, s.l4, s.hlen) || !(local || segChecksumOK(in, &s)) {
 			return false
 		}
 		next += uint32(s.payload)

@@ -117,6 +117,9 @@ func TestMergeTunnelUSO(t *testing.T) {
 			}
 			vni := mut(cp)
 			p := tunnelUSO(t, pool, cp, 10)
+			// As received from a wire: the outer checksum complete, so
+			// the inner ones are checked.
+			p.GSO.NeedsCsum = false
 			if name == "other VNI" {
 				p.Bytes()[42+3*(8+len(cp[0]))+6] = byte(vni)
 			}
@@ -127,6 +130,21 @@ func TestMergeTunnelUSO(t *testing.T) {
 			}
 			p.Free()
 		}
+
+		// A frame built on this host (outer checksum still partial) is
+		// trusted like the kernel's CHECKSUM_PARTIAL: a bad inner
+		// checksum does not stop the merge, and the merged frame's
+		// checksum is computed afresh.
+		cp := make([][]byte, len(inner))
+		for i := range inner {
+			cp[i] = append([]byte(nil), inner[i]...)
+		}
+		cp[3][len(cp[3])-1] ^= 1
+		p = tunnelUSO(t, pool, cp, 10)
+		if !MergeTunnelUSO(p, 34, 8) {
+			t.Errorf("v6=%v: local frame with a bad inner checksum not merged", v6)
+		}
+		p.Free()
 		if pool.Available() != pool.Size() {
 			t.Fatal("leak")
 		}
@@ -171,6 +189,9 @@ func FuzzMergeTunnelUSO(f *testing.F) {
 		inner := frameBytes(segs)
 		freeAll(segs)
 		p := tunnelUSO(t, pool, inner, 7)
+		// An odd length fuzzes a frame from a wire (inner checksums
+		// checked), an even one a frame built on this host (trusted).
+		p.GSO.NeedsCsum = len(data)%2 == 0
 		for i := 0; i+2 < len(data); i += 3 {
 			off := (int(data[i])<<8 | int(data[i+1])) % p.Len()
 			if data[i+2] == 0 {
