@@ -4,6 +4,7 @@ package tests
 
 import (
 	"encoding/json"
+	"flowpath/internal/sys"
 	"regexp"
 	"strconv"
 	"strings"
@@ -61,6 +62,56 @@ func TestKernelVXLANClassic(t *testing.T) {
 	tn.mustPing(tn.ha, "fd00:20::2", 3)
 	tn.mustPing(tn.hb, "fd00:31::1", 3)
 	tn.mustIperf(tn.hb, tn.ha, "fd00:31::1") // the kernel's TCPv6 super-frames, decapsulated by flowpath
+}
+
+// TestKernelVXLANTapUnderlay: the classic interop of TestKernelVXLANClassic
+// with a TAP as flowpath's underlay port (newTunNetTap). A TAP on Linux
+// 6.17 and later takes UDP-tunnel GSO, so flowpath hands the kernel each
+// TCP super-frame from host A as one VXLAN datagram around all of it, and
+// the kernel cuts or decapsulates it: tshark on the kernel's end sees
+// frames far above the underlay MTU whose outer IP length covers the whole
+// frame, VNI 10 and the inner TCP to iperf3; the other way, the TAP hands
+// flowpath the kernel's super-frames whole. On older kernels the TAP
+// takes USO frames instead, and only ping and iperf3 are checked.
+func TestKernelVXLANTapUnderlay(t *testing.T) {
+	tn := newTunNetTap(t)
+	tn.bridgedVXLAN10()
+	tn.host(tn.hb, "10.20.0.2/24", "10.20.0.1")
+	tn.mustPing(tn.ha, "10.20.0.2", 3)
+	tn.mustPing(tn.hb, hostA, 3)
+
+	c := tn.tshark(tn.b.ns, "u2", "udp port 4789 and src host "+ulA+" and greater 1600", 20,
+		"frame.len", "ip.len", "vxlan.vni", "tcp.dstport", "ip.checksum.status")
+	tn.mustIperf(tn.ha, tn.hb, "10.20.0.2")
+	rows := c.rows()
+	whole := 0
+	for _, r := range rows {
+		frameLen, _ := strconv.Atoi(field(r, "frame.len", 0))
+		outer, _ := strconv.Atoi(field(r, "ip.len", 0))
+		inner, _ := strconv.Atoi(field(r, "ip.len", 1))
+		if field(r, "vxlan.vni", 0) != "10" || field(r, "tcp.dstport", 0) != "5201" ||
+			field(r, "ip.checksum.status", 0) != "1" || inner == 0 {
+			t.Errorf("large VXLAN frame on the TAP: want VNI 10, TCP to 5201, a good outer IP checksum: %v", r)
+		}
+		// UDP-tunnel GSO: one datagram around the whole super-frame.
+		// A USO frame's first header covers its first datagram only.
+		if outer == frameLen-14 && inner == outer-20-8-8-14 {
+			whole++
+		}
+	}
+	tunnelGSO := sys.KernelAtLeast(6, 17)
+	t.Logf("%d of %d frames above 1600 bytes were whole UDP-tunnel GSO datagrams (kernel takes them: %v)",
+		whole, len(rows), tunnelGSO)
+	if tunnelGSO && (len(rows) < 20 || whole != len(rows)) {
+		t.Errorf("%d of %d large frames were UDP-tunnel GSO super-frames, want all of 20:\n%s", whole, len(rows), c.output())
+	}
+	// The other way the kernel hands the TAP its VXLAN super-frames
+	// whole (the TAP reads them with UDP-tunnel GSO on), and flowpath
+	// decapsulates them whole.
+	tn.mustIperf(tn.hb, tn.ha, hostA)
+	if mean := tn.logRxFrameSize(tn.a.fp, "u1"); tunnelGSO && mean <= 1600 {
+		t.Errorf("u1 received frames of %d bytes on average: the kernel's super-frames did not come whole", mean)
+	}
 }
 
 // bridgedVXLAN10 sets up the classic VXLAN (VNI 10) between flowpath
@@ -538,10 +589,11 @@ func (d *fpd) mtu(name string) int {
 	return l[0].MTU
 }
 
-// logRxFrameSize logs the mean size of the frames flowpath received on a
-// link: above the underlay MTU, the kernel VTEP sent UDP-tunnel GSO
-// super-frames that AF_PACKET handed over whole.
-func (tn *tunNet) logRxFrameSize(d *fpd, link string) {
+// logRxFrameSize logs and returns the mean size of the frames flowpath
+// received on a link (0 if it cannot tell): above the underlay MTU, the
+// kernel VTEP sent UDP-tunnel GSO super-frames that the port handed over
+// whole.
+func (tn *tunNet) logRxFrameSize(d *fpd, link string) uint64 {
 	var l []struct {
 		Stats struct {
 			RxPackets uint64 `json:"rx_packets"`
@@ -551,9 +603,11 @@ func (tn *tunNet) logRxFrameSize(d *fpd, link string) {
 	out := d.ctl("-j", "-s", "link", "show", link)
 	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l) != 1 || l[0].Stats.RxPackets == 0 {
 		tn.t.Logf("fpctl -j -s link show %s: %v %s", link, err, out)
-		return
+		return 0
 	}
-	tn.t.Logf("%s received %d frames, %d bytes on average", link, l[0].Stats.RxPackets, l[0].Stats.RxBytes/l[0].Stats.RxPackets)
+	mean := l[0].Stats.RxBytes / l[0].Stats.RxPackets
+	tn.t.Logf("%s received %d frames, %d bytes on average", link, l[0].Stats.RxPackets, mean)
+	return mean
 }
 
 // TestKernelVXLANThroughFlowpath: flowpath as the underlay router between

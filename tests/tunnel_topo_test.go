@@ -115,6 +115,41 @@ func buildTunNet(t *testing.T, kindA, kindB string, v6 bool) *tunNet {
 	return tn
 }
 
+// newTunNetTap is the topology of newTunNet(t, vtepFlowpath, vtepKernel)
+// with a TAP instead of the underlay veth: flowpathd A makes the TAP u1
+// and its kernel end becomes u2 in VTEP B (the way a flowpath VTEP hands
+// its underlay to the host's stack). A TCP super-frame A encapsulates can
+// then reach B's kernel whole, as UDP-tunnel GSO.
+//
+//	fpt-ta-PID        fpt-va-PID                  fpt-vb-PID        fpt-tb-PID
+//	  eth0 ─veth─ h [ flowpathd A ] u1 ═ TAP ═ u2 [ kernel B ] h ─veth─ eth0
+func newTunNetTap(t *testing.T) *tunNet {
+	t.Helper()
+	tn := startTunNet(t)
+	tn.a = &vtep{ns: tunNS("va"), ul: ulA, u: "u1"}
+	tn.b = &vtep{ns: tunNS("vb"), ul: ulB, u: "u2"}
+	for _, ns := range []string{tn.ha, tn.a.ns, tn.b.ns, tn.hb} {
+		tn.addNSv4(ns)
+	}
+	tn.hostLegs()
+	a, b := tn.a, tn.b
+	tn.must("ip", "-n", a.ns, "link", "set", "dev", "h", "up")
+	a.fp = tn.startFpd(a.ns)
+	a.fp.ctl("link", "add", "h", "type", "afpacket", "ifname", "h")
+	a.fp.ctl("link", "add", "u1", "type", "tap", "ifname", "u1")
+	tn.must("ip", "-n", a.ns, "link", "set", "u1", "netns", b.ns)
+	tn.must("ip", "-n", b.ns, "link", "set", "u1", "name", "u2", "mtu", ulMTU)
+	for _, l := range []string{"h", "u1"} {
+		a.fp.ctl("link", "set", l, "up")
+	}
+	a.fp.ctl("link", "set", "u1", "mtu", ulMTU)
+	a.fp.ctl("addr", "add", a.ul+"/24", "dev", "u1")
+	tn.must("ip", "-n", b.ns, "addr", "add", b.ul+"/24", "dev", "u2")
+	tn.must("ip", "-n", b.ns, "link", "set", "dev", "u2", "up")
+	tn.must("ip", "-n", b.ns, "link", "set", "dev", "h", "up")
+	return tn
+}
+
 // startTunNet is how every tunnel topology starts: an empty tunNet whose
 // close t.Cleanup runs, with the names of its host namespaces.
 func startTunNet(t *testing.T) *tunNet {

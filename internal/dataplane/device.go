@@ -40,6 +40,9 @@ type Device struct {
 	TxGSO bool
 	// TxUSO: the port takes UDP segmentation (USO) super-frames too.
 	TxUSO bool
+	// TxUDPTunnelGSO: the port takes a TCP super-frame inside one tunnel
+	// datagram and lets the kernel cut it (tunnelSendTunnelGSO).
+	TxUDPTunnelGSO bool
 	// Addr4 and Addr6 are the device's addresses, primary first.
 	Addr4, Addr6 []netip.Prefix
 	// Tunnel is set for a flow-based or classic UDP tunnel device
@@ -76,6 +79,7 @@ func (d *Device) bind() {
 	}
 	off := d.Port.Offloads()
 	d.TxGSO, d.TxUSO = off.TxGSO, off.TxGSO && off.TxUSO
+	d.TxUDPTunnelGSO = off.TxGSO && off.TxUDPTunnelGSO
 }
 
 // bindStacked gives a VLAN device the offloads of the device at the bottom
@@ -88,6 +92,8 @@ func (d *Device) bindStacked() {
 	for n := 0; below.VLAN != nil && n < 16; n++ {
 		below = below.VLAN.Parent
 	}
+	// Not UDP-tunnel GSO: the kernel would have to find the tunnel
+	// offsets behind the tag, which no test has shown it does.
 	d.TxGSO, d.TxUSO = below.TxGSO, below.TxUSO
 }
 

@@ -100,6 +100,8 @@ func (w *worker) xmit(out *Device, p *pkt.Packet, mac hdr.MAC) {
 	eth.SetDst(mac)
 	eth.SetSrc(out.MAC)
 	switch {
+	case p.GSO.IsGSO() && out.TxUDPTunnelGSO && p.MTU == 0 && !mplsPush(p) && markTunnelGSO(p):
+		w.emit(out, p)
 	case p.GSO.IsGSO() && (!out.TxGSO || p.MTU != 0 || mplsPush(p) || udpTunnelGSO(p) ||
 		(p.GSO.Type == pkt.GSOUDPL4 && !out.TxUSO)):
 		var n int
@@ -145,6 +147,23 @@ func (w *worker) xmit(out *Device, p *pkt.Packet, mac hdr.MAC) {
 func udpTunnelGSO(p *pkt.Packet) bool {
 	_, ok := gso.UDPTunnelHeaders(p)
 	return ok
+}
+
+// markTunnelGSO fills the tunnel offsets of p's GSO state if p is a TCP
+// super-frame inside a UDP tunnel datagram (see udpTunnelGSO), for a port
+// that takes it whole. The outer UDP checksum field says whether each
+// datagram gets a checksum (a partial one is non-zero), as for
+// gso.SegmentUDPTunnel.
+func markTunnelGSO(p *pkt.Packet) bool {
+	udp, inner, v6, ok := gso.UDPTunnelOffsets(p)
+	if !ok {
+		return false
+	}
+	b := p.Bytes()
+	g := &p.GSO
+	g.OuterL4, g.InnerL3, g.TunnelV6 = uint16(udp), uint16(inner), v6
+	g.TunnelCsum = b[udp+6] != 0 || b[udp+7] != 0
+	return true
 }
 
 // mplsPush reports whether emit will push an MPLS label stack onto p.

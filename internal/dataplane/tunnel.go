@@ -465,6 +465,9 @@ func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gb
 		tunHdr = th[:n]
 	}
 	if p.GSO.IsGSO() {
+		if !local && w.tunnelSendTunnelGSO(out, p, o, tunHdr, &res) {
+			return
+		}
 		if !local && w.tunnelSendUSO(dev, out, p, o, tunHdr, &res) {
 			return
 		}
@@ -502,6 +505,56 @@ func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gb
 	w.depth++
 	w.output(out, p, nexthopOr(res.Nexthop.Gateway, o.Dst), fragMTU)
 	w.depth--
+}
+
+// tunnelSendTunnelGSO encapsulates the TCP super-frame p once, as one
+// tunnel datagram around the whole of it, for an underlay device out whose
+// port takes UDP-tunnel GSO: the kernel then cuts it into whole tunnel
+// datagrams (or a NIC does), as it does its own VXLAN's super-frames. The
+// outer UDP checksum, when the tunnel wants one, is left partial (the
+// pseudo-header sum) for whoever cuts it, and the outer IPv4 IDs of the
+// datagrams follow o.ID. It reports false, with p untouched, when the
+// port does not take it, the datagrams would exceed the path MTU or the
+// whole would not fit one IP packet: tunnelSendUSO or the segment-by-
+// segment path takes over.
+func (w *worker) tunnelSendTunnelGSO(out *Device, p *pkt.Packet, o *tunnel.Outer, tunHdr []byte, res *fib.Result) bool {
+	g := p.GSO
+	if !out.TxUDPTunnelGSO || w.depth >= maxTunnelDepth || !g.NeedsCsum || g.Size == 0 ||
+		(g.Type != pkt.GSOTCPv4 && g.Type != pkt.GSOTCPv6) {
+		return false
+	}
+	ipLen := hdr.IPv6Len
+	if o.Dst.Is4() {
+		ipLen = hdr.IPv4MinLen
+	}
+	outer := hdr.EthernetLen + ipLen + hdr.UDPLen + len(tunHdr)
+	// One datagram: the outer headers, the inner headers and one MSS.
+	if outer-hdr.EthernetLen+int(g.HdrLen)+int(g.Size) > int(pathMTU(out, res)) {
+		return false
+	}
+	segs := (p.Len() - int(g.HdrLen) + int(g.Size) - 1) / int(g.Size)
+	csum := o.Csum
+	o.Csum = false // a checksum over the whole would be no datagram's
+	ok := tunnel.PushUDPTunnel(p, o, tunHdr)
+	o.Csum = csum
+	if !ok {
+		return false
+	}
+	if csum {
+		f := p.Bytes()
+		u := hdr.UDP(f[p.L4:])
+		sum := hdr.PseudoHeaderSum(o.Src, o.Dst, hdr.IPProtoUDP, len(f)-int(p.L4))
+		u.SetChecksum(^hdr.Fold(sum)) // partial: the folded sum, not complemented
+	}
+	w.ipID += uint16(segs - 1)
+	p.GSO.CsumStart += uint16(outer)
+	p.GSO.HdrLen += uint16(outer)
+	p.Meta.Clear()
+	p.InPort, p.Encap = 0, nil
+	w.depth++
+	w.output(out, p, nexthopOr(res.Nexthop.Gateway, o.Dst), 0)
+	w.depth--
+	return true
 }
 
 // tunnelSendUSO encapsulates the TCP super-frame p in one pass into UDP

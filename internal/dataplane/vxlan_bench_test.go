@@ -11,6 +11,7 @@ import (
 	"flowpath/internal/hdr"
 	"flowpath/internal/neigh"
 	"flowpath/internal/pkt"
+	"flowpath/internal/port"
 	"flowpath/internal/tunnel"
 )
 
@@ -233,5 +234,33 @@ func BenchmarkVXLANDecap(b *testing.B) {
 			}
 			forwardFrames(b, r, frames)
 		})
+	}
+}
+
+// TestNoAllocsVXLANTunnelGSO: a TCP super-frame encapsulated whole for an
+// underlay port that takes UDP-tunnel GSO (and not USO: one frame out is
+// then only that path's) leaves as one frame, and allocates nothing.
+func TestNoAllocsVXLANTunnelGSO(t *testing.T) {
+	sink := &sinkPort{mac: macR2, offload: port.Offloads{RxGSO: true, TxGSO: true, TxUDPTunnelGSO: true}}
+	r := vxlanRig(t, rigOpts{r2Port: sink}, 1)
+	f, g := tcpSuper(ipH1, encBase, 1300, 20*1300)
+	bad := 0
+	allocs := testing.AllocsPerRun(500, func() {
+		r.batch[0] = r.packet(t, f, g)
+		before := sink.sent.Load()
+		r.w.processBatch(r.batch[:1])
+		r.w.flush()
+		if sink.sent.Load() != before+1 {
+			bad++
+		}
+	})
+	if bad != 0 {
+		t.Fatalf("%d runs did not send one frame; drops %v", bad, r.dropsByName())
+	}
+	if allocs != 0 {
+		t.Fatalf("%v allocations per super-frame", allocs)
+	}
+	if r.w.pool.Available() != r.w.pool.Size() {
+		t.Fatalf("%d packets not back in the pool", r.w.pool.Size()-r.w.pool.Available())
 	}
 }

@@ -89,6 +89,15 @@ func UDPTunnelHeaders(p *pkt.Packet) (n int, ok bool) {
 	return tcp + hdr.TCP(b[tcp:]).DataOffset() - l3, true
 }
 
+// UDPTunnelOffsets reports whether p is a TCP super-frame inside a UDP
+// tunnel, with the offsets of its outer UDP header and inner IP header
+// and whether the outer IP is IPv6: what a port that takes UDP-tunnel GSO
+// needs to hand it to the kernel whole.
+func UDPTunnelOffsets(p *pkt.Packet) (udp, inner int, v6, ok bool) {
+	_, udp, inner, v4, ok := udpTunnelLayout(p, p.Bytes())
+	return udp, inner, !v4, ok
+}
+
 // SegmentUDPTunnel splits a TCP super-frame inside a UDP tunnel (see
 // above) into whole tunnel datagrams of at most p.GSO.Size inner payload
 // bytes, taken from pool and stored in out[:n]. The inner packet is cut as

@@ -2,6 +2,7 @@ package pkt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 )
 
@@ -187,9 +188,73 @@ func TestVnetHdrRoundTrip(t *testing.T) {
 	}
 }
 
+// The UDP-tunnel header is struct virtio_net_hdr_v1_hash_tunnel, byte for
+// byte: the plain header with the tunnel bits in flags and gso_type, zero
+// num_buffers and hash fields, the two offsets at 20 and 22. Without a
+// tunnel it is the plain header followed by zeros.
+func TestVnetTunnelHdr(t *testing.T) {
+	g := GSO{Type: GSOTCPv4, NeedsCsum: true, HdrLen: 104, Size: 1400, CsumStart: 84, CsumOffset: 16,
+		OuterL4: 34, InnerL3: 64, TunnelCsum: true}
+	b := make([]byte, VnetTunnelHdrLen)
+	for i := range b {
+		b[i] = 0xee // stale bytes must not survive
+	}
+	g.EncodeVnetTunnelHdr(b)
+	want := []byte{1 | 8, 1 | 0x20, 104, 0, 0x78, 0x05, 84, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 34, 0, 64, 0}
+	if !bytes.Equal(b, want) {
+		t.Fatalf("IPv4 tunnel header\n got % x\nwant % x", b, want)
+	}
+	g.TunnelV6, g.TunnelCsum, g.Type, g.ECN = true, false, GSOTCPv6, true
+	g.EncodeVnetTunnelHdr(b)
+	if b[0] != 1 || b[1] != 4|0x40|0x80 {
+		t.Fatalf("IPv6 tunnel flags %#x type %#x", b[0], b[1])
+	}
+	plain := GSO{Type: GSOTCPv4, NeedsCsum: true, HdrLen: 54, Size: 1448, CsumStart: 34, CsumOffset: 16}
+	plain.EncodeVnetTunnelHdr(b)
+	var short [VnetHdrLen]byte
+	plain.EncodeVnetHdr(short[:])
+	if !bytes.Equal(b[:VnetHdrLen], short[:]) || !bytes.Equal(b[VnetHdrLen:], make([]byte, VnetTunnelHdrLen-VnetHdrLen)) {
+		t.Fatalf("plain frame in a tunnel-sized header: % x", b)
+	}
+	// What the kernel reads as tunnel GSO is nothing DecodeVnetHdr takes;
+	// DecodeVnetTunnelHdr takes it as AF_PACKET reports such a frame: the
+	// inner GSO, no tunnel fields.
+	g.EncodeVnetTunnelHdr(b)
+	var d GSO
+	if d.DecodeVnetHdr(b) {
+		t.Fatal("a tunnel GSO type must be refused by DecodeVnetHdr")
+	}
+	inner := g
+	inner.OuterL4, inner.InnerL3, inner.TunnelV6, inner.TunnelCsum = 0, 0, false, false
+	if !d.DecodeVnetTunnelHdr(b) || d != inner {
+		t.Fatalf("tunnel header % x decodes to %+v, want %+v", b, d, inner)
+	}
+	plain.EncodeVnetTunnelHdr(b)
+	if !d.DecodeVnetTunnelHdr(b) || d != plain {
+		t.Fatalf("plain header in tunnel size decodes to %+v", d)
+	}
+	for name, mut := range map[string]func(b []byte){
+		"both tunnel types":  func(b []byte) { b[1] |= 0x60 },
+		"inner before outer": func(b []byte) { b[22] = 20 },
+		"no outer offset":    func(b []byte) { b[20] = 0 },
+		"UDP inside":         func(b []byte) { b[1] = 5 | 0x20 },
+		"no partial csum":    func(b []byte) { b[0] &^= 1 },
+	} {
+		g.EncodeVnetTunnelHdr(b)
+		mut(b)
+		if d.DecodeVnetTunnelHdr(b) {
+			t.Errorf("%s: % x accepted as %+v", name, b, d)
+		}
+	}
+	if d.DecodeVnetTunnelHdr(b[:VnetTunnelHdrLen-1]) {
+		t.Error("a short tunnel header must be refused")
+	}
+}
+
 func TestNoAllocations(t *testing.T) {
 	pool := NewPool("t", 4)
 	var hdr [VnetHdrLen]byte
+	var thdr [VnetTunnelHdrLen]byte
 	var g GSO
 	n := testing.AllocsPerRun(1000, func() {
 		p := pool.Get()
@@ -198,6 +263,7 @@ func TestNoAllocations(t *testing.T) {
 		p.Pull(10)
 		g.DecodeVnetHdr(hdr[:])
 		g.EncodeVnetHdr(hdr[:])
+		g.EncodeVnetTunnelHdr(thdr[:])
 		p.Free()
 	})
 	if n != 0 {
@@ -221,6 +287,37 @@ func FuzzVnetHdr(f *testing.F) {
 		var h GSO
 		if !h.DecodeVnetHdr(out[:]) || h != g && !(g.Type == GSONone && g.ECN) {
 			t.Fatalf("%x decodes to %+v, re-encodes to %x -> %+v", b, g, out, h)
+		}
+	})
+}
+
+// FuzzVnetTunnelHdr: whatever DecodeVnetTunnelHdr takes is a plain GSO
+// state (no tunnel fields) that the plain header carries unchanged, and a
+// tunnel super-frame's inner checksum start lies behind both offsets.
+func FuzzVnetTunnelHdr(f *testing.F) {
+	g := GSO{Type: GSOTCPv4, NeedsCsum: true, HdrLen: 104, Size: 1400, CsumStart: 84, CsumOffset: 16,
+		OuterL4: 34, InnerL3: 64, TunnelCsum: true}
+	b := make([]byte, VnetTunnelHdrLen)
+	g.EncodeVnetTunnelHdr(b)
+	f.Add(b)
+	f.Add(make([]byte, VnetTunnelHdrLen))
+	f.Add([]byte{1, 0x41, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var g GSO
+		if !g.DecodeVnetTunnelHdr(b) {
+			return
+		}
+		if g.OuterL4 != 0 || g.InnerL3 != 0 || g.TunnelV6 || g.TunnelCsum {
+			t.Fatalf("%x decodes with tunnel fields %+v", b, g)
+		}
+		var out [VnetHdrLen]byte
+		g.EncodeVnetHdr(out[:])
+		var h GSO
+		if !h.DecodeVnetHdr(out[:]) || h != g && !(g.Type == GSONone && g.ECN) {
+			t.Fatalf("%x decodes to %+v, re-encodes to %x -> %+v", b, g, out, h)
+		}
+		if tun := b[1] & 0x60; tun != 0 && int(g.CsumStart) <= int(binary.LittleEndian.Uint16(b[22:])) {
+			t.Fatalf("%x: checksum start %d not behind the inner header", b, g.CsumStart)
 		}
 	})
 }

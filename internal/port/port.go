@@ -19,7 +19,10 @@ type Offloads struct {
 	// Needs TxGSO. AF_PACKET takes them since Linux 6.2; TAP when the
 	// kernel accepted TUN_F_USO4/6.
 	TxUSO bool
-	// TxUDPTunnelGSO: Transmit accepts super-frames inside a UDP tunnel.
+	// TxUDPTunnelGSO: Transmit accepts a TCP super-frame inside one UDP
+	// tunnel datagram (pkt.GSO.OuterL4 set), and the kernel cuts it into
+	// whole tunnel datagrams (SKB_GSO_UDP_TUNNEL). Needs TxGSO. TAP when
+	// the kernel takes TUN_F_UDP_TUNNEL_GSO (Linux 6.17).
 	TxUDPTunnelGSO bool
 }
 

@@ -32,6 +32,7 @@ func TestVXLANSuperFrameInTransit(t *testing.T) {
 	}{
 		{"uso", port.Offloads{TxGSO: true, TxUSO: true, RxGSO: true}},
 		{"no-uso", port.Offloads{TxGSO: true, RxGSO: true}},
+		{"tunnel-gso", port.Offloads{TxGSO: true, TxUSO: true, RxGSO: true, TxUDPTunnelGSO: true}},
 	} {
 		t.Run(c.name, func(t *testing.T) { testVXLANSuperFrameInTransit(t, c.off) })
 	}
@@ -76,7 +77,7 @@ func testVXLANSuperFrameInTransit(t *testing.T, off port.Offloads) {
 		if fr.GSO.Type == pkt.GSOUDPL4 && !off.TxUSO {
 			t.Fatalf("USO frame %+v to a port without UDP segmentation", fr.GSO)
 		}
-		if fr.GSO.Type != pkt.GSOUDPL4 {
+		if fr.GSO.Type != pkt.GSOUDPL4 && fr.GSO.OuterL4 == 0 {
 			if fr.GSO.IsGSO() {
 				t.Fatalf("frame handed on as GSO %+v: not a whole datagram", fr.GSO)
 			}
@@ -87,9 +88,21 @@ func testVXLANSuperFrameInTransit(t *testing.T, off port.Offloads) {
 		q.SetBytes(fr.Data)
 		q.GSO = fr.GSO
 		segs := make([]*pkt.Packet, 64)
-		n, ok := gso.Segment(q, pool, segs)
+		cut := gso.Segment
+		if fr.GSO.OuterL4 != 0 {
+			// Handed on whole to a port that takes UDP-tunnel GSO: the
+			// kernel cuts it as SegmentUDPTunnel does.
+			g := fr.GSO
+			if !off.TxUDPTunnelGSO || g.OuterL4 != 34 || g.InnerL3 != 34+8+8+14 || g.TunnelV6 || !g.TunnelCsum {
+				t.Fatalf("tunnel GSO frame %+v", g)
+			}
+			cut = gso.SegmentUDPTunnel
+		} else if off.TxUDPTunnelGSO {
+			t.Fatalf("frame %+v not handed on whole to a port that takes UDP-tunnel GSO", fr.GSO)
+		}
+		n, ok := cut(q, pool, segs)
 		if !ok {
-			t.Fatalf("USO frame %+v does not cut", fr.GSO)
+			t.Fatalf("frame %+v does not cut", fr.GSO)
 		}
 		for _, s := range segs[:n] {
 			dgrams = append(dgrams, append([]byte(nil), s.Bytes()...))

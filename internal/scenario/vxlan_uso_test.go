@@ -92,7 +92,11 @@ func segmentFrames(t *testing.T, p *pkt.Packet) [][]byte {
 	t.Helper()
 	out := make([]*pkt.Packet, 64)
 	pool := pkt.NewPool("seg", 64)
-	n, ok := gso.Segment(p, pool, out)
+	cut := gso.Segment
+	if p.GSO.OuterL4 != 0 {
+		cut = gso.SegmentUDPTunnel // what the kernel does with UDP-tunnel GSO
+	}
+	n, ok := cut(p, pool, out)
 	if !ok {
 		t.Fatal("Segment")
 	}
@@ -182,14 +186,18 @@ func innerSegments(t *testing.T, fs []mem.Frame) [][]byte {
 }
 
 // A TCP super-frame from the host leaves an underlay port that takes GSO
-// as USO frames of VXLAN datagrams (one pass, gso.EncapUSO), and one that
-// does not as the datagrams themselves; both carry the same segments.
+// as USO frames of VXLAN datagrams (one pass, gso.EncapUSO), one that
+// takes UDP-tunnel GSO as one VXLAN datagram around the whole super-frame
+// (the kernel cuts it), and one that takes neither as the datagrams
+// themselves; all carry the same segments.
 func TestVXLANEncapSuperFrameUSO(t *testing.T) {
 	payload := gsoPayload(30000)
 	const mss = 1400
-	// USO; no GSO; TCP GSO without UDP segmentation (per segment too).
-	var inner [3][][]byte
-	for i, off := range []port.Offloads{{RxGSO: true, TxGSO: true, TxUSO: true}, {}, {RxGSO: true, TxGSO: true}} {
+	// USO; no GSO; TCP GSO without UDP segmentation (per segment too);
+	// UDP-tunnel GSO.
+	var inner [4][][]byte
+	for i, off := range []port.Offloads{{RxGSO: true, TxGSO: true, TxUSO: true}, {}, {RxGSO: true, TxGSO: true},
+		{RxGSO: true, TxGSO: true, TxUSO: true, TxUDPTunnelGSO: true}} {
 		_, hh, peer := usoTxTopo(t, off, nil)
 		f, g := hh.tcpSuper(innerIP(5).String(), false, true, payload, mss)
 		if !hh.port.InjectGSO(f, g) {
@@ -204,8 +212,18 @@ func TestVXLANEncapSuperFrameUSO(t *testing.T) {
 		if len(fs) != n {
 			t.Fatalf("txgso=%v: %d frames on the underlay, want %d", off.TxGSO, len(fs), n)
 		}
-		if off.TxUSO && (fs[0].GSO.Type != pkt.GSOUDPL4 || fs[0].GSO.CsumStart != 34) {
-			t.Fatalf("GSO %+v", fs[0].GSO)
+		switch g := fs[0].GSO; {
+		case off.TxUDPTunnelGSO:
+			// One datagram: outer IPv4 and UDP (its checksum partial
+			// when the device sends one), VXLAN, the inner super-frame
+			// as it came.
+			if g.Type != pkt.GSOTCPv4 || g.Size != mss || g.OuterL4 != 34 || g.InnerL3 != 64 || g.TunnelV6 ||
+				g.TunnelCsum != (binary.BigEndian.Uint16(fs[0].Data[40:]) != 0) || g.CsumStart != 64+20 ||
+				len(fs[0].Data) != 50+len(f) {
+				t.Fatalf("tunnel GSO %+v, %d bytes", g, len(fs[0].Data))
+			}
+		case off.TxUSO && (g.Type != pkt.GSOUDPL4 || g.CsumStart != 34):
+			t.Fatalf("GSO %+v", g)
 		}
 		inner[i] = innerSegments(t, fs)
 		if len(inner[i]) != want {
@@ -260,5 +278,38 @@ func TestVXLANEncapNoUDPCsum(t *testing.T) {
 	}
 	if got, want := len(innerSegments(t, fs)), (len(payload)+mss-1)/mss; got != want {
 		t.Fatalf("%d datagrams in the USO frame, want %d", got, want)
+	}
+}
+
+// Over a port that takes UDP-tunnel GSO, a noudpcsum device's super-frame
+// leaves whole with no outer checksum asked for, so the datagrams the
+// kernel cuts from it carry none, like its single datagrams (unlike the
+// USO path above).
+func TestVXLANEncapTunnelGSONoUDPCsum(t *testing.T) {
+	off := false
+	_, hh, peer := usoTxTopo(t, port.Offloads{RxGSO: true, TxGSO: true, TxUSO: true, TxUDPTunnelGSO: true},
+		func(v *api.VXLAN) { v.UDPCsum = &off })
+	payload := gsoPayload(10000)
+	const mss = 1400
+	f, g := hh.tcpSuper(innerIP(5).String(), false, true, payload, mss)
+	if !hh.port.InjectGSO(f, g) {
+		t.Fatal("inject")
+	}
+	fs := peer.port.WaitSent(1, 2e9)
+	if len(fs) != 1 || fs[0].GSO.OuterL4 != 34 || fs[0].GSO.TunnelCsum || binary.BigEndian.Uint16(fs[0].Data[40:]) != 0 {
+		t.Fatalf("super-frame: %d frames %+v, want one UDP-tunnel GSO frame without outer checksum", len(fs), fs)
+	}
+	p := pkt.NewPool("x", 4).Get()
+	p.SetBytes(fs[0].Data)
+	p.GSO = fs[0].GSO
+	ds := segmentFrames(t, p)
+	if want := (len(payload) + mss - 1) / mss; len(ds) != want {
+		t.Fatalf("%d datagrams, want %d", len(ds), want)
+	}
+	for i, d := range ds {
+		if csum := binary.BigEndian.Uint16(d[40:]); csum != 0 {
+			t.Fatalf("datagram %d: UDP checksum %#04x, want none", i, csum)
+		}
+		checkSums(t, d)
 	}
 }

@@ -19,6 +19,11 @@ const (
 	TunFTSOECN = unix.TUN_F_TSO_ECN
 	TunFUSO4   = unix.TUN_F_USO4
 	TunFUSO6   = unix.TUN_F_USO6
+
+	// UDP-tunnel GSO (Linux 6.17, include/uapi/linux/if_tun.h; not yet in
+	// x/sys): TSO/USO inside UDP tunnels, and with outer checksums.
+	TunFUDPTunnelGSO     = 0x080
+	TunFUDPTunnelGSOCsum = 0x100
 )
 
 // OpenTap opens /dev/net/tun non-blocking and attaches it to the TAP

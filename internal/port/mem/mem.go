@@ -192,6 +192,7 @@ func (q *txQueue) Transmit(pkts []*pkt.Packet) int {
 		switch {
 		case len(b) < 14 || len(b) > pkt.MaxFrame:
 		case offload && !p.offloads.TxGSO:
+		case g.OuterL4 != 0 && !p.offloads.TxUDPTunnelGSO:
 		case g.IsGSO() && !gsoProtoOK(g.Type, b):
 		case !g.IsGSO() && len(b) > maxPlain:
 		case !q.ring.push(b, g):

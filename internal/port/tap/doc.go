@@ -13,6 +13,18 @@
 // with partial checksums both ways: the kernel skips segmentation and
 // checksumming, and so does flowpath unless a hop needs them.
 //
+// UDP-tunnel GSO (Linux 6.17): where the kernel accepts
+// TUN_F_UDP_TUNNEL_GSO(_CSUM), the header grows to the 24 bytes of
+// virtio_net_hdr_v1_hash_tunnel. A write may then be one VXLAN or Geneve
+// datagram around a whole TCP super-frame (pkt.GSO.OuterL4 and InnerL3
+// give the offsets; Offloads().TxUDPTunnelGSO), which the kernel cuts into
+// whole tunnel datagrams or hands to a NIC that does; and a read may be
+// such a frame from the kernel's own tunnel devices, reported like
+// AF_PACKET reports one (TCP GSO, checksum start on the inner TCP header).
+//
+//	write: [hdr 24: gso_type TCPv4|UDP_TUNNEL_IPV4, outer_th 34, inner_nh 64]
+//	       [eth][IP][UDP][VXLAN][eth][IP][TCP][64 KiB of payload]
+//
 // Receive: a TAP has no batched read, so Receive reads one frame per
 // system call (readv of [virtio-net header, packet buffer at
 // DefaultHeadroom]) but drains up to len(pkts) frames per call without

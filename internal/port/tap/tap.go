@@ -47,6 +47,8 @@ type Port struct {
 	mtu      int
 	vnet     bool
 	offloads uint
+	tunnel   bool // writes may carry UDP-tunnel GSO (hdrLen is VnetTunnelHdrLen)
+	hdrLen   int  // virtio-net header length, 0 without one
 
 	fds    []int
 	rx     []*rxQueue
@@ -61,7 +63,7 @@ type rxQueue struct {
 	fd   int
 	slot *sys.Slot
 	pfd  [2]sys.PollFd
-	hdr  [pkt.VnetHdrLen]byte
+	hdr  [pkt.VnetTunnelHdrLen]byte
 	iov  [2]sys.Iovec
 
 	packets, bytes, dropped atomic.Uint64
@@ -71,7 +73,7 @@ type txQueue struct {
 	p    *Port
 	fd   int
 	slot *sys.Slot
-	hdr  [pkt.VnetHdrLen]byte
+	hdr  [pkt.VnetTunnelHdrLen]byte
 	iov  [2]sys.Iovec
 
 	packets, bytes, dropped atomic.Uint64
@@ -112,11 +114,6 @@ func Open(ifname string, cfg Config) (*Port, error) {
 		p.name = name // a pattern resolves on the first open
 	}
 	if p.vnet {
-		for _, fd := range p.fds {
-			if err := sys.SetTapVnetHdrSize(fd, pkt.VnetHdrLen); err != nil {
-				return fail(err)
-			}
-		}
 		p.offloads = offloadsFull
 		err := sys.SetTapOffload(p.fds[0], p.offloads)
 		if errors.Is(err, errs.ErrInvalid) {
@@ -125,6 +122,22 @@ func Open(ifname string, cfg Config) (*Port, error) {
 		}
 		if err != nil {
 			return fail(err)
+		}
+		// A kernel that knows UDP-tunnel GSO accepts its TUNSETOFFLOAD
+		// bits (older ones refuse unknown bits with EINVAL): writes take
+		// it (the header is long enough for the tunnel offsets), and
+		// reads give the kernel's VXLAN/Geneve super-frames whole.
+		if tun := p.offloads | sys.TunFUDPTunnelGSO | sys.TunFUDPTunnelGSOCsum; sys.SetTapOffload(p.fds[0], tun) == nil {
+			p.offloads, p.tunnel = tun, true
+		}
+		p.hdrLen = pkt.VnetHdrLen
+		if p.tunnel {
+			p.hdrLen = pkt.VnetTunnelHdrLen
+		}
+		for _, fd := range p.fds {
+			if err := sys.SetTapVnetHdrSize(fd, p.hdrLen); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	var err error
@@ -152,12 +165,12 @@ func Open(ifname string, cfg Config) (*Port, error) {
 		q := &rxQueue{p: p, fd: fd, slot: p.gate.NewSlot()}
 		q.pfd[0] = sys.PollFd{Fd: int32(fd), Events: sys.POLLIN}
 		q.pfd[1] = sys.PollFd{Fd: int32(p.wakeFd), Events: sys.POLLIN}
-		sys.SetIovec(&q.iov[0], q.hdr[:])
+		sys.SetIovec(&q.iov[0], q.hdr[:p.hdrLen])
 		p.rx = append(p.rx, q)
 	}
 	for i := 0; i < cfg.NumTx; i++ {
 		q := &txQueue{p: p, fd: p.fds[i%len(p.fds)], slot: p.gate.NewSlot()}
-		sys.SetIovec(&q.iov[0], q.hdr[:])
+		sys.SetIovec(&q.iov[0], q.hdr[:p.hdrLen])
 		p.tx = append(p.tx, q)
 	}
 	return p, nil
@@ -186,9 +199,11 @@ func (p *Port) HardwareAddr() [6]byte { return p.mac }
 // MTU implements port.Port.
 func (p *Port) MTU() int { return p.mtu }
 
-// Offloads implements port.Port: GSO both ways with the virtio-net header.
+// Offloads implements port.Port: GSO both ways with the virtio-net header,
+// USO and UDP-tunnel GSO on transmit where the kernel takes them.
 func (p *Port) Offloads() port.Offloads {
-	return port.Offloads{RxGSO: p.vnet, TxGSO: p.vnet, TxUSO: p.vnet && p.offloads&sys.TunFUSO4 != 0}
+	return port.Offloads{RxGSO: p.vnet, TxGSO: p.vnet, TxUSO: p.vnet && p.offloads&sys.TunFUSO4 != 0,
+		TxUDPTunnelGSO: p.tunnel}
 }
 
 // KernelOffloads reports the TUNSETOFFLOAD bits the kernel accepted.
@@ -300,7 +315,7 @@ func (q *rxQueue) drain(pool *pkt.Pool, pkts []*pkt.Packet) (n int, starved bool
 		if q.p.vnet {
 			sys.SetIovec(&q.iov[1], buf)
 			k, e = sys.Readv(q.fd, q.iov[:])
-			hl = pkt.VnetHdrLen
+			hl = q.p.hdrLen
 		} else {
 			k, e = sys.Read(q.fd, buf)
 		}
@@ -316,7 +331,9 @@ func (q *rxQueue) drain(pool *pkt.Pool, pkts []*pkt.Packet) (n int, starved bool
 			continue
 		}
 		p.GSO = pkt.GSO{}
-		if q.p.vnet && !p.GSO.DecodeVnetHdr(q.hdr[:]) {
+		switch {
+		case !q.p.vnet:
+		case q.p.tunnel && !p.GSO.DecodeVnetTunnelHdr(q.hdr[:]), !q.p.tunnel && !p.GSO.DecodeVnetHdr(q.hdr[:]):
 			dropped++
 			continue
 		}
@@ -353,13 +370,17 @@ func (q *txQueue) Transmit(pkts []*pkt.Packet) int {
 		if len(b) < 14 {
 			continue
 		}
-		if !q.p.vnet && (p.GSO.IsGSO() || p.GSO.NeedsCsum) {
+		if !q.p.vnet && (p.GSO.IsGSO() || p.GSO.NeedsCsum) || p.GSO.OuterL4 != 0 && !q.p.tunnel {
 			continue // nothing could finish it
 		}
 		e := sys.EINTR
 		for e == sys.EINTR {
 			if q.p.vnet {
-				p.GSO.EncodeVnetHdr(q.hdr[:])
+				if q.p.tunnel {
+					p.GSO.EncodeVnetTunnelHdr(q.hdr[:])
+				} else {
+					p.GSO.EncodeVnetHdr(q.hdr[:])
+				}
 				sys.SetIovec(&q.iov[1], b)
 				_, e = sys.Writev(q.fd, q.iov[:])
 			} else {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
@@ -390,4 +391,100 @@ func TestPoolEmpty(t *testing.T) {
 		pool.PutBatch(got[:n])
 	}
 	t.Fatal("echo reply lost")
+}
+
+// TestUDPTunnelGSOWrite hands the kernel one VXLAN datagram around a TCP
+// super-frame of ten segments, with the tunnel offsets in the header
+// (pkt.GSO.OuterL4). The kernel routes it out of a veth whose UDP-tunnel
+// segmentation is off, so it must cut it there, as UDP-tunnel GSO: ten
+// whole VXLAN datagrams arrive on the far end (read as plain TCP GSO, the
+// outer UDP packet would not segment at all). On kernels before 6.17 the
+// TAP does not offer the offload, and a frame marked so is refused.
+//
+//	[port] fptapu0 ⇄ kernel (ip_forward) ─ v0 ═ veth ═ v1 ─ far
+func TestUDPTunnelGSOWrite(t *testing.T) {
+	ns, far := nstest.New(t, "porttapug"), nstest.New(t, "porttapugf")
+	p := open(t, ns, "fptapu0", Config{})
+	pool := pkt.NewPool("t", 8)
+	const segs, mss = 10, 1000
+	inner := make([]byte, 14+20+20+segs*mss)
+	if !p.Offloads().TxUDPTunnelGSO {
+		pk := pool.Get()
+		pk.SetBytes(make([]byte, 50+len(inner)))
+		pk.GSO = pkt.GSO{Type: pkt.GSOTCPv4, NeedsCsum: true, OuterL4: 34, InnerL3: 64}
+		if p.TxQueue(0).Transmit([]*pkt.Packet{pk}) != 0 {
+			t.Fatal("tunnel GSO frame sent by a TAP without the offload")
+		}
+		pk.Free()
+		t.Skip("this kernel's TAP takes no UDP-tunnel GSO (before Linux 6.17)")
+	}
+	nstest.Veth(t, ns, "v0", far, "v1")
+	ns.Exec(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	ns.IP(t, "addr", "add", "10.9.0.1/24", "dev", "fptapu0")
+	ns.IP(t, "neigh", "add", "10.9.0.2", "lladdr", "02:00:00:00:00:02", "dev", "fptapu0", "nud", "permanent")
+	ns.IP(t, "addr", "add", "10.77.0.1/24", "dev", "v0")
+	ns.IP(t, "link", "set", "v0", "up")
+	ns.IP(t, "neigh", "add", "10.77.0.2", "lladdr", "02:00:00:00:77:02", "dev", "v0", "nud", "permanent")
+	ns.Exec(t, "ethtool", "-K", "v0", "tx-udp_tnl-segmentation", "off", "tx-udp_tnl-csum-segmentation", "off")
+	far.IP(t, "link", "set", "v1", "address", "02:00:00:00:77:02")
+	far.IP(t, "link", "set", "v1", "up")
+
+	// Inner: Ethernet, IPv4 10.99.0.2 -> 10.99.0.1, TCP with its
+	// checksum partial, ten MSS of payload.
+	copy(inner, []byte{2, 0, 0, 0, 0x10, 1, 2, 0, 0, 0, 0x10, 2, 8, 0})
+	ip := inner[14:34]
+	ip[0], ip[6], ip[8], ip[9] = 0x45, 0x40, 64, 6
+	binary.BigEndian.PutUint16(ip[2:], uint16(len(inner)-14))
+	copy(ip[12:], []byte{10, 99, 0, 2, 10, 99, 0, 1})
+	binary.BigEndian.PutUint16(ip[10:], ^fold(csum(0, ip)))
+	tcp := inner[34:54]
+	binary.BigEndian.PutUint16(tcp[0:], 40000)
+	binary.BigEndian.PutUint16(tcp[2:], 5201)
+	binary.BigEndian.PutUint32(tcp[4:], 1)
+	tcp[12], tcp[13] = 5<<4, 0x10 // ACK
+	binary.BigEndian.PutUint16(tcp[14:], 512)
+	binary.BigEndian.PutUint16(tcp[16:], fold(csum(0, ip[12:20])+6+uint32(len(inner)-34)))
+	for i := 54; i < len(inner); i++ {
+		inner[i] = byte(i)
+	}
+	// Outer: Ethernet to the TAP, IPv4 10.9.0.2 -> 10.77.0.2 (routed on
+	// through v0), UDP to 4789 without checksum, VXLAN VNI 10.
+	f := make([]byte, 50+len(inner))
+	copy(f, p.mac[:])
+	copy(f[6:], peerMAC[:])
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	oip := f[14:34]
+	oip[0], oip[6], oip[8], oip[9] = 0x45, 0x40, 64, 17
+	binary.BigEndian.PutUint16(oip[2:], uint16(len(f)-14))
+	copy(oip[12:], []byte{10, 9, 0, 2, 10, 77, 0, 2})
+	binary.BigEndian.PutUint16(oip[10:], ^fold(csum(0, oip)))
+	binary.BigEndian.PutUint16(f[34:], 50000)
+	binary.BigEndian.PutUint16(f[36:], 4789)
+	binary.BigEndian.PutUint16(f[38:], uint16(len(f)-34))
+	copy(f[42:], []byte{8, 0, 0, 0, 0, 0, 10, 0})
+	copy(f[50:], inner)
+
+	stat := func(name string) (n int) {
+		_, _ = fmt.Sscan(far.Exec(t, "cat", "/sys/class/net/v1/statistics/"+name), &n)
+		return n
+	}
+	pkts0, bytes0 := stat("rx_packets"), stat("rx_bytes")
+	pk := pool.Get()
+	pk.SetBytes(f)
+	pk.GSO = pkt.GSO{Type: pkt.GSOTCPv4, NeedsCsum: true, HdrLen: 50 + 54, Size: mss, CsumStart: 50 + 34, CsumOffset: 16,
+		OuterL4: 34, InnerL3: 64}
+	if p.TxQueue(0).Transmit([]*pkt.Packet{pk}) != 1 {
+		t.Fatalf("transmit refused: stats %+v", p.Stats())
+	}
+	pk.Free()
+	got := 0
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got = stat("rx_packets") - pkts0; got >= segs {
+			break
+		}
+	}
+	// Each datagram: outer 50 bytes, inner headers 54, one MSS.
+	if b := stat("rx_bytes") - bytes0; got != segs || b != segs*(50+54+mss) {
+		t.Fatalf("far end received %d frames, %d bytes; want %d whole VXLAN datagrams of %d bytes", got, b, segs, 50+54+mss)
+	}
 }
