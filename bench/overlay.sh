@@ -11,6 +11,8 @@
 #   flowpath bn-ov-f*: flowpathd per VTEP, afpacket ports hv and u1/u2, `vxlan0 type vxlan
 #                      external` + `fpctl route add ... encap ip id 10 dst ... dev vxlan0 onlink`
 #                      (same addresses as kernel)
+#   ftap     bn-ov-t*: as flowpath, but each host's eth0 is a TAP whose other end is
+#                      flowpathd's hv port (no host veth); the underlay is the same veth
 #   ovs      bn-ov-o*: one ovs-vswitchd per VTEP, br-int{hv, vx0 vxlan key=10} + br-phy{u}
 #                      (baselines/04 vxlan), 10.30.0.1 <-> 10.30.0.2; only if OVS is installed,
 #                      else the row is RESULTS.md 4d and marked as not measured here
@@ -19,7 +21,7 @@
 # turn (TCP, then UDP 64 B), so slow drift of the VM hits all of them alike.
 #
 # Usage: sudo bench/overlay.sh            env: DUR=5 (s per run) REPS=3 (median of)
-#        VARIANTS="kernel kbridge flowpath ovs"   RAW=/tmp/bench-raw/overlay
+#        VARIANTS="kernel kbridge flowpath ftap ovs"   RAW=/tmp/bench-raw/overlay
 #        FPD_ARGS="" (extra flowpathd flags)      PROFILE=1 (flowpathd --cpuprofile into RAW)
 #        FPD_ENV="" (environment for flowpathd, e.g. GOMAXPROCS=4)
 set -u
@@ -27,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 : "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/overlay}"
-: "${VARIANTS:=kernel kbridge flowpath ovs}" "${FPD_ARGS:=}" "${FPD_ENV:=}" "${PROFILE:=0}"
+: "${VARIANTS:=kernel kbridge flowpath ftap ovs}" "${FPD_ARGS:=}" "${FPD_ENV:=}" "${PROFILE:=0}"
 export DUR REPS RAW
 
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -45,7 +47,7 @@ BIN=""
 OVSROOT=/tmp/bn-ov-ovs      # private OVS instances (not baselines/04's /tmp/bn-ovs)
 HAVE_OVS=0
 ALLNS=""
-for p in k b f o; do ALLNS="$ALLNS bn-ov-${p}h1 bn-ov-${p}v1 bn-ov-${p}v2 bn-ov-${p}h2"; done
+for p in k b f t o; do ALLNS="$ALLNS bn-ov-${p}h1 bn-ov-${p}v1 bn-ov-${p}v2 bn-ov-${p}h2"; done
 
 # --- private Open vSwitch instances (as shared/bench/baselines/ovs-lib.sh) ---
 ovs_envrun() { local d=$OVSROOT/$1; shift; OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d OVS_SYSCONFDIR=$d "$@"; }
@@ -153,17 +155,34 @@ fpd() {
     start_fpd "$1" $FPD_ENV "${prof[@]}" $FPD_ARGS
 }
 
-setup_flowpath() {
-    local p=bn-ov-f n m c hnet rnet
-    base $p; routed_hosts $p
+# flowpath_vteps P HOSTPORT: flowpathd VTEPs in ${P}v1 and ${P}v2; HOSTPORT
+# afpacket (the hosts' veth legs) or tap (flowpathd makes each host's eth0
+# as a TAP and the script moves it into the host).
+flowpath_vteps() {
+    local p=$1 hp=$2 n m c hnet rnet
+    if [ "$hp" = tap ]; then
+        ns_add "${p}h1" "${p}v1" "${p}v2" "${p}h2"
+        ip link add u1 netns "${p}v1" mtu 1550 type veth peer name u2 netns "${p}v2" mtu 1550
+        ip -n "${p}v1" link set u1 up
+        ip -n "${p}v2" link set u2 up
+    else
+        base "$p"
+    fi
     for n in 1 2; do
         m=$((3 - n)) c="$BIN/fpctl --socket $BIN/${p}v$n.sock"
         hnet=$((10 + n)) rnet=$((10 + m))
         # the VTEP namespace's kernel stays silent on flowpath's ports
-        ip netns exec ${p}v$n sysctl -qw net.ipv6.conf.hv.disable_ipv6=1 "net.ipv6.conf.u$n.disable_ipv6=1"
-        fpd ${p}v$n || return 1
-        $c link add hv type afpacket ifname hv && $c link set hv up &&
-            $c addr add 10.$hnet.0.254/24 dev hv || return 1
+        ip netns exec "${p}v$n" sysctl -qw "net.ipv6.conf.u$n.disable_ipv6=1"
+        fpd "${p}v$n" || return 1
+        if [ "$hp" = tap ]; then
+            $c link add hv type tap ifname "t-h$n" || return 1
+            ip -n "${p}v$n" link set "t-h$n" netns "${p}h$n" &&
+                ip -n "${p}h$n" link set "t-h$n" name eth0 && ip -n "${p}h$n" link set eth0 up || return 1
+        else
+            ip netns exec "${p}v$n" sysctl -qw net.ipv6.conf.hv.disable_ipv6=1
+            $c link add hv type afpacket ifname hv || return 1
+        fi
+        $c link set hv up && $c addr add 10.$hnet.0.254/24 dev hv || return 1
         $c link add u type afpacket ifname u$n && $c link set u up &&
             $c addr add 10.100.0.$n/24 dev u || return 1
         $c link add vxlan0 address 02:00:00:00:10:0$n type vxlan external dstport 4789 &&
@@ -171,8 +190,10 @@ setup_flowpath() {
         $c route add 10.$rnet.0.0/24 encap ip id 10 dst 10.100.0.$m via 10.99.0.$m dev vxlan0 onlink || return 1
         $c neigh add 10.99.0.$m lladdr 02:00:00:00:10:0$m dev vxlan0 nud permanent || return 1
     done
-    DST[flowpath]=10.12.0.1
+    routed_hosts "$p"
 }
+setup_flowpath() { flowpath_vteps bn-ov-f afpacket && DST[flowpath]=10.12.0.1; }
+setup_ftap() { flowpath_vteps bn-ov-t tap && DST[ftap]=10.12.0.1; }
 
 setup_ovs() {   # shared/bench/baselines/04-ovs-userspace.sh vxlan
     local p=bn-ov-o n loc rem
@@ -207,6 +228,7 @@ for v in $VARIANTS; do
         kernel) p=bn-ov-k ;;
         kbridge) p=bn-ov-b ;;
         flowpath) p=bn-ov-f ;;
+        ftap) p=bn-ov-t ;;
         ovs)
             p=bn-ov-o
             if ! command -v ovs-vswitchd >/dev/null 2>&1; then
@@ -237,12 +259,15 @@ if [ "$HAVE_OVS" = 1 ]; then
 else
     ovsname="OVS (RESULTS.md 4d)"
 fi
-if [ -n "${TCP[flowpath]:-}" ]; then
+for v in flowpath ftap; do
+    [ -n "${TCP[$v]:-}" ] || continue
+    p=bn-ov-f
+    [ $v = ftap ] && p=bn-ov-t
     for n in 1 2; do
-        echo "   flowpathd bn-ov-fv$n drops: $("$BIN/fpctl" --socket "$BIN/bn-ov-fv$n.sock" -j stats 2>/dev/null |
+        echo "   flowpathd ${p}v$n drops: $("$BIN/fpctl" --socket "$BIN/${p}v$n.sock" -j stats 2>/dev/null |
             jq -c '[.. | objects | select(has("drops")) | .drops | objects | to_entries[] | select(.value > 0)] | from_entries' 2>/dev/null | head -c 400)"
     done
-fi
+done
 
 print_header "overlay (VXLAN vni 10): flowpath vs kernel vs OVS"
 printf '%-28s %10s %12s %12s %8s\n' "path" "TCP Gbit/s" "UDP64 rx pps" "UDP64 tx pps" "loss %"
@@ -251,6 +276,7 @@ for v in "${ACTIVE[@]}"; do
         kernel) name="kernel VXLAN lwt-external" ;;
         kbridge) name="kernel VXLAN bridged" ;;
         flowpath) name="flowpath VTEPs (afpacket)" ;;
+        ftap) name="flowpath VTEPs (tap hosts)" ;;
         ovs) name="OVS userspace VXLAN" ;;
     esac
     printf '%-28s %10s %12s %12s %8s\n' "$name" "${TCP[$v]}" "${RX[$v]}" "${TX[$v]}" "${LOSS[$v]}"
@@ -260,12 +286,13 @@ if [ "$HAVE_OVS" = 0 ]; then
     echo "   (the OVS row is NOT measured by this run: shared/bench/baselines/RESULTS.md row 4d)"
 fi
 echo
-if [ -n "${TCP[flowpath]:-}" ]; then
-    printf '%-40s %8s %10s %8s\n' "ratio" "TCP" "UDP64 rx" "target"
+printf '%-44s %8s %10s %8s\n' "ratio" "TCP" "UDP64 rx" "target"
+for v in flowpath ftap; do
+    [ -n "${TCP[$v]:-}" ] || continue
     [ -n "${TCP[kernel]:-}" ] &&
-        printf '%-40s %8s %10s %8s\n' "flowpath / kernel VXLAN lwt-external" "$(ratio "${TCP[flowpath]}" "${TCP[kernel]}")" "$(ratio "${RX[flowpath]}" "${RX[kernel]}")" ">= 0.6"
+        printf '%-44s %8s %10s %8s\n' "$v / kernel VXLAN lwt-external" "$(ratio "${TCP[$v]}" "${TCP[kernel]}")" "$(ratio "${RX[$v]}" "${RX[kernel]}")" ">= 0.6"
     [ -n "${TCP[kbridge]:-}" ] &&
-        printf '%-40s %8s %10s %8s\n' "flowpath / kernel VXLAN bridged" "$(ratio "${TCP[flowpath]}" "${TCP[kbridge]}")" "$(ratio "${RX[flowpath]}" "${RX[kbridge]}")" ""
-    printf '%-40s %8s %10s %8s\n' "flowpath / $ovsname" "$(ratio "${TCP[flowpath]}" "$OVS_TCP")" "$(ratio "${RX[flowpath]}" "$OVS_UDP_RX")" ">= 5"
-fi
+        printf '%-44s %8s %10s %8s\n' "$v / kernel VXLAN bridged" "$(ratio "${TCP[$v]}" "${TCP[kbridge]}")" "$(ratio "${RX[$v]}" "${RX[kbridge]}")" ""
+    printf '%-44s %8s %10s %8s\n' "$v / $ovsname" "$(ratio "${TCP[$v]}" "$OVS_TCP")" "$(ratio "${RX[$v]}" "$OVS_UDP_RX")" ">= 5"
+done
 echo "raw iperf3 JSON and flowpathd logs: $RAW"
