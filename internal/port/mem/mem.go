@@ -193,7 +193,8 @@ func (q *txQueue) Transmit(pkts []*pkt.Packet) int {
 		case len(b) < 14 || len(b) > pkt.MaxFrame:
 		case offload && !p.offloads.TxGSO:
 		case g.OuterL4 != 0 && !p.offloads.TxUDPTunnelGSO:
-		case g.IsGSO() && !gsoProtoOK(g.Type, b):
+		case g.IsGSO() && g.OuterL4 == 0 && !gsoProtoOK(g.Type, b):
+		case g.OuterL4 != 0 && !tunnelProtoOK(g, b):
 		case !g.IsGSO() && len(b) > maxPlain:
 		case !q.ring.push(b, g):
 		default:
@@ -222,6 +223,14 @@ func gsoProtoOK(t pkt.GSOType, b []byte) bool {
 		return et == 0x86dd
 	}
 	return et == 0x0800 || et == 0x86dd
+}
+
+// tunnelProtoOK reports whether a UDP-tunnel super-frame's ethertype is
+// its outer IP version: the GSO type names the inner packet's, which may
+// be the other one (a TAP takes TCPv4 inside an IPv6 tunnel).
+func tunnelProtoOK(g *pkt.GSO, b []byte) bool {
+	et := uint16(b[12])<<8 | uint16(b[13])
+	return g.TunnelV6 && et == 0x86dd || !g.TunnelV6 && et == 0x0800
 }
 
 // Receive implements port.RxQueue.
