@@ -132,6 +132,11 @@ type Link struct {
 	Flags []string `json:"flags,omitempty"`
 	// Stats in show (always filled; fpctl prints them with -s).
 	Stats *LinkStats `json:"stats,omitempty"`
+	// Offloads in show: what the link's port takes and gives beyond
+	// plain frames, by ethtool's feature names where there is one:
+	// "rx-gso" (super-frames received), "tx-tcp-segmentation",
+	// "tx-udp-segmentation", "tx-udp_tnl-segmentation".
+	Offloads []string `json:"offloads,omitempty"`
 	// VXLAN and Geneve carry the tunnel device's configuration (add and
 	// show) for Kind "vxlan" and "geneve".
 	VXLAN  *VXLAN  `json:"vxlan,omitempty"`

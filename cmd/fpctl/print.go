@@ -323,6 +323,9 @@ func FormatLink(l *api.Link, stats int, details bool) string {
 			b.WriteString(" queues " + strconv.Itoa(l.Queues))
 		}
 		b.WriteString(" \n")
+		if len(l.Offloads) > 0 {
+			b.WriteString("    offload " + strings.Join(l.Offloads, " ") + " \n")
+		}
 	}
 	if stats > 0 && l.Stats != nil {
 		b.WriteString(formatLinkStats(l.Stats))

@@ -188,6 +188,18 @@ func TestFormatLink(t *testing.T) {
 			"           666       7       2\n" +
 			"    drops: bad_checksum 1 no_route 2\n"},
 	}
+	tap := api.Link{Name: "t0", Index: 4, Kind: "tap", IfName: "fp-tap0", MAC: "02:00:00:00:00:04", MTU: 1500,
+		OperState: "UP", Flags: []string{"BROADCAST", "MULTICAST", "UP", "LOWER_UP"},
+		Offloads: []string{"rx-gso", "tx-tcp-segmentation", "tx-udp-segmentation", "tx-udp_tnl-segmentation"}}
+	cases = append(cases, struct {
+		l       api.Link
+		stats   int
+		details bool
+		want    string
+	}{tap, 0, true, "4: t0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n" +
+		"    link/ether 02:00:00:00:00:04 brd ff:ff:ff:ff:ff:ff\n" +
+		"    tap ifname fp-tap0 \n" +
+		"    offload rx-gso tx-tcp-segmentation tx-udp-segmentation tx-udp_tnl-segmentation \n"})
 	for _, c := range cases {
 		if got := FormatLink(&c.l, c.stats, c.details); got != c.want {
 			t.Errorf("link %s:\n got %q\nwant %q", c.l.Name, got, c.want)

@@ -523,6 +523,25 @@ func linkLocal(mac hdr.MAC) netip.Prefix {
 	return netip.PrefixFrom(netip.AddrFrom16(b), 64)
 }
 
+// offloadNames lists a port's offloads for link show (api.Link.Offloads).
+func offloadNames(o port.Offloads) []string {
+	var names []string
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{
+		{o.RxGSO, "rx-gso"},
+		{o.TxGSO, "tx-tcp-segmentation"},
+		{o.TxGSO && o.TxUSO, "tx-udp-segmentation"},
+		{o.TxGSO && o.TxUDPTunnelGSO, "tx-udp_tnl-segmentation"},
+	} {
+		if f.on {
+			names = append(names, f.name)
+		}
+	}
+	return names
+}
+
 func (m *Model) linkShow(req *api.Request) (*api.Response, error) {
 	var out []api.Link
 	for _, l := range m.sortedLinks() {
@@ -547,6 +566,9 @@ func (m *Model) linkShow(req *api.Request) (*api.Response, error) {
 			}
 		}
 		al.Stats = m.linkStats(l)
+		if l.port != nil {
+			al.Offloads = offloadNames(l.port.Offloads())
+		}
 		if l.tun != nil {
 			al.VXLAN, al.Geneve = l.tun.api.VXLAN, l.tun.api.Geneve
 		}

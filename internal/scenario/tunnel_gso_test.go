@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"flowpath/api"
@@ -115,5 +116,28 @@ func TestGeneveTunnelGSOEncap(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// link show names what each port takes beyond plain frames (fpctl -d
+// prints it), so a user can tell which of the super-frame paths above a
+// link gets.
+func TestLinkShowOffloads(t *testing.T) {
+	h := newHarness(t, false)
+	h.offloads = port.Offloads{RxGSO: true, TxGSO: true, TxUSO: true, TxUDPTunnelGSO: true}
+	h.addLink("a")
+	h.offloads = port.Offloads{RxGSO: true, TxGSO: true}
+	h.addLink("b")
+	h.offloads = port.Offloads{}
+	h.addLink("c")
+	for name, want := range map[string]string{
+		"a": "rx-gso tx-tcp-segmentation tx-udp-segmentation tx-udp_tnl-segmentation",
+		"b": "rx-gso tx-tcp-segmentation",
+		"c": "",
+	} {
+		r := h.do(api.Request{Op: api.OpLinkShow, Link: &api.Link{Name: name}})
+		if got := strings.Join(r.Links[0].Offloads, " "); got != want {
+			t.Errorf("link %s offloads %q, want %q", name, got, want)
+		}
 	}
 }
