@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"flowpath/internal/errs"
+	"flowpath/internal/hdr"
 	"flowpath/internal/pkt"
 	"flowpath/internal/port"
+	"flowpath/internal/port/afpacket"
 	"flowpath/internal/sys/nstest"
 )
 
@@ -395,23 +397,39 @@ func TestPoolEmpty(t *testing.T) {
 
 // TestUDPTunnelGSOWrite hands the kernel one VXLAN datagram around a TCP
 // super-frame of ten segments, with the tunnel offsets in the header
-// (pkt.GSO.OuterL4). The kernel routes it out of a veth whose UDP-tunnel
-// segmentation is off, so it must cut it there, as UDP-tunnel GSO: ten
-// whole VXLAN datagrams arrive on the far end (read as plain TCP GSO, the
-// outer UDP packet would not segment at all). On kernels before 6.17 the
-// TAP does not offer the offload, and a frame marked so is refused.
+// (pkt.GSO.OuterL4), over IPv4 and IPv6, with the outer UDP checksum asked
+// for (partial) and not. The kernel routes it out of a veth whose
+// UDP-tunnel segmentation and checksum offload are off, so it must cut it
+// there, as UDP-tunnel GSO: ten whole VXLAN datagrams arrive on the far
+// end, each with its lengths right, an outer checksum that is good (or
+// zero when none was asked for) and the inner segment's TCP checksum good.
+// (Read as plain TCP GSO, the outer UDP packet would not segment at all.)
+// On kernels before 6.17 the TAP does not offer the offload, and a frame
+// marked so is refused.
 //
-//	[port] fptapu0 ⇄ kernel (ip_forward) ─ v0 ═ veth ═ v1 ─ far
+//	[port] fptapu0 ⇄ kernel (forwarding) ─ v0 ═ veth ═ v1 ─ [afpacket] far
 func TestUDPTunnelGSOWrite(t *testing.T) {
+	for _, c := range []struct{ v6, csum bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
+		t.Run(fmt.Sprintf("ipv6=%v,csum=%v", c.v6, c.csum), func(t *testing.T) { testUDPTunnelGSOWrite(t, c.v6, c.csum) })
+	}
+}
+
+func testUDPTunnelGSOWrite(t *testing.T, v6, withCsum bool) {
 	ns, far := nstest.New(t, "porttapug"), nstest.New(t, "porttapugf")
 	p := open(t, ns, "fptapu0", Config{})
-	pool := pkt.NewPool("t", 8)
+	pool := pkt.NewPool("t", 64)
 	const segs, mss = 10, 1000
 	inner := make([]byte, 14+20+20+segs*mss)
+	ipLen, et := 20, uint16(0x0800)
+	if v6 {
+		ipLen, et = 40, 0x86dd
+	}
+	udp := 14 + ipLen
+	outer := udp + 8 + 8
 	if !p.Offloads().TxUDPTunnelGSO {
 		pk := pool.Get()
-		pk.SetBytes(make([]byte, 50+len(inner)))
-		pk.GSO = pkt.GSO{Type: pkt.GSOTCPv4, NeedsCsum: true, OuterL4: 34, InnerL3: 64}
+		pk.SetBytes(make([]byte, outer+len(inner)))
+		pk.GSO = pkt.GSO{Type: pkt.GSOTCPv4, NeedsCsum: true, OuterL4: uint16(udp), InnerL3: uint16(outer + 14)}
 		if p.TxQueue(0).Transmit([]*pkt.Packet{pk}) != 0 {
 			t.Fatal("tunnel GSO frame sent by a TAP without the offload")
 		}
@@ -419,18 +437,34 @@ func TestUDPTunnelGSOWrite(t *testing.T) {
 		t.Skip("this kernel's TAP takes no UDP-tunnel GSO (before Linux 6.17)")
 	}
 	nstest.Veth(t, ns, "v0", far, "v1")
-	ns.Exec(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	ns.IP(t, "addr", "add", "10.9.0.1/24", "dev", "fptapu0")
-	ns.IP(t, "neigh", "add", "10.9.0.2", "lladdr", "02:00:00:00:00:02", "dev", "fptapu0", "nud", "permanent")
-	ns.IP(t, "addr", "add", "10.77.0.1/24", "dev", "v0")
+	src, dst := netip.MustParseAddr("10.9.0.2"), netip.MustParseAddr("10.77.0.2")
+	if v6 {
+		src, dst = netip.MustParseAddr("fd00:9::2"), netip.MustParseAddr("fd00:77::2")
+		ns.Exec(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+		ns.IP(t, "addr", "add", "fd00:9::1/64", "dev", "fptapu0", "nodad")
+		ns.IP(t, "addr", "add", "fd00:77::1/64", "dev", "v0", "nodad")
+	} else {
+		ns.Exec(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+		ns.IP(t, "addr", "add", "10.9.0.1/24", "dev", "fptapu0")
+		ns.IP(t, "addr", "add", "10.77.0.1/24", "dev", "v0")
+	}
 	ns.IP(t, "link", "set", "v0", "up")
-	ns.IP(t, "neigh", "add", "10.77.0.2", "lladdr", "02:00:00:00:77:02", "dev", "v0", "nud", "permanent")
-	ns.Exec(t, "ethtool", "-K", "v0", "tx-udp_tnl-segmentation", "off", "tx-udp_tnl-csum-segmentation", "off")
+	ns.IP(t, "neigh", "add", dst.String(), "lladdr", "02:00:00:00:77:02", "dev", "v0", "nud", "permanent")
+	// No tunnel segmentation and no checksum offload on v0: the kernel
+	// cuts the frame and fills in every checksum itself before the wire.
+	ns.Exec(t, "ethtool", "-K", "v0", "tx-udp_tnl-segmentation", "off", "tx-udp_tnl-csum-segmentation", "off", "tx", "off")
 	far.IP(t, "link", "set", "v1", "address", "02:00:00:00:77:02")
-	far.IP(t, "link", "set", "v1", "up")
+	var rx *afpacket.Port
+	if err := far.Do(func() (err error) {
+		rx, err = afpacket.Open("v1", afpacket.Config{NoVnetHdr: true, Recvmmsg: true})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rx.Close() })
 
-	// Inner: Ethernet, IPv4 10.99.0.2 -> 10.99.0.1, TCP with its
-	// checksum partial, ten MSS of payload.
+	// Inner: Ethernet, IPv4 10.99.0.2 -> 10.99.0.1, TCP with its checksum
+	// partial, ten MSS of payload.
 	copy(inner, []byte{2, 0, 0, 0, 0x10, 1, 2, 0, 0, 0, 0x10, 2, 8, 0})
 	ip := inner[14:34]
 	ip[0], ip[6], ip[8], ip[9] = 0x45, 0x40, 64, 6
@@ -447,44 +481,66 @@ func TestUDPTunnelGSOWrite(t *testing.T) {
 	for i := 54; i < len(inner); i++ {
 		inner[i] = byte(i)
 	}
-	// Outer: Ethernet to the TAP, IPv4 10.9.0.2 -> 10.77.0.2 (routed on
-	// through v0), UDP to 4789 without checksum, VXLAN VNI 10.
-	f := make([]byte, 50+len(inner))
+	// Outer: Ethernet to the TAP, IP src -> dst (routed on through v0),
+	// UDP to 4789 (checksum partial or none), VXLAN VNI 10.
+	f := make([]byte, outer+len(inner))
 	copy(f, p.mac[:])
 	copy(f[6:], peerMAC[:])
-	binary.BigEndian.PutUint16(f[12:], 0x0800)
-	oip := f[14:34]
-	oip[0], oip[6], oip[8], oip[9] = 0x45, 0x40, 64, 17
-	binary.BigEndian.PutUint16(oip[2:], uint16(len(f)-14))
-	copy(oip[12:], []byte{10, 9, 0, 2, 10, 77, 0, 2})
-	binary.BigEndian.PutUint16(oip[10:], ^fold(csum(0, oip)))
-	binary.BigEndian.PutUint16(f[34:], 50000)
-	binary.BigEndian.PutUint16(f[36:], 4789)
-	binary.BigEndian.PutUint16(f[38:], uint16(len(f)-34))
-	copy(f[42:], []byte{8, 0, 0, 0, 0, 0, 10, 0})
-	copy(f[50:], inner)
-
-	stat := func(name string) (n int) {
-		_, _ = fmt.Sscan(far.Exec(t, "cat", "/sys/class/net/v1/statistics/"+name), &n)
-		return n
+	binary.BigEndian.PutUint16(f[12:], et)
+	if v6 {
+		hdr.PutIPv6(f[14:], &hdr.IPv6Fields{PayloadLen: uint16(len(f) - udp), NextHeader: 17, HopLimit: 64, Src: src, Dst: dst})
+	} else {
+		hdr.PutIPv4(f[14:], &hdr.IPv4Fields{TotalLen: uint16(len(f) - 14), DF: true, TTL: 64, Protocol: 17, Src: src, Dst: dst})
 	}
-	pkts0, bytes0 := stat("rx_packets"), stat("rx_bytes")
+	hdr.PutUDP(f[udp:], 50000, 4789, uint16(len(f)-udp))
+	if withCsum {
+		binary.BigEndian.PutUint16(f[udp+6:], ^hdr.Fold(hdr.PseudoHeaderSum(src, dst, 17, len(f)-udp)))
+	}
+	copy(f[udp+8:], []byte{8, 0, 0, 0, 0, 0, 10, 0})
+	copy(f[outer:], inner)
+
 	pk := pool.Get()
 	pk.SetBytes(f)
-	pk.GSO = pkt.GSO{Type: pkt.GSOTCPv4, NeedsCsum: true, HdrLen: 50 + 54, Size: mss, CsumStart: 50 + 34, CsumOffset: 16,
-		OuterL4: 34, InnerL3: 64}
+	pk.GSO = pkt.GSO{Type: pkt.GSOTCPv4, NeedsCsum: true, HdrLen: uint16(outer + 54), Size: mss,
+		CsumStart: uint16(outer + 34), CsumOffset: 16, OuterL4: uint16(udp), InnerL3: uint16(outer + 14),
+		TunnelV6: v6, TunnelCsum: withCsum}
 	if p.TxQueue(0).Transmit([]*pkt.Packet{pk}) != 1 {
 		t.Fatalf("transmit refused: stats %+v", p.Stats())
 	}
 	pk.Free()
-	got := 0
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if got = stat("rx_packets") - pkts0; got >= segs {
-			break
+
+	// The far end: ten whole VXLAN datagrams, in order.
+	got := make([]*pkt.Packet, 64)
+	var dgrams [][]byte
+	for deadline := time.Now().Add(3 * time.Second); len(dgrams) < segs && time.Now().Before(deadline); {
+		n := rx.RxQueues()[0].Receive(pool, got, 100*time.Millisecond)
+		for _, q := range got[:n] {
+			if b := q.Bytes(); len(b) > udp+4 && binary.BigEndian.Uint16(b[12:]) == et && binary.BigEndian.Uint16(b[udp+2:]) == 4789 {
+				dgrams = append(dgrams, append([]byte(nil), b...))
+			}
+			q.Free()
 		}
 	}
-	// Each datagram: outer 50 bytes, inner headers 54, one MSS.
-	if b := stat("rx_bytes") - bytes0; got != segs || b != segs*(50+54+mss) {
-		t.Fatalf("far end received %d frames, %d bytes; want %d whole VXLAN datagrams of %d bytes", got, b, segs, 50+54+mss)
+	if len(dgrams) != segs {
+		t.Fatalf("far end received %d VXLAN datagrams, want %d", len(dgrams), segs)
+	}
+	for i, d := range dgrams {
+		u := hdr.UDP(d[udp:])
+		in := d[outer:]
+		iip := hdr.IPv4(in[14:])
+		switch {
+		case len(d) != outer+54+mss || int(u.Length()) != len(d)-udp:
+			t.Fatalf("datagram %d: %d bytes, UDP length %d", i, len(d), u.Length())
+		case !v6 && (int(hdr.IPv4(d[14:]).TotalLen()) != len(d)-14 || !hdr.IPv4(d[14:]).ChecksumValid()):
+			t.Fatalf("datagram %d: outer IPv4 header % x", i, d[14:34])
+		case v6 && int(hdr.IPv6(d[14:]).PayloadLen()) != len(d)-udp:
+			t.Fatalf("datagram %d: outer IPv6 payload length %d", i, hdr.IPv6(d[14:]).PayloadLen())
+		case withCsum && !hdr.TransportChecksumValid(src, dst, 17, d[udp:]), !withCsum && u.Checksum() != 0:
+			t.Fatalf("datagram %d: outer UDP checksum %#04x (asked for: %v)", i, u.Checksum(), withCsum)
+		case int(iip.TotalLen()) != 20+20+mss || !iip.ChecksumValid() ||
+			!hdr.TransportChecksumValid(iip.Src(), iip.Dst(), 6, in[34:]) ||
+			binary.BigEndian.Uint32(in[38:]) != uint32(1+i*mss):
+			t.Fatalf("datagram %d: inner segment % x", i, in[:54])
+		}
 	}
 }
