@@ -49,7 +49,7 @@ func TestHeaderAndPacketUseStdlibOnly(t *testing.T) {
 
 func TestCorePackagesDoNotReachUp(t *testing.T) {
 	forbidden := []string{"internal/dataplane", "internal/port", "internal/control", "api"}
-	for _, pkg := range []string{"internal/fib", "internal/neigh", "internal/gso", "internal/tunnel", "internal/fdb"} {
+	for _, pkg := range []string{"internal/fib", "internal/neigh", "internal/gso", "internal/tunnel", "internal/fdb", "internal/reasm"} {
 		for _, d := range deps(t, pkg) {
 			for _, f := range forbidden {
 				if d == mod+f || strings.HasPrefix(d, mod+f+"/") {

@@ -5,7 +5,7 @@
 //
 //	hdr, pkt           ─► standard library only
 //	fib, neigh, gso,   ─► never dataplane, port/*, control, api
-//	tunnel, fdb
+//	tunnel, fdb, reasm
 //	dataplane          ─► port (the interface), never a concrete port
 //	cmd/fpctl          ─► api only (no internal package)
 //	x/sys/unix         ─► imported by internal/sys alone

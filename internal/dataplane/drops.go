@@ -40,6 +40,11 @@ const (
 	DropTxFailed
 	DropLocalUnhandled
 	DropLocalFragment
+	DropReasmInvalid
+	DropReasmOverlap
+	DropReasmTooBig
+	DropReasmFull
+	DropReasmTimeout
 	DropICMPInvalid
 	DropNDInvalid
 	DropTunnelHeader
@@ -95,7 +100,12 @@ var dropNames = [numDropReasons]string{
 	DropPoolEmpty:        "pool_exhausted",
 	DropTxFailed:         "tx_failed",
 	DropLocalUnhandled:   "local_no_service",
-	DropLocalFragment:    "local_fragment",
+	DropLocalFragment:    "local_fragment", // IPv6 fragments to flowpath: not reassembled
+	DropReasmInvalid:     "reasm_invalid",
+	DropReasmOverlap:     "reasm_overlap",
+	DropReasmTooBig:      "reasm_oversize",
+	DropReasmFull:        "reasm_table_full",
+	DropReasmTimeout:     "reasm_timeout", // datagrams (their fragments) discarded after net.ipv4.ipfrag_time
 	DropICMPInvalid:      "icmp_invalid",
 	DropNDInvalid:        "nd_invalid",
 	DropTunnelHeader:     "tunnel_header_invalid",

@@ -9,6 +9,7 @@ import (
 	"flowpath/internal/neigh"
 	"flowpath/internal/pkt"
 	"flowpath/internal/port"
+	"flowpath/internal/reasm"
 )
 
 // fuzzRoutes gives the fuzz rig every kind of route: a gateway route with
@@ -181,6 +182,9 @@ func FuzzPipeline(f *testing.F) {
 		if w.pending.Len() != 0 {
 			t.Fatalf("%d packets still pending after the stop drain", w.pending.Len())
 		}
+		// Fragments to us wait for the rest of their datagram until the
+		// reassembly timeout, which the worker loop enforces.
+		w.reasm.Expire(w.now + int64(reasm.DefaultTimeout) + 1)
 		if av, sz := w.pool.Available(), w.pool.Size(); av != sz {
 			t.Fatalf("%d of %d packets not back in the pool", sz-av, sz)
 		}

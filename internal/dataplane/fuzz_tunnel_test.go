@@ -6,6 +6,7 @@ import (
 
 	"flowpath/internal/hdr"
 	"flowpath/internal/pkt"
+	"flowpath/internal/reasm"
 	"flowpath/internal/tunnel"
 )
 
@@ -59,6 +60,9 @@ func FuzzTunnelPipeline(f *testing.F) {
 		if w.pending.Len() != 0 {
 			t.Fatalf("%d packets still pending", w.pending.Len())
 		}
+		// Fragments to us wait for the rest of their datagram until the
+		// reassembly timeout, which the worker loop enforces.
+		w.reasm.Expire(now + int64(reasm.DefaultTimeout) + 1)
 		if av, sz := w.pool.Available(), w.pool.Size(); av != sz {
 			t.Fatalf("%d of %d packets not back in the pool", sz-av, sz)
 		}

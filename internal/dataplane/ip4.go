@@ -8,6 +8,7 @@ import (
 	"flowpath/internal/gso"
 	"flowpath/internal/hdr"
 	"flowpath/internal/pkt"
+	"flowpath/internal/reasm"
 	"flowpath/internal/tunnel"
 )
 
@@ -200,8 +201,18 @@ func (w *worker) ip4Forward(in *Device, p *pkt.Packet, ip hdr.IPv4, res *fib.Res
 // counted and dropped.
 func (w *worker) ip4Local(in *Device, p *pkt.Packet, ip hdr.IPv4) {
 	if ip.IsFragment() {
-		w.dropIn(in.Index, p, DropLocalFragment)
-		return
+		// Reassembled before local delivery, as ip_local_deliver does
+		// (a VXLAN peer that lets the underlay fragment, for one).
+		q, r := w.reasm.Add(p, w.now)
+		switch r {
+		case reasm.Held:
+			return
+		case reasm.Done:
+			p, ip = q, hdr.IPv4(q.Bytes()[q.L3:])
+		default:
+			w.dropIn(in.Index, p, reasmDrops[r])
+			return
+		}
 	}
 	switch ip.Protocol() {
 	case hdr.IPProtoICMP:
@@ -388,4 +399,14 @@ func encapMTU(mtu, headroom uint32) uint32 {
 		return mtu - headroom
 	}
 	return mtu
+}
+
+// reasmDrops are the drop reasons of reasm.Add's refusals (the pool's
+// running dry counts as that).
+var reasmDrops = [...]DropReason{
+	reasm.Invalid:  DropReasmInvalid,
+	reasm.TooBig:   DropReasmTooBig,
+	reasm.Overlap:  DropReasmOverlap,
+	reasm.Full:     DropReasmFull,
+	reasm.NoBuffer: DropPoolEmpty,
 }

@@ -11,6 +11,7 @@ import (
 	"flowpath/internal/neigh"
 	"flowpath/internal/pkt"
 	"flowpath/internal/port"
+	"flowpath/internal/reasm"
 	"flowpath/internal/tunnel"
 )
 
@@ -58,6 +59,7 @@ type worker struct {
 	now     int64 // monotonic ns at the start of the batch
 	start   time.Time
 	icmp    tokenBucket
+	reasm   reasm.Table // IPv4 datagrams to us arriving in fragments
 	ready   func(p *pkt.Packet, mac [6]byte)
 	failed  func(p *pkt.Packet)
 	seenGen atomic.Uint64
@@ -75,6 +77,7 @@ func newWorker(e *Engine, id int, dev uint32, q port.RxQueue, queue, poolSize in
 		done:    make(chan struct{}),
 	}
 	w.icmp.init(e.cfg.ICMPRate, e.cfg.ICMPBurst)
+	w.reasm.Init(reasm.DefaultTimeout)
 	w.rxBatch = pkt.BatchSize
 	w.ready = w.pendingReady
 	w.failed = w.pendingFailed
@@ -103,12 +106,18 @@ func (w *worker) run() {
 		if w.pending.Len() > 0 {
 			w.resolvePending(w.now)
 		}
+		if w.reasm.InUse() > 0 {
+			if n := w.reasm.Expire(w.now); n > 0 {
+				w.c.drops[DropReasmTimeout].Add(uint64(n))
+			}
+		}
 		w.flush()
 	}
 	// Packets still waiting for resolution go back to the pool, counted.
 	w.snap = w.e.snap.Load()
 	w.pending.Drain(w.discardPending)
 	w.pendingLen.Store(0)
+	w.reasm.Drain()
 	w.flush()
 }
 

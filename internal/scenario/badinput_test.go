@@ -75,8 +75,8 @@ func TestBadInputCountedAndSilent(t *testing.T) {
 		{"echo with a bad icmp checksum", mod(serialize(t, h1.eth(layers.EthernetTypeIPv4), h1.ip4hdr("10.1.0.254", layers.IPProtocolICMPv4, 64),
 			&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 1, Seq: 1}), func(b []byte) { b[14+20+2] ^= 0x10 }),
 			"icmp_invalid"},
-		{"fragment for the router", mod(h1.udp4("10.1.0.254", 1, 2, 64, false, []byte("a fragment")), func(b []byte) { b[20] = 0x20; fixsum(b) }),
-			"local_fragment"},
+		{"fragment for the router of a length not a multiple of 8", mod(h1.udp4("10.1.0.254", 1, 2, 64, false, []byte("a fragment")), func(b []byte) { b[20] = 0x20; fixsum(b) }),
+			"reasm_invalid"},
 		{"ipv6 martian source loopback", mod(good6, func(b []byte) { clear(b[22:38]); b[37] = 1 }), "martian_source"},
 		{"ipv6 martian source multicast", mod(good6, func(b []byte) { b[22] = 0xff }), "martian_source"},
 	}

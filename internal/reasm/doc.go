@@ -1,0 +1,30 @@
+// Package reasm reassembles IPv4 datagrams addressed to flowpath from
+// their fragments, as the kernel's ip_defrag does before local delivery:
+// a tunnel endpoint whose peer lets the underlay fragment (the kernel's
+// VXLAN sends outer packets without DF unless told to) receives its
+// datagrams in pieces.
+//
+// A Table belongs to one worker (no locks) and holds at most Slots
+// datagrams in progress. Each keeps one packet of the worker's pool as
+// its buffer, laid out so that a fragment's payload is copied once, to its
+// final place, and the first fragment's link and IP headers go right in
+// front of the payload:
+//
+//	RecvBuf: [ .... reserve (82) ....][ payload, at 82 + fragment offset ... ]
+//	                    └ L2 + IP header of the offset-0 fragment, ending at 82
+//
+// A bitmap of 8-byte units says what has arrived. As in Linux:
+//
+//   - a fragment that exactly repeats received data is dropped, one that
+//     partly overlaps it discards the whole datagram (RFC 5722's rule, which
+//     the kernel applies to IPv4 too);
+//   - a datagram longer than 65535 bytes, a non-final fragment whose length
+//     is not a multiple of 8, or fragments past the end the final one gave
+//     are refused;
+//   - a datagram not complete within the timeout (net.ipv4.ipfrag_time,
+//     30 s) is discarded by Expire.
+//
+// The reassembled datagram is the offset-0 fragment's headers with the
+// total length set, MF and the offset cleared, and the header checksum
+// recomputed. Nothing here allocates.
+package reasm

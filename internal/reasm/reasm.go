@@ -1,0 +1,297 @@
+package reasm
+
+import (
+	"encoding/binary"
+	"time"
+
+	"flowpath/internal/hdr"
+	"flowpath/internal/pkt"
+)
+
+// Slots is how many datagrams a Table reassembles at once.
+const Slots = 64
+
+// DefaultTimeout is the kernel's net.ipv4.ipfrag_time.
+const DefaultTimeout = 30 * time.Second
+
+// reserve is where payload offset 0 sits in a buffer: room for the
+// longest link header a fragment arrives with (Ethernet and two VLAN tags)
+// and the longest IPv4 header.
+const reserve = hdr.EthernetLen + 8 + 60
+
+// maxPayload is the most payload an IPv4 datagram can carry behind a
+// 20-byte header.
+const maxPayload = 0xffff - hdr.IPv4MinLen
+
+// Result says what Add did with a fragment.
+type Result uint8
+
+const (
+	// Held: the fragment is kept (or was a harmless duplicate and is
+	// freed); the datagram is not complete yet.
+	Held Result = iota
+	// Done: the fragment completed its datagram, which Add returns.
+	Done
+	// Invalid: not a fragment Add can place (empty, a non-final length
+	// not a multiple of 8, beyond the end the final fragment gave).
+	Invalid
+	// TooBig: the datagram would exceed 65535 bytes.
+	TooBig
+	// Overlap: the fragment overlaps received data without repeating it;
+	// the datagram in progress was discarded.
+	Overlap
+	// Full: every slot is busy with a datagram in progress.
+	Full
+	// NoBuffer: the pool has no packet for a new datagram.
+	NoBuffer
+)
+
+type key struct {
+	src, dst [4]byte
+	id       uint16
+	proto    uint8
+}
+
+// bitmap has a bit per 8-byte unit of the largest payload.
+type bitmap [maxPayload/8/64 + 1]uint64
+
+func (m *bitmap) get(u int) bool { return m[u/64]&(1<<(u%64)) != 0 }
+func (m *bitmap) set(u int)      { m[u/64] |= 1 << (u % 64) }
+
+type slot struct {
+	used     bool
+	k        key
+	buf      *pkt.Packet
+	hdrStart int    // where the saved L2+IP header starts in RecvBuf, -1 until offset 0 arrived
+	l3, hl   int    // the saved header's L3 offset and IP header length
+	total    int    // payload length, -1 until the final fragment arrived
+	got      int    // payload bytes received
+	deadline int64  // clock value after which Expire discards it
+	have     bitmap // 8-byte units received
+	starts   bitmap // units where a received fragment started
+	ends     bitmap // units where one ended (end rounded up to 8 bytes)
+	// metadata of the latest fragment, for the reassembled packet
+	inPort, table, mark4 uint32
+	vlan, etherType      uint16
+}
+
+// Table reassembles datagrams for one worker.
+type Table struct {
+	timeout int64
+	slots   [Slots]slot
+	inUse   int
+}
+
+// Init sets the timeout (DefaultTimeout if 0) and empties the table.
+func (t *Table) Init(timeout time.Duration) {
+	t.Drain()
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	t.timeout = int64(timeout)
+}
+
+// InUse reports how many datagrams are in progress.
+func (t *Table) InUse() int { return t.inUse }
+
+// Add takes the IPv4 fragment p (its IP header at p.L3, valid and
+// checksummed by the caller) at time now (the worker's clock, in ns). On
+// Held and Done the table owns p (and has freed it); on Done it returns the
+// reassembled datagram, a packet of p's pool with p's metadata at p.L3. On
+// any other result p is the caller's, untouched, to drop and count.
+func (t *Table) Add(p *pkt.Packet, now int64) (*pkt.Packet, Result) {
+	b := p.Bytes()
+	l3 := int(p.L3)
+	if l3 > hdr.EthernetLen+8 || len(b) < l3+hdr.IPv4MinLen {
+		return nil, Invalid
+	}
+	ip := hdr.IPv4(b[l3:])
+	hl := ip.HeaderLen()
+	end := l3 + int(ip.TotalLen())
+	if hl < hdr.IPv4MinLen || end > len(b) || end < l3+hl {
+		return nil, Invalid
+	}
+	data := b[l3+hl : end]
+	off, mf := ip.FragOffset(), ip.MF()
+	if len(data) == 0 || mf && len(data)%8 != 0 {
+		return nil, Invalid
+	}
+	if off+len(data) > maxPayload+hdr.IPv4MinLen-hl {
+		return nil, TooBig
+	}
+	k := key{src: [4]byte(ip[12:16]), dst: [4]byte(ip[16:20]), id: ip.ID(), proto: ip.Protocol()}
+	s := t.find(k)
+	if s == nil {
+		if s = t.free(now); s == nil {
+			return nil, Full
+		}
+		buf := p.Pool().Get()
+		if buf == nil {
+			return nil, NoBuffer
+		}
+		*s = slot{used: true, k: k, buf: buf, hdrStart: -1, total: -1, deadline: now + t.timeout}
+		t.inUse++
+	}
+	last := off + len(data)
+	switch {
+	case !mf && s.total >= 0 && s.total != last,
+		!mf && s.got > 0 && s.maxEnd() > (last+7)/8*8,
+		mf && s.total >= 0 && last > s.total:
+		// Two different ends, or data past the end: not one datagram.
+		t.discard(s)
+		return nil, Overlap
+	}
+	switch s.covered(off, last) {
+	case repeat:
+		// Exactly a fragment that arrived (a retransmission): nothing
+		// new. The kernel drops these too.
+		p.Free()
+		return nil, Held
+	case overlap:
+		t.discard(s)
+		return nil, Overlap
+	}
+	rb := s.buf.RecvBuf()
+	copy(rb[reserve+off:], data)
+	s.record(off, last)
+	s.got += len(data)
+	if !mf {
+		s.total = last
+	}
+	if off == 0 {
+		s.hdrStart, s.l3, s.hl = reserve-l3-hl, l3, hl
+		copy(rb[s.hdrStart:reserve], b[:l3+hl])
+	}
+	s.inPort, s.table, s.mark4, s.vlan, s.etherType = p.InPort, p.Table, p.Mark, p.VLAN, p.EtherType
+	p.Free()
+	if s.total < 0 || s.got != s.total || s.hdrStart < 0 {
+		return nil, Held
+	}
+	q := s.buf
+	s.buf = nil
+	q.SetFrame(reserve + s.total)
+	q.Pull(s.hdrStart)
+	q.ResetMeta()
+	q.InPort, q.Table, q.Mark, q.VLAN, q.EtherType = s.inPort, s.table, s.mark4, s.vlan, s.etherType
+	q.L3 = uint16(s.l3)
+	rip := hdr.IPv4(q.Bytes()[s.l3:])
+	rip.SetTotalLen(uint16(s.hl + s.total))
+	binary.BigEndian.PutUint16(rip[6:], binary.BigEndian.Uint16(rip[6:])&0x4000) // keep DF only
+	rip.UpdateChecksum()
+	s.used = false
+	t.inUse--
+	return q, Done
+}
+
+// Expire discards the datagrams whose time ran out and returns how many.
+func (t *Table) Expire(now int64) int {
+	n := 0
+	if t.inUse == 0 {
+		return 0
+	}
+	for i := range t.slots {
+		if s := &t.slots[i]; s.used && now > s.deadline {
+			t.discard(s)
+			n++
+		}
+	}
+	return n
+}
+
+// Drain discards every datagram in progress (the worker is stopping).
+func (t *Table) Drain() {
+	for i := range t.slots {
+		if s := &t.slots[i]; s.used {
+			t.discard(s)
+		}
+	}
+}
+
+func (t *Table) find(k key) *slot {
+	if t.inUse == 0 {
+		return nil
+	}
+	for i := range t.slots {
+		if s := &t.slots[i]; s.used && s.k == k {
+			return s
+		}
+	}
+	return nil
+}
+
+// free returns an unused slot, after discarding expired ones if none is.
+func (t *Table) free(now int64) *slot {
+	if t.inUse == Slots {
+		t.Expire(now)
+	}
+	for i := range t.slots {
+		if s := &t.slots[i]; !s.used {
+			return s
+		}
+	}
+	return nil
+}
+
+func (t *Table) discard(s *slot) {
+	if s.buf != nil {
+		s.buf.Free()
+		s.buf = nil
+	}
+	s.used = false
+	t.inUse--
+}
+
+type coverage uint8
+
+const (
+	fresh   coverage = iota // nothing of it arrived
+	repeat                  // exactly one fragment that arrived
+	overlap                 // anything else that touches received data
+)
+
+// covered classifies the fragment [off, end) against what arrived.
+func (s *slot) covered(off, end int) coverage {
+	first, stop := off/8, (end+7)/8
+	n := 0
+	for u := first; u < stop; u++ {
+		if s.have.get(u) {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return fresh
+	case n < stop-first || !s.starts.get(first) || !s.ends.get(stop):
+		return overlap
+	}
+	for u := first + 1; u < stop; u++ {
+		if s.starts.get(u) {
+			return overlap // it spans two fragments
+		}
+	}
+	return repeat
+}
+
+// record marks the fragment [off, end) as received.
+func (s *slot) record(off, end int) {
+	first, stop := off/8, (end+7)/8
+	for u := first; u < stop; u++ {
+		s.have.set(u)
+	}
+	s.starts.set(first)
+	s.ends.set(stop)
+}
+
+// maxEnd is the end of the furthest data received, rounded to 8 bytes.
+func (s *slot) maxEnd() int {
+	for w := len(s.have) - 1; w >= 0; w-- {
+		if x := s.have[w]; x != 0 {
+			hi := 63
+			for x&(1<<hi) == 0 {
+				hi--
+			}
+			return (w*64 + hi + 1) * 8
+		}
+	}
+	return 0
+}
