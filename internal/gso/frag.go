@@ -89,6 +89,7 @@ func fragment(p *pkt.Packet, b []byte, l3, mtu int, pool *pkt.Pool, out []*pkt.P
 		q.SetFrame(l3 + tl)
 		copy(q.Bytes(), b[:l3+tl])
 		copyMeta(q, p)
+		q.L3 = uint16(l3)
 		out[0] = q
 		return 1, true
 	}
@@ -146,6 +147,7 @@ func fragment(p *pkt.Packet, b []byte, l3, mtu int, pool *pkt.Pool, out []*pkt.P
 		}
 		copy(f[l3+h:], payload[pos:pos+size])
 		copyMeta(q, p)
+		q.L3 = uint16(l3) // where it is, also when p.L3 was left for us to find
 		if i > 0 {
 			q.L4 = 0 // no transport header in a later fragment
 		}

@@ -167,7 +167,7 @@ func TestFragmentIPv4Random(t *testing.T) {
 		frames := make([][]byte, k)
 		for i, q := range out[:k] {
 			frames[i] = q.Bytes()
-			if q.InPort != p.InPort || !q.Meta.Equal(&p.Meta) || int(q.L3) != int(p.L3) {
+			if q.InPort != p.InPort || !q.Meta.Equal(&p.Meta) || int(q.L3) != l3 {
 				t.Fatal("metadata not copied")
 			}
 			gp := decodeGP(t, frames[i])
