@@ -39,7 +39,6 @@ const (
 	DropPoolEmpty
 	DropTxFailed
 	DropLocalUnhandled
-	DropLocalFragment
 	DropReasmInvalid
 	DropReasmOverlap
 	DropReasmTooBig
@@ -100,12 +99,11 @@ var dropNames = [numDropReasons]string{
 	DropPoolEmpty:        "pool_exhausted",
 	DropTxFailed:         "tx_failed",
 	DropLocalUnhandled:   "local_no_service",
-	DropLocalFragment:    "local_fragment", // IPv6 fragments to flowpath: not reassembled
 	DropReasmInvalid:     "reasm_invalid",
 	DropReasmOverlap:     "reasm_overlap",
 	DropReasmTooBig:      "reasm_oversize",
 	DropReasmFull:        "reasm_table_full",
-	DropReasmTimeout:     "reasm_timeout", // datagrams (their fragments) discarded after net.ipv4.ipfrag_time
+	DropReasmTimeout:     "reasm_timeout", // datagrams discarded after net.ipv4.ipfrag_time / net.ipv6.ip6frag_time
 	DropICMPInvalid:      "icmp_invalid",
 	DropNDInvalid:        "nd_invalid",
 	DropTunnelHeader:     "tunnel_header_invalid",

@@ -8,6 +8,7 @@ import (
 	"flowpath/internal/hdr"
 	"flowpath/internal/neigh"
 	"flowpath/internal/pkt"
+	"flowpath/internal/reasm"
 )
 
 var allNodes = netip.MustParseAddr("ff02::1")
@@ -118,8 +119,24 @@ func (w *worker) ip6Forward(in *Device, p *pkt.Packet, ip hdr.IPv6, res *fib.Res
 // ip6Local answers echo requests to this host; UDP gets port unreachable.
 func (w *worker) ip6Local(in *Device, p *pkt.Packet, ip hdr.IPv6, proto uint8, off int, frag bool) {
 	if frag {
-		w.dropIn(in.Index, p, DropLocalFragment)
-		return
+		// Reassembled before local delivery, as ipv6_frag_rcv does.
+		var c hdr.IPv6Chain
+		hdr.WalkIPv6(ip, &c) // it walked before, for the caller
+		q, r := w.reasm.AddIPv6(p, c.FragHdr, w.now)
+		switch r {
+		case reasm.Held:
+			return
+		case reasm.Done:
+			var ok bool
+			p, ip = q, hdr.IPv6(q.Bytes()[q.L3:])
+			if proto, off, frag, ok = hdr.IPv6Transport(ip); !ok || frag {
+				w.dropIn(in.Index, p, DropIPv6ExtHeader) // a fragment inside a fragment
+				return
+			}
+		default:
+			w.dropIn(in.Index, p, reasmDrops[r])
+			return
+		}
 	}
 	switch proto {
 	case hdr.IPProtoICMPv6:

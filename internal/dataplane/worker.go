@@ -77,7 +77,7 @@ func newWorker(e *Engine, id int, dev uint32, q port.RxQueue, queue, poolSize in
 		done:    make(chan struct{}),
 	}
 	w.icmp.init(e.cfg.ICMPRate, e.cfg.ICMPBurst)
-	w.reasm.Init(reasm.DefaultTimeout)
+	w.reasm.Init(reasm.DefaultTimeout, reasm.DefaultTimeout6)
 	w.rxBatch = pkt.BatchSize
 	w.ready = w.pendingReady
 	w.failed = w.pendingFailed

@@ -1,5 +1,6 @@
-// Package reasm reassembles IPv4 datagrams addressed to flowpath from
-// their fragments, as the kernel's ip_defrag does before local delivery:
+// Package reasm reassembles IPv4 and IPv6 datagrams addressed to flowpath
+// from their fragments, as the kernel's ip_defrag and ipv6_frag_rcv do
+// before local delivery:
 // a tunnel endpoint whose peer lets the underlay fragment (the kernel's
 // VXLAN sends outer packets without DF unless told to) receives its
 // datagrams in pieces.
@@ -10,8 +11,9 @@
 // final place, and the first fragment's link and IP headers go right in
 // front of the payload:
 //
-//	RecvBuf: [ .... reserve (82) ....][ payload, at 82 + fragment offset ... ]
-//	                    └ L2 + IP header of the offset-0 fragment, ending at 82
+//	RecvBuf: [ .... reserve (150) ....][ payload, at 150 + fragment offset ... ]
+//	                    └ L2 + IP headers of the offset-0 fragment, ending at 150
+//	                      (IPv6: the unfragmentable part, without the fragment header)
 //
 // A bitmap of 8-byte units says what has arrived. As in Linux:
 //
@@ -22,9 +24,12 @@
 //     is not a multiple of 8, or fragments past the end the final one gave
 //     are refused;
 //   - a datagram not complete within the timeout (net.ipv4.ipfrag_time,
-//     30 s) is discarded by Expire.
+//     30 s; net.ipv6.ip6frag_time, 60 s) is discarded by Expire.
 //
-// The reassembled datagram is the offset-0 fragment's headers with the
+// The reassembled IPv4 datagram is the offset-0 fragment's headers with the
 // total length set, MF and the offset cleared, and the header checksum
-// recomputed. Nothing here allocates.
+// recomputed; the IPv6 one is the offset-0 fragment's unfragmentable part
+// with the payload length set and the next header that named the fragment
+// header naming what the fragment header did (RFC 8200 4.5). Nothing here
+// allocates.
 package reasm

@@ -11,17 +11,29 @@ import (
 // Slots is how many datagrams a Table reassembles at once.
 const Slots = 64
 
-// DefaultTimeout is the kernel's net.ipv4.ipfrag_time.
-const DefaultTimeout = 30 * time.Second
+// DefaultTimeout is the kernel's net.ipv4.ipfrag_time, DefaultTimeout6
+// its net.ipv6.ip6frag_time.
+const (
+	DefaultTimeout  = 30 * time.Second
+	DefaultTimeout6 = 60 * time.Second
+)
 
-// reserve is where payload offset 0 sits in a buffer: room for the
-// longest link header a fragment arrives with (Ethernet and two VLAN tags)
-// and the longest IPv4 header.
-const reserve = hdr.EthernetLen + 8 + 60
+// maxL2 is the longest link header a fragment arrives with (Ethernet and
+// two VLAN tags); maxUnfrag the longest IPv4 header or IPv6 unfragmentable
+// part (the IPv6 header and the extension headers before the fragment
+// header) kept.
+const (
+	maxL2     = hdr.EthernetLen + 8
+	maxUnfrag = 128
+)
 
-// maxPayload is the most payload an IPv4 datagram can carry behind a
-// 20-byte header.
-const maxPayload = 0xffff - hdr.IPv4MinLen
+// reserve is where payload offset 0 sits in a buffer: room for the link
+// header and the kept IP headers in front of it.
+const reserve = maxL2 + maxUnfrag
+
+// maxPayload bounds the payload of a datagram: an IPv6 payload length
+// counts its extension headers too, an IPv4 total length its header.
+const maxPayload = 0xffff
 
 // Result says what Add did with a fragment.
 type Result uint8
@@ -47,13 +59,14 @@ const (
 )
 
 type key struct {
-	src, dst [4]byte
-	id       uint16
-	proto    uint8
+	v6       bool
+	src, dst [16]byte
+	id       uint32
+	proto    uint8 // IPv4 only
 }
 
 // bitmap has a bit per 8-byte unit of the largest payload.
-type bitmap [maxPayload/8/64 + 1]uint64
+type bitmap [maxPayload/8/64 + 2]uint64 // units 0 .. ceil(maxPayload/8), ends included
 
 func (m *bitmap) get(u int) bool { return m[u/64]&(1<<(u%64)) != 0 }
 func (m *bitmap) set(u int)      { m[u/64] |= 1 << (u % 64) }
@@ -63,7 +76,10 @@ type slot struct {
 	k        key
 	buf      *pkt.Packet
 	hdrStart int    // where the saved L2+IP header starts in RecvBuf, -1 until offset 0 arrived
-	l3, hl   int    // the saved header's L3 offset and IP header length
+	l3, keep int    // the saved header's L3 offset and IP header bytes (IPv6: up to the fragment header)
+	nhPos    int    // IPv6: offset from the IP header of the next-header byte naming the fragment header
+	nextHdr  uint8  // IPv6: the offset-0 fragment header's next header
+	limit    int    // the most payload this datagram may have
 	total    int    // payload length, -1 until the final fragment arrived
 	got      int    // payload bytes received
 	deadline int64  // clock value after which Expire discards it
@@ -77,18 +93,35 @@ type slot struct {
 
 // Table reassembles datagrams for one worker.
 type Table struct {
-	timeout int64
-	slots   [Slots]slot
-	inUse   int
+	timeout, timeout6 int64
+	slots             [Slots]slot
+	inUse             int
 }
 
-// Init sets the timeout (DefaultTimeout if 0) and empties the table.
-func (t *Table) Init(timeout time.Duration) {
+// Init sets the IPv4 and IPv6 timeouts (DefaultTimeout and
+// DefaultTimeout6 where 0) and empties the table.
+func (t *Table) Init(timeout, timeout6 time.Duration) {
 	t.Drain()
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	t.timeout = int64(timeout)
+	if timeout6 <= 0 {
+		timeout6 = DefaultTimeout6
+	}
+	t.timeout, t.timeout6 = int64(timeout), int64(timeout6)
+}
+
+// frag is one fragment, parsed.
+type frag struct {
+	k       key
+	l3      int    // IP header offset in the frame
+	keep    int    // IP header bytes kept from the offset-0 fragment
+	data    []byte // the fragment's payload
+	off     int    // its offset in the datagram's payload
+	mf      bool
+	limit   int // the most payload the datagram may have
+	nhPos   int
+	nextHdr uint8
 }
 
 // InUse reports how many datagrams are in progress.
@@ -102,7 +135,7 @@ func (t *Table) InUse() int { return t.inUse }
 func (t *Table) Add(p *pkt.Packet, now int64) (*pkt.Packet, Result) {
 	b := p.Bytes()
 	l3 := int(p.L3)
-	if l3 > hdr.EthernetLen+8 || len(b) < l3+hdr.IPv4MinLen {
+	if l3 > maxL2 || len(b) < l3+hdr.IPv4MinLen {
 		return nil, Invalid
 	}
 	ip := hdr.IPv4(b[l3:])
@@ -111,15 +144,61 @@ func (t *Table) Add(p *pkt.Packet, now int64) (*pkt.Packet, Result) {
 	if hl < hdr.IPv4MinLen || end > len(b) || end < l3+hl {
 		return nil, Invalid
 	}
-	data := b[l3+hl : end]
-	off, mf := ip.FragOffset(), ip.MF()
+	f := frag{k: key{id: uint32(ip.ID()), proto: ip.Protocol()}, l3: l3, keep: hl, data: b[l3+hl : end],
+		off: ip.FragOffset(), mf: ip.MF(), limit: maxPayload - hl}
+	copy(f.k.src[:], ip[12:16])
+	copy(f.k.dst[:], ip[16:20])
+	return t.add(p, &f, now)
+}
+
+// AddIPv6 is Add for an IPv6 fragment whose fragment header is fragHdr
+// bytes into its IP header (at p.L3; hdr.WalkIPv6 finds it). The
+// reassembled datagram keeps the offset-0 fragment's headers before the
+// fragment header, drops the fragment header and takes its next header
+// (RFC 8200 4.5).
+func (t *Table) AddIPv6(p *pkt.Packet, fragHdr int, now int64) (*pkt.Packet, Result) {
+	b := p.Bytes()
+	l3 := int(p.L3)
+	if l3 > maxL2 || len(b) < l3+hdr.IPv6Len || fragHdr < hdr.IPv6Len || fragHdr > maxUnfrag {
+		return nil, Invalid
+	}
+	ip := hdr.IPv6(b[l3:])
+	end := l3 + hdr.IPv6Len + int(ip.PayloadLen())
+	if end > len(b) || end < l3+fragHdr+8 {
+		return nil, Invalid
+	}
+	// The next-header byte that names the fragment header: the IPv6
+	// header's, or that of the last extension header before it.
+	nhPos, at := 6, hdr.IPv6Len
+	for at < fragHdr {
+		n := (int(b[l3+at+1]) + 1) * 8
+		if b[l3+nhPos] == hdr.IPProtoAH {
+			n = (int(b[l3+at+1]) + 2) * 4
+		}
+		nhPos, at = at, at+n
+	}
+	if at != fragHdr || b[l3+nhPos] != hdr.IPProtoFragment {
+		return nil, Invalid
+	}
+	fh := b[l3+fragHdr : l3+fragHdr+8]
+	fo := binary.BigEndian.Uint16(fh[2:])
+	f := frag{k: key{v6: true, id: binary.BigEndian.Uint32(fh[4:])}, l3: l3, keep: fragHdr,
+		data: b[l3+fragHdr+8 : end], off: int(fo &^ 7), mf: fo&1 != 0,
+		limit: maxPayload - (fragHdr - hdr.IPv6Len), nhPos: nhPos, nextHdr: fh[0]}
+	copy(f.k.src[:], ip[8:24])
+	copy(f.k.dst[:], ip[24:40])
+	return t.add(p, &f, now)
+}
+
+// add places fragment f of packet p.
+func (t *Table) add(p *pkt.Packet, f *frag, now int64) (*pkt.Packet, Result) {
+	data, off, mf, k := f.data, f.off, f.mf, f.k
 	if len(data) == 0 || mf && len(data)%8 != 0 {
 		return nil, Invalid
 	}
-	if off+len(data) > maxPayload+hdr.IPv4MinLen-hl {
+	if off+len(data) > f.limit {
 		return nil, TooBig
 	}
-	k := key{src: [4]byte(ip[12:16]), dst: [4]byte(ip[16:20]), id: ip.ID(), proto: ip.Protocol()}
 	s := t.find(k)
 	if s == nil {
 		if s = t.free(now); s == nil {
@@ -129,7 +208,11 @@ func (t *Table) Add(p *pkt.Packet, now int64) (*pkt.Packet, Result) {
 		if buf == nil {
 			return nil, NoBuffer
 		}
-		*s = slot{used: true, k: k, buf: buf, hdrStart: -1, total: -1, deadline: now + t.timeout}
+		timeout := t.timeout
+		if k.v6 {
+			timeout = t.timeout6
+		}
+		*s = slot{used: true, k: k, buf: buf, hdrStart: -1, total: -1, deadline: now + timeout, limit: f.limit}
 		t.inUse++
 	}
 	last := off + len(data)
@@ -159,8 +242,8 @@ func (t *Table) Add(p *pkt.Packet, now int64) (*pkt.Packet, Result) {
 		s.total = last
 	}
 	if off == 0 {
-		s.hdrStart, s.l3, s.hl = reserve-l3-hl, l3, hl
-		copy(rb[s.hdrStart:reserve], b[:l3+hl])
+		s.hdrStart, s.l3, s.keep, s.nhPos, s.nextHdr = reserve-f.l3-f.keep, f.l3, f.keep, f.nhPos, f.nextHdr
+		copy(rb[s.hdrStart:reserve], p.Bytes()[:f.l3+f.keep])
 	}
 	s.inPort, s.table, s.mark4, s.vlan, s.etherType = p.InPort, p.Table, p.Mark, p.VLAN, p.EtherType
 	p.Free()
@@ -174,10 +257,16 @@ func (t *Table) Add(p *pkt.Packet, now int64) (*pkt.Packet, Result) {
 	q.ResetMeta()
 	q.InPort, q.Table, q.Mark, q.VLAN, q.EtherType = s.inPort, s.table, s.mark4, s.vlan, s.etherType
 	q.L3 = uint16(s.l3)
-	rip := hdr.IPv4(q.Bytes()[s.l3:])
-	rip.SetTotalLen(uint16(s.hl + s.total))
-	binary.BigEndian.PutUint16(rip[6:], binary.BigEndian.Uint16(rip[6:])&0x4000) // keep DF only
-	rip.UpdateChecksum()
+	if k.v6 {
+		rip := hdr.IPv6(q.Bytes()[s.l3:])
+		rip.SetPayloadLen(uint16(s.keep - hdr.IPv6Len + s.total))
+		rip[s.nhPos] = s.nextHdr
+	} else {
+		rip := hdr.IPv4(q.Bytes()[s.l3:])
+		rip.SetTotalLen(uint16(s.keep + s.total))
+		binary.BigEndian.PutUint16(rip[6:], binary.BigEndian.Uint16(rip[6:])&0x4000) // keep DF only
+		rip.UpdateChecksum()
+	}
 	s.used = false
 	t.inUse--
 	return q, Done

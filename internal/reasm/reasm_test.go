@@ -2,6 +2,7 @@ package reasm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -82,7 +83,7 @@ func TestReassembleModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	pool := pkt.NewPool("t", 128)
 	var tb Table
-	tb.Init(0)
+	tb.Init(0, 0)
 	for iter := 0; iter < 300; iter++ {
 		n := 1 + r.IntN(20000)
 		f := datagram(r, n, 4*r.IntN(3), uint16(iter))
@@ -126,7 +127,7 @@ func TestReassembleRefusals(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	pool := pkt.NewPool("t", 64)
 	var tb Table
-	tb.Init(0)
+	tb.Init(0, 0)
 	f := datagram(r, 4000, 0, 1)
 	frags := fragments(f, []int{1000, 2000, 3000})
 	if _, res := add(t, &tb, pool, frags[0], 0); res != Held {
@@ -183,7 +184,7 @@ func TestReassembleExpireAndFull(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	pool := pkt.NewPool("t", 2*Slots)
 	var tb Table
-	tb.Init(time.Second)
+	tb.Init(time.Second, time.Second)
 	for i := 0; i < Slots; i++ {
 		frags := fragments(datagram(r, 100, 0, uint16(i)), []int{48})
 		if _, res := add(t, &tb, pool, frags[0], 0); res != Held {
@@ -210,7 +211,7 @@ func TestReassembleNoAllocs(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	pool := pkt.NewPool("t", 16)
 	var tb Table
-	tb.Init(0)
+	tb.Init(0, 0)
 	frags := fragments(datagram(r, 3000, 0, 9), []int{1000, 2000})
 	ps := make([]*pkt.Packet, len(frags))
 	allocs := testing.AllocsPerRun(200, func() {
@@ -229,5 +230,115 @@ func TestReassembleNoAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per datagram", allocs)
+	}
+}
+
+// datagram6 is an Ethernet frame with an IPv6 packet: the fixed header,
+// hbh bytes of hop-by-hop options (0 or a multiple of 8) and n bytes of
+// UDP-ish payload.
+func datagram6(r *rand.Rand, n, hbh int) []byte {
+	f := make([]byte, 14+40+hbh+n)
+	copy(f, []byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd})
+	hdr.PutIPv6(f[14:], &hdr.IPv6Fields{PayloadLen: uint16(hbh + n), NextHeader: 17, HopLimit: 64,
+		Src: netip.MustParseAddr("fd00:100::2"), Dst: netip.MustParseAddr("fd00:100::1")})
+	if hbh > 0 {
+		f[14+6] = hdr.IPProtoHopByHop
+		f[54], f[55] = 17, byte(hbh/8-1)
+		f[56] = 1 // PadN over the rest
+		f[57] = byte(hbh - 4)
+	}
+	for i := 54 + hbh; i < len(f); i++ {
+		f[i] = byte(r.Uint32())
+	}
+	return f
+}
+
+// fragments6 cuts an IPv6 frame from datagram6 at payload offsets cuts:
+// each fragment is the unfragmentable part (the fixed header and the
+// hop-by-hop options, the last next header naming a fragment header), a
+// fragment header (ID id) and its slice of the rest.
+func fragments6(f []byte, hbh int, cuts []int, id uint32) [][]byte {
+	unfrag := 14 + 40 + hbh
+	payload := f[unfrag:]
+	bounds := append(append([]int{0}, cuts...), len(payload))
+	var out [][]byte
+	for i := 0; i+1 < len(bounds); i++ {
+		a, b := bounds[i], bounds[i+1]
+		g := make([]byte, unfrag+8+b-a)
+		copy(g, f[:unfrag])
+		nh := 14 + 6
+		if hbh > 0 {
+			nh = 54
+		}
+		g[nh] = hdr.IPProtoFragment
+		fh := g[unfrag : unfrag+8]
+		fh[0] = 17
+		fo := uint16(a)
+		if b < len(payload) {
+			fo |= 1
+		}
+		binary.BigEndian.PutUint16(fh[2:], fo)
+		binary.BigEndian.PutUint32(fh[4:], id)
+		copy(g[unfrag+8:], payload[a:b])
+		hdr.IPv6(g[14:]).SetPayloadLen(uint16(len(g) - 54))
+		out = append(out, g)
+	}
+	return out
+}
+
+// The IPv6 reference: any order, with or without hop-by-hop options
+// before the fragment header, gives back the packet byte for byte (the
+// fragment header gone, its next header restored); the timeout is the
+// IPv6 one.
+func TestReassembleIPv6Model(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	pool := pkt.NewPool("t", 128)
+	var tb Table
+	tb.Init(time.Second, 2*time.Second)
+	for iter := 0; iter < 200; iter++ {
+		hbh := 8 * r.IntN(3)
+		n := 1 + r.IntN(20000)
+		f := datagram6(r, n, hbh)
+		frags := fragments6(f, hbh, randomCuts(r, n), uint32(iter)<<8)
+		var got *pkt.Packet
+		for i, k := range r.Perm(len(frags)) {
+			p := pool.Get()
+			p.SetBytes(frags[k])
+			p.L3 = 14
+			q, res := tb.AddIPv6(p, 40+hbh, int64(i))
+			switch {
+			case res == Done && i == len(frags)-1:
+				got = q
+			case res != Held:
+				t.Fatalf("iter %d fragment %d: result %d", iter, k, res)
+			}
+		}
+		if got == nil || !bytes.Equal(got.Bytes(), f) {
+			t.Fatalf("iter %d: reassembled packet differs", iter)
+		}
+		got.Free()
+	}
+	// One fragment waits: gone after the IPv6 timeout, not the IPv4 one.
+	frags := fragments6(datagram6(r, 100, 0), 0, []int{48}, 7)
+	p := pool.Get()
+	p.SetBytes(frags[0])
+	p.L3 = 14
+	if _, res := tb.AddIPv6(p, 40, 0); res != Held {
+		t.Fatal(res)
+	}
+	if tb.Expire(int64(1500*time.Millisecond)) != 0 || tb.Expire(int64(2500*time.Millisecond)) != 1 {
+		t.Fatal("IPv6 datagram not expired on the IPv6 timeout")
+	}
+	// A fragment header where the chain does not name one is refused.
+	q := pool.Get()
+	q.SetBytes(frags[0])
+	q.L3 = 14
+	q.Bytes()[14+6] = 17
+	if _, res := tb.AddIPv6(q, 40, 0); res != Invalid {
+		t.Fatalf("unnamed fragment header: %d", res)
+	}
+	q.Free()
+	if tb.InUse() != 0 || pool.Available() != pool.Size() {
+		t.Fatal("leak")
 	}
 }
