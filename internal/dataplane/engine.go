@@ -12,6 +12,7 @@ import (
 	"flowpath/internal/neigh"
 	"flowpath/internal/pkt"
 	"flowpath/internal/port"
+	"flowpath/internal/reasm"
 )
 
 // Config tunes the engine.
@@ -33,6 +34,10 @@ type Config struct {
 	// transmit batch into a GSO super-frame for ports that take them
 	// (gso.Coalesce): the kernel's GRO, done before the port.
 	TxCoalesce bool
+	// ReasmTimeout and ReasmTimeout6 bound how long a worker keeps the
+	// fragments of an incomplete IPv4 / IPv6 datagram to us
+	// (net.ipv4.ipfrag_time, net.ipv6.ip6frag_time).
+	ReasmTimeout, ReasmTimeout6 time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -46,6 +51,8 @@ func DefaultConfig() Config {
 		PendingPerNeigh: 101,
 		Neigh:           neigh.DefaultConfig(),
 		TxCoalesce:      true,
+		ReasmTimeout:    reasm.DefaultTimeout,
+		ReasmTimeout6:   reasm.DefaultTimeout6,
 	}
 }
 

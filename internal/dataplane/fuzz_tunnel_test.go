@@ -62,7 +62,7 @@ func FuzzTunnelPipeline(f *testing.F) {
 		}
 		// Fragments to us wait for the rest of their datagram until the
 		// reassembly timeout, which the worker loop enforces.
-		w.reasm.Expire(now + int64(reasm.DefaultTimeout) + 1)
+		w.reasm.Expire(now+int64(reasm.DefaultTimeout6)+1, nil)
 		if av, sz := w.pool.Available(), w.pool.Size(); av != sz {
 			t.Fatalf("%d of %d packets not back in the pool", sz-av, sz)
 		}

@@ -55,17 +55,20 @@ type worker struct {
 	failedQ    [pkt.BatchSize]*pkt.Packet // neighbour failures to answer after a Resolve walk
 	nfailed    int
 
-	snap    *Snapshot
-	now     int64 // monotonic ns at the start of the batch
-	start   time.Time
-	icmp    tokenBucket
-	reasm   reasm.Table // IPv4 datagrams to us arriving in fragments
-	ready   func(p *pkt.Packet, mac [6]byte)
-	failed  func(p *pkt.Packet)
-	seenGen atomic.Uint64
-	stop    atomic.Bool
-	stopped atomic.Bool
-	done    chan struct{}
+	snap  *Snapshot
+	now   int64 // monotonic ns at the start of the batch
+	start time.Time
+	icmp  tokenBucket
+	reasm reasm.Table // datagrams to us arriving in fragments
+	// reasmExpired is reasmTimedOut, bound once (a method value made in
+	// the loop would allocate).
+	reasmExpired func(p *pkt.Packet)
+	ready        func(p *pkt.Packet, mac [6]byte)
+	failed       func(p *pkt.Packet)
+	seenGen      atomic.Uint64
+	stop         atomic.Bool
+	stopped      atomic.Bool
+	done         chan struct{}
 }
 
 func newWorker(e *Engine, id int, dev uint32, q port.RxQueue, queue, poolSize int) *worker {
@@ -77,7 +80,8 @@ func newWorker(e *Engine, id int, dev uint32, q port.RxQueue, queue, poolSize in
 		done:    make(chan struct{}),
 	}
 	w.icmp.init(e.cfg.ICMPRate, e.cfg.ICMPBurst)
-	w.reasm.Init(reasm.DefaultTimeout, reasm.DefaultTimeout6)
+	w.reasm.Init(e.cfg.ReasmTimeout, e.cfg.ReasmTimeout6)
+	w.reasmExpired = w.reasmTimedOut
 	w.rxBatch = pkt.BatchSize
 	w.ready = w.pendingReady
 	w.failed = w.pendingFailed
@@ -107,7 +111,7 @@ func (w *worker) run() {
 			w.resolvePending(w.now)
 		}
 		if w.reasm.InUse() > 0 {
-			if n := w.reasm.Expire(w.now); n > 0 {
+			if n := w.reasm.Expire(w.now, w.reasmExpired); n > 0 {
 				w.c.drops[DropReasmTimeout].Add(uint64(n))
 			}
 		}
@@ -404,4 +408,19 @@ func (w *worker) replyVia(in *Device, p *pkt.Packet) {
 	p.InPort = 0
 	p.GSO = pkt.GSO{}
 	w.emit(in, p)
+}
+
+// reasmTimedOut answers a datagram to us whose reassembly timed out with
+// ICMP time exceeded, code 1 (fragment reassembly time exceeded), as the
+// kernel's ip_expire and ip6_frag_expire do; reasm hands over only those
+// whose first fragment arrived, as that fragment.
+func (w *worker) reasmTimedOut(p *pkt.Packet) {
+	if in := w.snap.Device(p.InPort); in != nil {
+		if p.EtherType == hdr.EtherTypeIPv6 {
+			w.icmp6Error(in, p, hdr.ICMPv6TimeExceeded, 1, 0)
+		} else {
+			w.icmp4Error(in, p, hdr.ICMPv4TimeExceeded, 1, 0)
+		}
+	}
+	p.Free()
 }

@@ -24,7 +24,9 @@
 //     is not a multiple of 8, or fragments past the end the final one gave
 //     are refused;
 //   - a datagram not complete within the timeout (net.ipv4.ipfrag_time,
-//     30 s; net.ipv6.ip6frag_time, 60 s) is discarded by Expire.
+//     30 s; net.ipv6.ip6frag_time, 60 s) is discarded by Expire, which
+//     hands its first fragment (if it came) to the caller for the ICMP time
+//     exceeded the kernel sends.
 //
 // The reassembled IPv4 datagram is the offset-0 fragment's headers with the
 // total length set, MF and the offset cleared, and the header checksum

@@ -250,13 +250,7 @@ func (t *Table) add(p *pkt.Packet, f *frag, now int64) (*pkt.Packet, Result) {
 	if s.total < 0 || s.got != s.total || s.hdrStart < 0 {
 		return nil, Held
 	}
-	q := s.buf
-	s.buf = nil
-	q.SetFrame(reserve + s.total)
-	q.Pull(s.hdrStart)
-	q.ResetMeta()
-	q.InPort, q.Table, q.Mark, q.VLAN, q.EtherType = s.inPort, s.table, s.mark4, s.vlan, s.etherType
-	q.L3 = uint16(s.l3)
+	q := s.finish(s.total)
 	if k.v6 {
 		rip := hdr.IPv6(q.Bytes()[s.l3:])
 		rip.SetPayloadLen(uint16(s.keep - hdr.IPv6Len + s.total))
@@ -273,18 +267,56 @@ func (t *Table) add(p *pkt.Packet, f *frag, now int64) (*pkt.Packet, Result) {
 }
 
 // Expire discards the datagrams whose time ran out and returns how many.
-func (t *Table) Expire(now int64) int {
+// For each whose first fragment had arrived, timedOut (if not nil) gets
+// that fragment, to answer with ICMP time exceeded: a packet with the
+// latest fragment's metadata whose IP packet is the first fragment's
+// headers and all the data received from offset 0 on (IPv6: without the
+// fragment header, which the table did not keep). It owns the packet.
+func (t *Table) Expire(now int64, timedOut func(p *pkt.Packet)) int {
 	n := 0
 	if t.inUse == 0 {
 		return 0
 	}
 	for i := range t.slots {
-		if s := &t.slots[i]; s.used && now > s.deadline {
-			t.discard(s)
-			n++
+		s := &t.slots[i]
+		if !s.used || now <= s.deadline {
+			continue
 		}
+		n++
+		if timedOut == nil || s.hdrStart < 0 {
+			t.discard(s)
+			continue
+		}
+		prefix := 0
+		for u := 0; s.have.get(u); u++ {
+			prefix += 8
+		}
+		if s.total >= 0 && prefix > s.total {
+			prefix = s.total
+		}
+		q := s.finish(prefix)
+		t.discard(s)
+		if s.k.v6 {
+			rip := hdr.IPv6(q.Bytes()[s.l3:])
+			rip.SetPayloadLen(uint16(s.keep - hdr.IPv6Len + prefix))
+			rip[s.nhPos] = s.nextHdr
+		}
+		timedOut(q)
 	}
 	return n
+}
+
+// finish takes s's buffer as a packet of the saved headers and n bytes of
+// payload, with the latest fragment's metadata.
+func (s *slot) finish(n int) *pkt.Packet {
+	q := s.buf
+	s.buf = nil
+	q.SetFrame(reserve + n)
+	q.Pull(s.hdrStart)
+	q.ResetMeta()
+	q.InPort, q.Table, q.Mark, q.VLAN, q.EtherType = s.inPort, s.table, s.mark4, s.vlan, s.etherType
+	q.L3 = uint16(s.l3)
+	return q
 }
 
 // Drain discards every datagram in progress (the worker is stopping).
@@ -311,7 +343,7 @@ func (t *Table) find(k key) *slot {
 // free returns an unused slot, after discarding expired ones if none is.
 func (t *Table) free(now int64) *slot {
 	if t.inUse == Slots {
-		t.Expire(now)
+		t.Expire(now, nil)
 	}
 	for i := range t.slots {
 		if s := &t.slots[i]; !s.used {

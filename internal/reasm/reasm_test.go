@@ -195,14 +195,14 @@ func TestReassembleExpireAndFull(t *testing.T) {
 	if _, res := add(t, &tb, pool, extra[0], int64(time.Second)/2); res != Full {
 		t.Fatalf("full table: %d", res)
 	}
-	if n := tb.Expire(int64(time.Second) / 2); n != 0 {
+	if n := tb.Expire(int64(time.Second)/2, nil); n != 0 {
 		t.Fatalf("expired %d early", n)
 	}
 	// Past the deadline a new datagram gets a slot (the old ones go).
 	if _, res := add(t, &tb, pool, extra[0], int64(2*time.Second)); res != Held || tb.InUse() != 1 {
 		t.Fatalf("after the timeout: %d, %d in use", res, tb.InUse())
 	}
-	if n := tb.Expire(int64(4 * time.Second)); n != 1 || tb.InUse() != 0 || pool.Available() != pool.Size() {
+	if n := tb.Expire(int64(4*time.Second), nil); n != 1 || tb.InUse() != 0 || pool.Available() != pool.Size() {
 		t.Fatalf("expire: %d, %d in use, %d out", n, tb.InUse(), pool.Size()-pool.Available())
 	}
 }
@@ -326,7 +326,7 @@ func TestReassembleIPv6Model(t *testing.T) {
 	if _, res := tb.AddIPv6(p, 40, 0); res != Held {
 		t.Fatal(res)
 	}
-	if tb.Expire(int64(1500*time.Millisecond)) != 0 || tb.Expire(int64(2500*time.Millisecond)) != 1 {
+	if tb.Expire(int64(1500*time.Millisecond), nil) != 0 || tb.Expire(int64(2500*time.Millisecond), nil) != 1 {
 		t.Fatal("IPv6 datagram not expired on the IPv6 timeout")
 	}
 	// A fragment header where the chain does not name one is refused.
@@ -338,6 +338,50 @@ func TestReassembleIPv6Model(t *testing.T) {
 		t.Fatalf("unnamed fragment header: %d", res)
 	}
 	q.Free()
+	if tb.InUse() != 0 || pool.Available() != pool.Size() {
+		t.Fatal("leak")
+	}
+}
+
+// A datagram that times out is handed to the callback as its first
+// fragment (when that arrived): the offset-0 headers and the data
+// received from offset 0 on, with the metadata; one without its first
+// fragment is only discarded.
+func TestExpireHandsOverFirstFragment(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	pool := pkt.NewPool("t", 16)
+	var tb Table
+	tb.Init(time.Second, time.Second)
+	f := datagram(r, 3000, 0, 5)
+	frags := fragments(f, []int{1000, 2000})
+	add(t, &tb, pool, frags[0], 0)
+	add(t, &tb, pool, frags[2], 0)
+	g := datagram(r, 3000, 0, 6)
+	add(t, &tb, pool, fragments(g, []int{1000})[1], 0) // no first fragment
+	f6 := datagram6(r, 3000, 8)
+	p := pool.Get()
+	p.SetBytes(fragments6(f6, 8, []int{1000}, 9)[0])
+	p.L3, p.InPort, p.EtherType = 14, 4, hdr.EtherTypeIPv6
+	if _, res := tb.AddIPv6(p, 48, 0); res != Held {
+		t.Fatal(res)
+	}
+	var got []*pkt.Packet
+	if n := tb.Expire(int64(2*time.Second), func(p *pkt.Packet) { got = append(got, p) }); n != 3 || len(got) != 2 {
+		t.Fatalf("expired %d, handed over %d", n, len(got))
+	}
+	for _, q := range got {
+		if q.EtherType == hdr.EtherTypeIPv6 {
+			// IPv6: the first 1000 bytes of the packet, no fragment header.
+			want := append([]byte(nil), f6[:14+48+1000]...)
+			hdr.IPv6(want[14:]).SetPayloadLen(8 + 1000)
+			if !bytes.Equal(q.Bytes(), want) || q.InPort != 4 || q.L3 != 14 {
+				t.Fatalf("IPv6 first fragment handed over differs")
+			}
+		} else if !bytes.Equal(q.Bytes(), frags[0]) || q.InPort != 3 || q.L3 != 14 {
+			t.Fatalf("IPv4 first fragment handed over differs")
+		}
+		q.Free()
+	}
 	if tb.InUse() != 0 || pool.Available() != pool.Size() {
 		t.Fatal("leak")
 	}

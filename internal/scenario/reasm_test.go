@@ -6,10 +6,12 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"flowpath/internal/dataplane"
 	"flowpath/internal/hdr"
 )
 
@@ -142,4 +144,46 @@ func TestPingRouterFragmented(t *testing.T) {
 		len(ic2.Payload) < 4 || !bytes.Equal(ic2.Payload[4:], body) {
 		t.Fatalf("IPv6: want an echo reply carrying the request's 1000 bytes, got %v", p)
 	}
+}
+
+// A datagram to the router whose fragments stop coming is answered, once
+// the reassembly timeout passes, with ICMP time exceeded code 1 quoting
+// its first fragment (IPv4 and IPv6, as the kernel's ip_expire and
+// ip6_frag_expire do); one whose first fragment never came is only
+// counted.
+func TestReassemblyTimeout(t *testing.T) {
+	h := newHarnessWith(t, false, func(c *dataplane.Config) {
+		c.ReasmTimeout, c.ReasmTimeout6 = 200*time.Millisecond, 200*time.Millisecond
+	})
+	h.addLink("r1", "10.1.0.254/24", "fd00:1::254/64")
+	h1 := h.host("r1", [6]byte{2, 0, 0, 0, 1, 1}, "10.1.0.1", "fd00:1::1").permanent()
+	body := make([]byte, 1000)
+	f4 := serialize(t, h1.eth(layers.EthernetTypeIPv4), h1.ip4hdr("10.1.0.254", layers.IPProtocolICMPv4, 64),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 7, Seq: 1},
+		gopacket.Payload(body))
+	frags := fragment4(f4, 400, 800)
+	h1.inject(frags[0])
+	p := h1.recv()
+	ic, ok := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+	if !ok || ic.TypeCode != layers.CreateICMPv4TypeCode(layers.ICMPv4TypeTimeExceeded, 1) ||
+		!bytes.Equal(ic.Payload, frags[0][14:14+20+400]) {
+		t.Fatalf("IPv4: want time exceeded (reassembly) quoting the first fragment, got %v", p)
+	}
+
+	ip := h1.ip6hdr("fd00:1::254", layers.IPProtocolICMPv6, 64)
+	ic6 := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeEchoRequest, 0)}
+	_ = ic6.SetNetworkLayerForChecksum(ip)
+	f6 := serialize(t, h1.eth(layers.EthernetTypeIPv6), ip, ic6, &layers.ICMPv6Echo{Identifier: 9, SeqNumber: 1},
+		gopacket.Payload(body))
+	h1.inject(fragment6(f6, 0x99, 408)[0])
+	p = h1.recv()
+	te, ok := p.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+	if !ok || te.TypeCode != layers.CreateICMPv6TypeCode(layers.ICMPv6TypeTimeExceeded, 1) {
+		t.Fatalf("IPv6: want time exceeded (reassembly), got %v", p)
+	}
+
+	before := h.drops()["reasm_timeout"]
+	h1.inject(frags[1]) // no first fragment: nothing to quote
+	h.waitDrop("reasm_timeout", before+1)
+	h1.expectNone(100e6)
 }
