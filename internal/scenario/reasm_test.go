@@ -114,9 +114,7 @@ func TestPingRouterFragmented(t *testing.T) {
 	for i := range body {
 		body[i] = byte(i * 3)
 	}
-	f4 := serialize(t, h1.eth(layers.EthernetTypeIPv4), h1.ip4hdr("10.1.0.254", layers.IPProtocolICMPv4, 64),
-		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 7, Seq: 1},
-		gopacket.Payload(body))
+	f4, f6 := h1.echoRequests(t, body)
 	for _, i := range []int{2, 0, 1} {
 		h1.inject(fragment4(f4, 400, 800)[i])
 	}
@@ -127,11 +125,6 @@ func TestPingRouterFragmented(t *testing.T) {
 		t.Fatalf("IPv4: want an echo reply carrying the request's 1000 bytes, got %v", p)
 	}
 
-	ip := h1.ip6hdr("fd00:1::254", layers.IPProtocolICMPv6, 64)
-	ic6 := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeEchoRequest, 0)}
-	_ = ic6.SetNetworkLayerForChecksum(ip)
-	f6 := serialize(t, h1.eth(layers.EthernetTypeIPv6), ip, ic6, &layers.ICMPv6Echo{Identifier: 9, SeqNumber: 1},
-		gopacket.Payload(body))
 	for _, i := range []int{1, 2, 0} {
 		h1.inject(fragment6(f6, 0x1234, 408, 816)[i])
 	}
@@ -158,9 +151,7 @@ func TestReassemblyTimeout(t *testing.T) {
 	h.addLink("r1", "10.1.0.254/24", "fd00:1::254/64")
 	h1 := h.host("r1", [6]byte{2, 0, 0, 0, 1, 1}, "10.1.0.1", "fd00:1::1").permanent()
 	body := make([]byte, 1000)
-	f4 := serialize(t, h1.eth(layers.EthernetTypeIPv4), h1.ip4hdr("10.1.0.254", layers.IPProtocolICMPv4, 64),
-		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 7, Seq: 1},
-		gopacket.Payload(body))
+	f4, f6 := h1.echoRequests(t, body)
 	frags := fragment4(f4, 400, 800)
 	h1.inject(frags[0])
 	p := h1.recv()
@@ -170,11 +161,6 @@ func TestReassemblyTimeout(t *testing.T) {
 		t.Fatalf("IPv4: want time exceeded (reassembly) quoting the first fragment, got %v", p)
 	}
 
-	ip := h1.ip6hdr("fd00:1::254", layers.IPProtocolICMPv6, 64)
-	ic6 := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeEchoRequest, 0)}
-	_ = ic6.SetNetworkLayerForChecksum(ip)
-	f6 := serialize(t, h1.eth(layers.EthernetTypeIPv6), ip, ic6, &layers.ICMPv6Echo{Identifier: 9, SeqNumber: 1},
-		gopacket.Payload(body))
 	h1.inject(fragment6(f6, 0x99, 408)[0])
 	p = h1.recv()
 	te, ok := p.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
@@ -186,4 +172,18 @@ func TestReassemblyTimeout(t *testing.T) {
 	h1.inject(frags[1]) // no first fragment: nothing to quote
 	h.waitDrop("reasm_timeout", before+1)
 	h1.expectNone(100e6)
+}
+
+// echoRequests are an ICMP echo request (id 7) to 10.1.0.254 and an
+// ICMPv6 one (id 9) to fd00:1::254 from hs, carrying body.
+func (hs *host) echoRequests(t *testing.T, body []byte) (f4, f6 []byte) {
+	f4 = serialize(t, hs.eth(layers.EthernetTypeIPv4), hs.ip4hdr("10.1.0.254", layers.IPProtocolICMPv4, 64),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 7, Seq: 1},
+		gopacket.Payload(body))
+	ip := hs.ip6hdr("fd00:1::254", layers.IPProtocolICMPv6, 64)
+	ic6 := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeEchoRequest, 0)}
+	_ = ic6.SetNetworkLayerForChecksum(ip)
+	f6 = serialize(t, hs.eth(layers.EthernetTypeIPv6), ip, ic6, &layers.ICMPv6Echo{Identifier: 9, SeqNumber: 1},
+		gopacket.Payload(body))
+	return f4, f6
 }
