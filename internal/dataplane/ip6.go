@@ -34,11 +34,12 @@ func (w *worker) ip6Input(in *Device, p *pkt.Packet) {
 		w.dropIn(in.Index, p, DropMartianDest)
 		return
 	}
-	proto, off, frag, ok := hdr.IPv6Transport(ip)
-	if !ok {
+	var chain hdr.IPv6Chain
+	if !hdr.WalkIPv6(ip, &chain) {
 		w.dropIn(in.Index, p, DropIPv6ExtHeader)
 		return
 	}
+	proto, off, frag := chain.Proto, chain.Off, chain.IsFragment()
 	if proto == hdr.IPProtoICMPv6 && !frag && off < len(ip) {
 		switch ip[off] {
 		case hdr.ICMPv6NeighborSolicit, hdr.ICMPv6NeighborAdvert,
@@ -68,7 +69,7 @@ func (w *worker) ip6Input(in *Device, p *pkt.Packet) {
 		dropRXMeta(p)
 		w.ip6Forward(in, p, ip, &res)
 	case fib.RouteLocal:
-		w.ip6Local(in, p, ip, proto, off, frag)
+		w.ip6Local(in, p, ip, &chain)
 	case fib.RouteBlackhole:
 		w.dropIn(in.Index, p, DropBlackhole)
 	case fib.RouteUnreachable:
@@ -117,17 +118,17 @@ func (w *worker) ip6Forward(in *Device, p *pkt.Packet, ip hdr.IPv6, res *fib.Res
 }
 
 // ip6Local answers echo requests to this host; UDP gets port unreachable.
-func (w *worker) ip6Local(in *Device, p *pkt.Packet, ip hdr.IPv6, proto uint8, off int, frag bool) {
-	if frag {
+// c is ip's extension header chain.
+func (w *worker) ip6Local(in *Device, p *pkt.Packet, ip hdr.IPv6, c *hdr.IPv6Chain) {
+	proto, off := c.Proto, c.Off
+	if c.IsFragment() {
 		// Reassembled before local delivery, as ipv6_frag_rcv does.
-		var c hdr.IPv6Chain
-		hdr.WalkIPv6(ip, &c) // it walked before, for the caller
-		q, r := w.reasm.AddIPv6(p, c.FragHdr, w.now)
+		q, r := w.reasm.AddIPv6(p, c, w.now)
 		switch r {
 		case reasm.Held:
 			return
 		case reasm.Done:
-			var ok bool
+			var frag, ok bool
 			p, ip = q, hdr.IPv6(q.Bytes()[q.L3:])
 			if proto, off, frag, ok = hdr.IPv6Transport(ip); !ok || frag {
 				w.dropIn(in.Index, p, DropIPv6ExtHeader) // a fragment inside a fragment

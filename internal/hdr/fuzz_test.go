@@ -141,6 +141,9 @@ func FuzzIPv6Transport(f *testing.F) {
 		if c.FragHdr != 0 && (c.FragHdr < IPv6Len || c.FragHdr+8 > off) {
 			t.Fatal("fragment header position")
 		}
+		if c.FragHdr != 0 && (ip[c.FragNH] != IPProtoFragment || c.FragNH != 6 && (c.FragNH < IPv6Len || c.FragNH >= c.FragHdr)) {
+			t.Fatalf("the byte naming the fragment header: %d", c.FragNH)
+		}
 		if frag && c.FragHdr == 0 {
 			t.Fatal("fragment without header")
 		}

@@ -409,8 +409,14 @@ func TestIPv6Transport(t *testing.T) {
 	if !WalkIPv6(cases[3].b, &ch) || !ch.IsLaterFragment() || ch.FragOffset != 1448 || ch.MoreFrags || ch.ID != 0xaa000055 {
 		t.Fatalf("WalkIPv6 later fragment %+v", ch)
 	}
-	if !WalkIPv6(cases[2].b, &ch) || ch.IsLaterFragment() || !ch.IsFragment() || !ch.MoreFrags || ch.FragHdr != 40 {
+	if !WalkIPv6(cases[2].b, &ch) || ch.IsLaterFragment() || !ch.IsFragment() || !ch.MoreFrags || ch.FragHdr != 40 ||
+		ch.FragNH != 6 {
 		t.Fatalf("WalkIPv6 first fragment %+v", ch)
+	}
+	// Behind a hop-by-hop header, that header names the fragment header.
+	hbhFrag := v6WithChain(IPProtoHopByHop, ext(IPProtoFragment, 0), frag(IPProtoTCP, 0, true), tcp)
+	if !WalkIPv6(hbhFrag, &ch) || ch.FragHdr != 48 || ch.FragNH != 40 || ch.Proto != IPProtoTCP {
+		t.Fatalf("WalkIPv6 fragment behind hop-by-hop %+v", ch)
 	}
 	// gopacket agrees on where the TCP header is for the long chain.
 	b := cases[1].b

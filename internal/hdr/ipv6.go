@@ -129,8 +129,10 @@ type IPv6Chain struct {
 	// Off is the offset of the upper-layer header from the start of the
 	// IPv6 header; for a non-first fragment, the offset of its data.
 	Off int
-	// FragHdr is the offset of the fragment header, 0 if there is none.
-	FragHdr int
+	// FragHdr is the offset of the fragment header, 0 if there is none;
+	// FragNH the offset of the next-header byte that names it (6, in the
+	// IPv6 header, or the first byte of the extension header before it).
+	FragHdr, FragNH int
 	// FragOffset is the fragment offset in bytes; MoreFrags the M flag; ID
 	// the identification. Meaningful when FragHdr != 0.
 	FragOffset int
@@ -160,7 +162,7 @@ func WalkIPv6(b IPv6, c *IPv6Chain) bool {
 		return false
 	}
 	end := IPv6Len + int(b.PayloadLen())
-	nh := b[6]
+	nh, nhAt := b[6], 6
 	off := IPv6Len
 	for i := 0; ; i++ {
 		var n int
@@ -180,7 +182,7 @@ func WalkIPv6(b IPv6, c *IPv6Chain) bool {
 				return false // two fragment headers: malformed
 			}
 			fo := binary.BigEndian.Uint16(b[off+2:])
-			c.FragHdr = off
+			c.FragHdr, c.FragNH = off, nhAt
 			c.FragOffset = int(fo &^ 7)
 			c.MoreFrags = fo&1 != 0
 			c.ID = binary.BigEndian.Uint32(b[off+4:])
@@ -196,7 +198,7 @@ func WalkIPv6(b IPv6, c *IPv6Chain) bool {
 		if i >= MaxIPv6ExtHeaders || off+n > end {
 			return false
 		}
-		nh = b[off]
+		nh, nhAt = b[off], off
 		off += n
 	}
 }

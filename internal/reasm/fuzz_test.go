@@ -79,8 +79,8 @@ func FuzzAdd(f *testing.F) {
 }
 
 // FuzzAddIPv6 is FuzzAdd for IPv6 fragments, with hop-by-hop options
-// before the fragment header (flag bit 3) or not, and, with bit 7, a
-// fragment header offset that the chain may not name.
+// before the fragment header (flag bit 3) or not, and, with bit 7, a chain
+// whose fragment header offset the packet may not bear out.
 func FuzzAddIPv6(f *testing.F) {
 	f.Add([]byte{0, 10, 1, 0, 0, 10, 10, 0, 0})
 	f.Add([]byte{0, 0, 255, 9, 0, 0, 255, 9, 1, 0, 200, 9})
@@ -95,13 +95,14 @@ func FuzzAddIPv6(f *testing.F) {
 				fo |= 1
 			}
 			binary.BigEndian.PutUint16(fr[14+40+hbh+2:], fo)
-			fragHdr := 40 + hbh
-			if fl&0x80 != 0 {
-				fragHdr = 40 + 8*int(fl>>5&3)
-			}
 			p.SetBytes(fr)
 			p.L3 = 14
-			return tb.AddIPv6(p, fragHdr, int64(i)*1e9)
+			var c hdr.IPv6Chain
+			hdr.WalkIPv6(hdr.IPv6(fr[14:]), &c)
+			if fl&0x80 != 0 {
+				c.FragHdr = 40 + 8*int(fl>>5&3) // a place the packet may not have it
+			}
+			return tb.AddIPv6(p, &c, int64(i)*1e9)
 		}, func(b []byte) {
 			ip := hdr.IPv6(b[14:])
 			var c hdr.IPv6Chain

@@ -151,34 +151,23 @@ func (t *Table) Add(p *pkt.Packet, now int64) (*pkt.Packet, Result) {
 	return t.add(p, &f, now)
 }
 
-// AddIPv6 is Add for an IPv6 fragment whose fragment header is fragHdr
-// bytes into its IP header (at p.L3; hdr.WalkIPv6 finds it). The
+// AddIPv6 is Add for an IPv6 fragment whose extension header chain c
+// (hdr.WalkIPv6 of its IP header, at p.L3) places its fragment header. The
 // reassembled datagram keeps the offset-0 fragment's headers before the
-// fragment header, drops the fragment header and takes its next header
-// (RFC 8200 4.5).
-func (t *Table) AddIPv6(p *pkt.Packet, fragHdr int, now int64) (*pkt.Packet, Result) {
+// fragment header, drops the fragment header and gives its next header to
+// the header that named it (RFC 8200 4.5).
+func (t *Table) AddIPv6(p *pkt.Packet, c *hdr.IPv6Chain, now int64) (*pkt.Packet, Result) {
 	b := p.Bytes()
 	l3 := int(p.L3)
-	if l3 > maxL2 || len(b) < l3+hdr.IPv6Len || fragHdr < hdr.IPv6Len || fragHdr > maxUnfrag {
+	fragHdr, nhPos := c.FragHdr, c.FragNH
+	if l3 > maxL2 || len(b) < l3+hdr.IPv6Len || fragHdr < hdr.IPv6Len || fragHdr > maxUnfrag ||
+		nhPos >= fragHdr {
 		return nil, Invalid
 	}
 	ip := hdr.IPv6(b[l3:])
 	end := l3 + hdr.IPv6Len + int(ip.PayloadLen())
-	if end > len(b) || end < l3+fragHdr+8 {
-		return nil, Invalid
-	}
-	// The next-header byte that names the fragment header: the IPv6
-	// header's, or that of the last extension header before it.
-	nhPos, at := 6, hdr.IPv6Len
-	for at < fragHdr {
-		n := (int(b[l3+at+1]) + 1) * 8
-		if b[l3+nhPos] == hdr.IPProtoAH {
-			n = (int(b[l3+at+1]) + 2) * 4
-		}
-		nhPos, at = at, at+n
-	}
-	if at != fragHdr || b[l3+nhPos] != hdr.IPProtoFragment {
-		return nil, Invalid
+	if end > len(b) || end < l3+fragHdr+8 || b[l3+nhPos] != hdr.IPProtoFragment {
+		return nil, Invalid // a chain that is not this packet's
 	}
 	fh := b[l3+fragHdr : l3+fragHdr+8]
 	fo := binary.BigEndian.Uint16(fh[2:])

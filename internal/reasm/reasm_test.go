@@ -305,7 +305,7 @@ func TestReassembleIPv6Model(t *testing.T) {
 			p := pool.Get()
 			p.SetBytes(frags[k])
 			p.L3 = 14
-			q, res := tb.AddIPv6(p, 40+hbh, int64(i))
+			q, res := tb.AddIPv6(p, chain(t, p), int64(i))
 			switch {
 			case res == Done && i == len(frags)-1:
 				got = q
@@ -323,7 +323,7 @@ func TestReassembleIPv6Model(t *testing.T) {
 	p := pool.Get()
 	p.SetBytes(frags[0])
 	p.L3 = 14
-	if _, res := tb.AddIPv6(p, 40, 0); res != Held {
+	if _, res := tb.AddIPv6(p, chain(t, p), 0); res != Held {
 		t.Fatal(res)
 	}
 	if tb.Expire(int64(1500*time.Millisecond), nil) != 0 || tb.Expire(int64(2500*time.Millisecond), nil) != 1 {
@@ -333,8 +333,9 @@ func TestReassembleIPv6Model(t *testing.T) {
 	q := pool.Get()
 	q.SetBytes(frags[0])
 	q.L3 = 14
+	stale := chain(t, q)
 	q.Bytes()[14+6] = 17
-	if _, res := tb.AddIPv6(q, 40, 0); res != Invalid {
+	if _, res := tb.AddIPv6(q, stale, 0); res != Invalid {
 		t.Fatalf("unnamed fragment header: %d", res)
 	}
 	q.Free()
@@ -362,7 +363,7 @@ func TestExpireHandsOverFirstFragment(t *testing.T) {
 	p := pool.Get()
 	p.SetBytes(fragments6(f6, 8, []int{1000}, 9)[0])
 	p.L3, p.InPort, p.EtherType = 14, 4, hdr.EtherTypeIPv6
-	if _, res := tb.AddIPv6(p, 48, 0); res != Held {
+	if _, res := tb.AddIPv6(p, chain(t, p), 0); res != Held {
 		t.Fatal(res)
 	}
 	var got []*pkt.Packet
@@ -385,4 +386,15 @@ func TestExpireHandsOverFirstFragment(t *testing.T) {
 	if tb.InUse() != 0 || pool.Available() != pool.Size() {
 		t.Fatal("leak")
 	}
+}
+
+// chain is the extension header chain of p's IPv6 header, which must
+// walk.
+func chain(t testing.TB, p *pkt.Packet) *hdr.IPv6Chain {
+	t.Helper()
+	var c hdr.IPv6Chain
+	if !hdr.WalkIPv6(hdr.IPv6(p.Bytes()[p.L3:]), &c) {
+		t.Fatal("IPv6 chain does not walk")
+	}
+	return &c
 }
