@@ -95,37 +95,31 @@ func (w *worker) answerFailed() {
 
 // xmit rewrites the Ethernet header and queues the frame, fragmenting or
 // segmenting it first when the output cannot take it as it is.
+//
+// A TCP super-frame inside a UDP tunnel datagram (tun), as AF_PACKET hands
+// over a kernel VTEP's (plain TCP GSO by the virtio-net header, checksum
+// start on the inner TCP header) or tunnelSendTunnelGSO builds, goes whole
+// only to a port that takes UDP-tunnel GSO, marked as such. Any other port
+// would take the header's word and segment or offload it as TCP, which the
+// outer packet is not; so it is cut into whole tunnel datagrams, as the
+// kernel's UDP-tunnel GSO would.
 func (w *worker) xmit(out *Device, p *pkt.Packet, mac hdr.MAC) {
 	eth := hdr.Ethernet(p.Bytes())
 	eth.SetDst(mac)
 	eth.SetSrc(out.MAC)
-	switch {
-	case p.GSO.IsGSO() && out.TxUDPTunnelGSO && p.MTU == 0 && !mplsPush(p) && markTunnelGSO(p):
-		w.emit(out, p)
-	case p.GSO.IsGSO() && (!out.TxGSO || p.MTU != 0 || mplsPush(p) || udpTunnelGSO(p) ||
-		(p.GSO.Type == pkt.GSOUDPL4 && !out.TxUSO)):
-		var n int
-		var ok bool
-		if udpTunnelGSO(p) {
-			n, ok = gso.SegmentUDPTunnel(p, w.pool, w.scratch[:])
-		} else {
-			n, ok = gso.Segment(p, w.pool, w.scratch[:])
-		}
-		if !ok {
-			w.dropOut(out.Index, p, DropGSOFailed)
+	if p.GSO.IsGSO() {
+		udp, inner, v6, tun := gso.UDPTunnelOffsets(p)
+		switch {
+		case tun && out.TxUDPTunnelGSO && p.MTU == 0 && !mplsPush(p):
+			markTunnelGSO(p, udp, inner, v6)
+			w.emit(out, p)
+			return
+		case tun || !out.TxGSO || p.MTU != 0 || mplsPush(p) || (p.GSO.Type == pkt.GSOUDPL4 && !out.TxUSO):
+			w.segmentOut(out, p, tun)
 			return
 		}
-		fragMTU := p.MTU
-		p.Free()
-		for i := 0; i < n; i++ {
-			s := w.scratch[i]
-			w.scratch[i] = nil
-			if fragMTU != 0 && s.Len()-int(s.L3) > int(fragMTU) {
-				w.fragment(out, s, fragMTU)
-				continue
-			}
-			w.emit(out, s)
-		}
+	}
+	switch {
 	case p.MTU != 0:
 		w.fragment(out, p, p.MTU)
 	default:
@@ -137,33 +131,42 @@ func (w *worker) xmit(out *Device, p *pkt.Packet, mac hdr.MAC) {
 	}
 }
 
-// udpTunnelGSO reports whether p is a TCP super-frame inside a UDP tunnel
-// datagram, as AF_PACKET hands over a kernel VTEP's (plain TCP GSO by the
-// virtio-net header, checksum start on the inner TCP header). No port can
-// take it back as that: the kernel would take the header's word and
-// segment or offload it as TCP, which the outer packet is not. So a
-// router cuts it into whole tunnel datagrams, as the kernel's UDP-tunnel
-// GSO would.
-func udpTunnelGSO(p *pkt.Packet) bool {
-	_, ok := gso.UDPTunnelHeaders(p)
-	return ok
+// segmentOut cuts the super-frame p (a UDP tunnel datagram around one if
+// tun) for out, fragmenting the pieces that exceed p.MTU when it is set.
+func (w *worker) segmentOut(out *Device, p *pkt.Packet, tun bool) {
+	var n int
+	var ok bool
+	if tun {
+		n, ok = gso.SegmentUDPTunnel(p, w.pool, w.scratch[:])
+	} else {
+		n, ok = gso.Segment(p, w.pool, w.scratch[:])
+	}
+	if !ok {
+		w.dropOut(out.Index, p, DropGSOFailed)
+		return
+	}
+	fragMTU := p.MTU
+	p.Free()
+	for i := 0; i < n; i++ {
+		s := w.scratch[i]
+		w.scratch[i] = nil
+		if fragMTU != 0 && s.Len()-int(s.L3) > int(fragMTU) {
+			w.fragment(out, s, fragMTU)
+			continue
+		}
+		w.emit(out, s)
+	}
 }
 
-// markTunnelGSO fills the tunnel offsets of p's GSO state if p is a TCP
-// super-frame inside a UDP tunnel datagram (see udpTunnelGSO), for a port
-// that takes it whole. The outer UDP checksum field says whether each
-// datagram gets a checksum (a partial one is non-zero), as for
-// gso.SegmentUDPTunnel.
-func markTunnelGSO(p *pkt.Packet) bool {
-	udp, inner, v6, ok := gso.UDPTunnelOffsets(p)
-	if !ok {
-		return false
-	}
+// markTunnelGSO fills in the tunnel offsets of the tunnel super-frame p
+// for a port that takes it whole. The outer UDP checksum field says
+// whether each datagram gets a checksum (a partial one is non-zero), as
+// for gso.SegmentUDPTunnel.
+func markTunnelGSO(p *pkt.Packet, udp, inner int, v6 bool) {
 	b := p.Bytes()
 	g := &p.GSO
 	g.OuterL4, g.InnerL3, g.TunnelV6 = uint16(udp), uint16(inner), v6
 	g.TunnelCsum = b[udp+6] != 0 || b[udp+7] != 0
-	return true
 }
 
 // mplsPush reports whether emit will push an MPLS label stack onto p.
