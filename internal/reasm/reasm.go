@@ -79,7 +79,6 @@ type slot struct {
 	l3, keep int    // the saved header's L3 offset and IP header bytes (IPv6: up to the fragment header)
 	nhPos    int    // IPv6: offset from the IP header of the next-header byte naming the fragment header
 	nextHdr  uint8  // IPv6: the offset-0 fragment header's next header
-	limit    int    // the most payload this datagram may have
 	total    int    // payload length, -1 until the final fragment arrived
 	got      int    // payload bytes received
 	deadline int64  // clock value after which Expire discards it
@@ -201,7 +200,7 @@ func (t *Table) add(p *pkt.Packet, f *frag, now int64) (*pkt.Packet, Result) {
 		if k.v6 {
 			timeout = t.timeout6
 		}
-		*s = slot{used: true, k: k, buf: buf, hdrStart: -1, total: -1, deadline: now + timeout, limit: f.limit}
+		*s = slot{used: true, k: k, buf: buf, hdrStart: -1, total: -1, deadline: now + timeout}
 		t.inUse++
 	}
 	last := off + len(data)
@@ -240,11 +239,7 @@ func (t *Table) add(p *pkt.Packet, f *frag, now int64) (*pkt.Packet, Result) {
 		return nil, Held
 	}
 	q := s.finish(s.total)
-	if k.v6 {
-		rip := hdr.IPv6(q.Bytes()[s.l3:])
-		rip.SetPayloadLen(uint16(s.keep - hdr.IPv6Len + s.total))
-		rip[s.nhPos] = s.nextHdr
-	} else {
+	if !k.v6 {
 		rip := hdr.IPv4(q.Bytes()[s.l3:])
 		rip.SetTotalLen(uint16(s.keep + s.total))
 		binary.BigEndian.PutUint16(rip[6:], binary.BigEndian.Uint16(rip[6:])&0x4000) // keep DF only
@@ -285,18 +280,16 @@ func (t *Table) Expire(now int64, timedOut func(p *pkt.Packet)) int {
 		}
 		q := s.finish(prefix)
 		t.discard(s)
-		if s.k.v6 {
-			rip := hdr.IPv6(q.Bytes()[s.l3:])
-			rip.SetPayloadLen(uint16(s.keep - hdr.IPv6Len + prefix))
-			rip[s.nhPos] = s.nextHdr
-		}
 		timedOut(q)
 	}
 	return n
 }
 
 // finish takes s's buffer as a packet of the saved headers and n bytes of
-// payload, with the latest fragment's metadata.
+// payload, with the latest fragment's metadata. An IPv6 packet is made
+// whole there: its payload length covers the n bytes and the fragment
+// header's next header takes its place in the chain. (An IPv4 header
+// stays the first fragment's; Add fixes it for a complete datagram.)
 func (s *slot) finish(n int) *pkt.Packet {
 	q := s.buf
 	s.buf = nil
@@ -305,6 +298,11 @@ func (s *slot) finish(n int) *pkt.Packet {
 	q.ResetMeta()
 	q.InPort, q.Table, q.Mark, q.VLAN, q.EtherType = s.inPort, s.table, s.mark4, s.vlan, s.etherType
 	q.L3 = uint16(s.l3)
+	if s.k.v6 {
+		rip := hdr.IPv6(q.Bytes()[s.l3:])
+		rip.SetPayloadLen(uint16(s.keep - hdr.IPv6Len + n))
+		rip[s.nhPos] = s.nextHdr
+	}
 	return q
 }
 
