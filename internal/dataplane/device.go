@@ -82,6 +82,10 @@ func (d *Device) bind() {
 	d.TxUDPTunnelGSO = off.TxGSO && off.TxUDPTunnelGSO
 }
 
+// maxVLANStack bounds the walk down a stack of VLAN devices; the control
+// plane refuses stacks deeper than the kernel's MAX_NEST_DEV (8).
+const maxVLANStack = 16
+
 // bindStacked gives a VLAN device the offloads of the device at the bottom
 // of its stack (a port or a tunnel), which is what carries its frames.
 func (d *Device) bindStacked() {
@@ -89,7 +93,7 @@ func (d *Device) bindStacked() {
 		return
 	}
 	below := d.VLAN.Parent
-	for n := 0; below.VLAN != nil && n < 16; n++ {
+	for n := 0; below.VLAN != nil && n < maxVLANStack; n++ {
 		below = below.VLAN.Parent
 	}
 	// Not UDP-tunnel GSO: the kernel would have to find the tunnel

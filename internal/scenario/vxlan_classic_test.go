@@ -13,6 +13,7 @@ import (
 
 	"flowpath/api"
 	"flowpath/internal/hdr"
+	"flowpath/internal/port"
 )
 
 // Classic VXLAN acceptance tests (spec §3.8 V3-V20), on memory ports:
@@ -39,9 +40,17 @@ func innerIP(n int) netip.Addr { return netip.AddrFrom4([4]byte{10, 99, 0, byte(
 // classicTopo builds the topology above; tweak adjusts vx0's configuration
 // before it is created.
 func classicTopo(t *testing.T, tweak func(*api.VXLAN)) *classic {
+	return classicTopoWith(t, port.Offloads{}, port.Offloads{}, tweak)
+}
+
+// classicTopoWith is classicTopo with the offloads of links h and u.
+func classicTopoWith(t *testing.T, hOffloads, uOffloads port.Offloads, tweak func(*api.VXLAN)) *classic {
 	h := newHarness(t, false)
+	h.offloads = hOffloads
 	h.addLink("h", "10.11.0.254/24")
+	h.offloads = uOffloads
 	h.addLink("u", "10.100.0.1/24")
+	h.offloads = port.Offloads{}
 	v := &api.VXLAN{VNI: 100, Remote: "10.100.0.2", DstPort: 4789, SetDstPort: true, Dev: "u"}
 	if tweak != nil {
 		tweak(v)

@@ -141,24 +141,9 @@ func TestVXLANDecapUSOUnmergeable(t *testing.T) {
 // and a permanent neighbour 10.99.0.5 behind vx0; tweak adjusts vx0's
 // configuration.
 func usoTxTopo(t *testing.T, uOffloads port.Offloads, tweak func(*api.VXLAN)) (*harness, *host, *host) {
-	h := newHarness(t, false)
-	h.offloads = port.Offloads{RxGSO: true, TxGSO: true, TxUSO: true}
-	h.addLink("h", "10.11.0.254/24")
-	h.offloads = uOffloads
-	h.addLink("u", "10.100.0.1/24")
-	h.offloads = port.Offloads{}
-	v := &api.VXLAN{VNI: 100, Remote: "10.100.0.2", DstPort: 4789, SetDstPort: true, Dev: "u"}
-	if tweak != nil {
-		tweak(v)
-	}
-	h.do(api.Request{Op: api.OpLinkAdd, Link: &api.Link{Name: "vx0", Kind: "vxlan", VXLAN: v}})
-	up := true
-	h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "vx0", Up: &up}})
-	h.do(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "vx0", Prefix: "10.99.0.1/24"}})
-	h.neigh("vx0", innerIP(5), innerMAC(5))
-	hh := h.host("h", [6]byte{2, 0, 0, 0, 0x11, 1}, "10.11.0.1", "").permanent()
-	peer := h.host("u", [6]byte{2, 0, 0, 0, 0x64, 2}, "10.100.0.2", "").permanent()
-	return h, hh, peer
+	c := classicTopoWith(t, port.Offloads{RxGSO: true, TxGSO: true, TxUSO: true}, uOffloads, tweak)
+	c.h.neigh("vx0", innerIP(5), innerMAC(5))
+	return c.h, c.hh, c.vteps[2].host
 }
 
 // innerSegments decapsulates the VXLAN datagrams fs (USO frames cut
