@@ -20,30 +20,8 @@ func parseTCPSuper(p *pkt.Packet, t *tcpSuper) bool {
 		return false
 	}
 	b := p.Bytes()
-	l3, version, ok := locateL3(p, b)
-	if !ok || (p.GSO.Type == pkt.GSOTCPv4) != (version == 4) {
-		return false
-	}
-	end, ok := ipEnd(b, l3, version)
-	if !ok {
-		return false
-	}
-	var proto uint8
-	var l4 int
-	if version == 4 {
-		ip := hdr.IPv4(b[l3:])
-		if ip.IsFragment() {
-			return false
-		}
-		proto, l4 = ip.Protocol(), l3+ip.HeaderLen()
-	} else {
-		pr, off, frag, ok := hdr.IPv6Transport(hdr.IPv6(b[l3:]))
-		if !ok || frag || routedV6(b[l3:], off) {
-			return false
-		}
-		proto, l4 = pr, l3+off
-	}
-	if proto != hdr.IPProtoTCP {
+	l3, l4, end, version, proto, ok := superLayout(p, b)
+	if !ok || (p.GSO.Type == pkt.GSOTCPv4) != (version == 4) || proto != hdr.IPProtoTCP {
 		return false
 	}
 	tc := hdr.TCP(b[l4:end])

@@ -193,6 +193,32 @@ func SplitUDP(p *pkt.Packet, pool *pkt.Pool, out []*pkt.Packet) (n int, ok bool)
 	return segment(p, pool, out, false)
 }
 
+// superLayout finds, in frame b of super-frame p, the network header (l3,
+// its version), the transport header (l4, its protocol) and the end of the
+// IP packet: what every segment repeats and where the payload ends. ok is
+// false for a fragment, an IPv6 packet with a routing header that still
+// has segments left, or anything malformed.
+func superLayout(p *pkt.Packet, b []byte) (l3, l4, end int, version, proto uint8, ok bool) {
+	if l3, version, ok = locateL3(p, b); !ok {
+		return
+	}
+	if end, ok = ipEnd(b, l3, version); !ok {
+		return
+	}
+	if version == 4 {
+		ip := hdr.IPv4(b[l3:])
+		if ip.IsFragment() {
+			return 0, 0, 0, 0, 0, false
+		}
+		return l3, l3 + ip.HeaderLen(), end, version, ip.Protocol(), true
+	}
+	pr, off, frag, valid := hdr.IPv6Transport(hdr.IPv6(b[l3:]))
+	if !valid || frag || routedV6(b[l3:], off) {
+		return 0, 0, 0, 0, 0, false
+	}
+	return l3, l3 + off, end, version, pr, true
+}
+
 func segment(p *pkt.Packet, pool *pkt.Pool, out []*pkt.Packet, udpCsum bool) (n int, ok bool) {
 	switch p.GSO.Type {
 	case pkt.GSOTCPv4, pkt.GSOTCPv6, pkt.GSOUDPL4:
@@ -206,28 +232,9 @@ func segment(p *pkt.Packet, pool *pkt.Pool, out []*pkt.Packet, udpCsum bool) (n 
 		return 0, false
 	}
 	b := p.Bytes()
-	l3, version, ok := locateL3(p, b)
+	l3, l4, end, version, proto, ok := superLayout(p, b)
 	if !ok {
 		return 0, false
-	}
-	end, ok := ipEnd(b, l3, version)
-	if !ok {
-		return 0, false
-	}
-	var proto uint8
-	var l4 int
-	if version == 4 {
-		ip := hdr.IPv4(b[l3:])
-		if ip.IsFragment() {
-			return 0, false
-		}
-		proto, l4 = ip.Protocol(), l3+ip.HeaderLen()
-	} else {
-		pr, off, frag, ok := hdr.IPv6Transport(hdr.IPv6(b[l3:]))
-		if !ok || frag || routedV6(b[l3:], off) {
-			return 0, false
-		}
-		proto, l4 = pr, l3+off
 	}
 	var hlen int // offset of the payload: all headers
 	switch p.GSO.Type {
