@@ -24,6 +24,8 @@ const (
 // for an event on fds. fds is the caller's preallocated set; the call does
 // not allocate. It blocks the calling thread, which is what a worker that
 // owns its queue wants: the Go scheduler hands the P to another thread.
+// A signal (the runtime's preemption, SIGURG) may cut it short with EINTR;
+// the ports' receive loops simply poll again.
 func Ppoll(fds []PollFd, timeout time.Duration) (int, syscall.Errno) {
 	if timeout < 0 {
 		timeout = 0

@@ -53,8 +53,17 @@ func TestPpollEventfd(t *testing.T) {
 	}
 	defer Close(efd)
 	fds := []PollFd{{Fd: int32(efd), Events: POLLIN}}
+	// A signal (the Go runtime's preemption, SIGURG) may interrupt a
+	// poll; the ports poll again, and so does the test.
+	poll := func(d time.Duration) (int, syscall.Errno) {
+		for {
+			if n, e := Ppoll(fds, d); e != EINTR {
+				return n, e
+			}
+		}
+	}
 	t0 := time.Now()
-	if n, e := Ppoll(fds, 20*time.Millisecond); n != 0 || e != 0 {
+	if n, e := poll(20 * time.Millisecond); n != 0 || e != 0 {
 		t.Fatalf("idle poll: %d %v", n, e)
 	}
 	if d := time.Since(t0); d < 20*time.Millisecond {
@@ -65,7 +74,7 @@ func TestPpollEventfd(t *testing.T) {
 		EventfdSignal(efd)
 	}()
 	t0 = time.Now()
-	if n, e := Ppoll(fds, 10*time.Second); n != 1 || e != 0 || fds[0].Revents&POLLIN == 0 {
+	if n, e := poll(10 * time.Second); n != 1 || e != 0 || fds[0].Revents&POLLIN == 0 {
 		t.Fatalf("woken poll: %d %v", n, e)
 	}
 	if d := time.Since(t0); d > 5*time.Second {
