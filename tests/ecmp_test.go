@@ -19,9 +19,11 @@ import (
 // link with l3. Each flow must go exactly where fpctl route get (the same
 // flow, iif h1) says it goes: the control plane and the packet path agree.
 func TestECMP(t *testing.T) {
-	for _, hash := range []string{"l4", "l3"} {
-		t.Run(hash, func(t *testing.T) { testECMP(t, hash) })
-	}
+	kinds(t, func(t *testing.T, kind string) {
+		for _, hash := range []string{"l4", "l3"} {
+			t.Run(hash, func(t *testing.T) { testECMP(t, kind, hash) })
+		}
+	}, bothKinds...)
 }
 
 const (
@@ -32,8 +34,8 @@ const (
 	ecmpDst     = "10.9.0.1"
 )
 
-func testECMP(t *testing.T, hash string) {
-	tp := newTopo(t, topoConfig{kind: kindAFPacket, hosts: 3, hash: hash})
+func testECMP(t *testing.T, kind, hash string) {
+	tp := newTopo(t, topoConfig{kind: kind, hosts: 3, hash: hash})
 	h1, h2, h3 := tp.host("h1"), tp.host("h2"), tp.host("h3")
 	for _, h := range []*host{h2, h3} {
 		tp.must("ip", "-n", h.ns, "addr", "add", ecmpDst+"/32", "dev", "lo")

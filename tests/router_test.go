@@ -87,8 +87,10 @@ func (tp *topo) iperfTCP(src, dst *host, secs int) (bps float64, retransmits int
 
 // TestTTLExceeded: a packet that arrives with TTL 1 (hop limit 1) gets
 // time exceeded from the router's address on the way in.
-func TestTTLExceeded(t *testing.T) {
-	tp := newTopo(t, topoConfig{kind: kindAFPacket})
+func TestTTLExceeded(t *testing.T) { kinds(t, testTTLExceeded, bothKinds...) }
+
+func testTTLExceeded(t *testing.T, kind string) {
+	tp := newTopo(t, topoConfig{kind: kind})
 	h1, h2 := tp.host("h1"), tp.host("h2")
 	out, _ := tp.ping(h1, "-t", "1", "-c", "1", "-W", "2", h2.v4)
 	if !strings.Contains(out, "From "+h1.gw4) || !strings.Contains(out, "Time to live exceeded") {
@@ -107,15 +109,19 @@ func TestTTLExceeded(t *testing.T) {
 // TestMTU: a smaller MTU on the way out. DF packets that do not fit get
 // frag needed (IPv4) or packet too big (IPv6) with the MTU; IPv4 packets
 // without DF are fragmented by the router.
-func TestMTU(t *testing.T) {
-	tp := newTopo(t, topoConfig{kind: kindAFPacket})
+func TestMTU(t *testing.T) { kinds(t, testMTU, bothKinds...) }
+
+func testMTU(t *testing.T, kind string) {
+	tp := newTopo(t, topoConfig{kind: kind})
 	h1, h2 := tp.host("h1"), tp.host("h2")
 	tp.fpctlOK("link", "set", "h2", "mtu", "1400")
 	// The whole h2 link runs at 1400: a veth drops frames longer than the
 	// receiving end's MTU, so both kernel ends must agree with flowpathd
 	// (h2 then fragments its 1500-byte echo replies itself).
-	tp.must("ip", "-n", tp.r, "link", "set", h2.rif, "mtu", "1400")
-	tp.must("ip", "-n", h2.ns, "link", "set", "eth0", "mtu", "1400")
+	if kind == kindAFPacket {
+		tp.must("ip", "-n", tp.r, "link", "set", h2.rif, "mtu", "1400")
+	}
+	tp.must("ip", "-n", h2.ns, "link", "set", "eth0", "mtu", "1400") // a TAP's kernel end is h2's eth0
 	if l := tp.link("h2"); l.MTU != 1400 {
 		t.Errorf("fpctl link show h2: mtu %d, want 1400", l.MTU)
 	}
@@ -152,8 +158,10 @@ func TestMTU(t *testing.T) {
 
 // TestUnreachable: unreachable and prohibit routes, no route at all, and
 // a neighbour that never answers, get the ICMP errors the kernel sends.
-func TestUnreachable(t *testing.T) {
-	tp := newTopo(t, topoConfig{kind: kindAFPacket})
+func TestUnreachable(t *testing.T) { kinds(t, testUnreachable, bothKinds...) }
+
+func testUnreachable(t *testing.T, kind string) {
+	tp := newTopo(t, topoConfig{kind: kind})
 	h1 := tp.host("h1")
 	tp.fpctlOK("route", "add", "unreachable", "10.9.0.0/24")
 	tp.fpctlOK("route", "add", "prohibit", "10.8.0.0/24")
