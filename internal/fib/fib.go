@@ -45,6 +45,7 @@ func (n *node) setHot() {
 // table is one routing table. The struct is immutable once published.
 type table struct {
 	id      uint32
+	gen     uint64 // this version's number (Cache keys on it)
 	rt      *trie
 	nroutes int // routes, not prefixes
 }
@@ -104,8 +105,8 @@ func defaultRules(family int) []Rule {
 // lookup default; IPv6 0 lookup local, 32766 lookup main.
 func Empty() *FIB {
 	f := &FIB{tables: map[uint32]*table{
-		TableLocal: {id: TableLocal, rt: new(trie)},
-		TableMain:  {id: TableMain, rt: new(trie)},
+		TableLocal: {id: TableLocal, gen: nextTableGen(), rt: new(trie)},
+		TableMain:  {id: TableMain, gen: nextTableGen(), rt: new(trie)},
 	}}
 	f.rs[0].rules = defaultRules(4)
 	f.rs[1].rules = defaultRules(6)
@@ -226,6 +227,12 @@ func unspecified(like netip.Addr) netip.Addr {
 //
 // No allocation, no lock; f is never modified.
 func (f *FIB) Lookup(fl *Flow, hash uint32, res *Result) bool {
+	return f.LookupCached(nil, fl, hash, res)
+}
+
+// LookupCached is Lookup with the trie lookups going through cache (nil:
+// none). The result is the same; cache must be the caller's own.
+func (f *FIB) LookupCached(cache *Cache, fl *Flow, hash uint32, res *Result) bool {
 	var rs *ruleSet
 	if fl.Dst.Is4() {
 		rs = &f.rs[0]
@@ -237,7 +244,7 @@ func (f *FIB) Lookup(fl *Flow, hash uint32, res *Result) bool {
 	h := int32(hash >> 1)
 	if rs.fast {
 		for i := range rs.c {
-			if t := rs.c[i].tbl; t != nil && f.lookupIn(t, fl.Dst, fl.OIF, h, res) {
+			if t := rs.c[i].tbl; t != nil && f.lookupIn(t, cache, fl.Dst, fl.OIF, h, res) {
 				res.Rule = &rs.rules[i]
 				return true
 			}
@@ -262,7 +269,7 @@ func (f *FIB) Lookup(fl *Flow, hash uint32, res *Result) bool {
 		default: // RuleNop
 			continue
 		}
-		if c.tbl == nil || !f.lookupIn(c.tbl, fl.Dst, fl.OIF, h, res) {
+		if c.tbl == nil || !f.lookupIn(c.tbl, cache, fl.Dst, fl.OIF, h, res) {
 			continue
 		}
 		if r.Suppress && res.Type.hasNexthops() && res.Route.Prefix.Bits() <= int(r.SuppressPrefixLen) {
@@ -288,11 +295,16 @@ func ruleResultType(a RuleAction) RouteType {
 // nil). It returns false when the table does not exist, has no usable
 // route for dst, or the route found is a throw route.
 func (f *FIB) LookupTable(table uint32, dst netip.Addr, hash uint32, res *Result) bool {
+	return f.LookupTableCached(nil, table, dst, hash, res)
+}
+
+// LookupTableCached is LookupTable through c (nil: none), as LookupCached.
+func (f *FIB) LookupTableCached(c *Cache, table uint32, dst netip.Addr, hash uint32, res *Result) bool {
 	t := f.tables[table]
 	if t == nil || !dst.IsValid() {
 		return false
 	}
-	if !f.lookupIn(t, dst, 0, int32(hash>>1), res) {
+	if !f.lookupIn(t, c, dst, 0, int32(hash>>1), res) {
 		return false
 	}
 	res.Rule = nil
@@ -304,8 +316,14 @@ func (f *FIB) LookupTable(table uint32, dst netip.Addr, hash uint32, res *Result
 // prefix is unusable (all its nexthops down or not through oif). Routes are
 // tried in list order; a reject route ends the lookup with its type, a
 // throw route ends it with nothing (the rules continue).
-func (f *FIB) lookupIn(t *table, dst netip.Addr, oif uint32, h int32, res *Result) bool {
-	n, ok := t.rt.Lookup(dst)
+func (f *FIB) lookupIn(t *table, c *Cache, dst netip.Addr, oif uint32, h int32, res *Result) bool {
+	var n *node
+	var ok bool
+	if c != nil {
+		n, ok = c.lookup(t, dst)
+	} else {
+		n, ok = t.rt.Lookup(dst)
+	}
 	for ok {
 		if n.hot != nil && oif == 0 && !(f.anyDown && f.isDown(n.hotDev)) {
 			*res = Result{Type: n.hotType, Table: t.id, Route: &n.routes[0], Nexthop: n.hot}

@@ -637,6 +637,13 @@ func TestZeroAllocs(t *testing.T) {
 			if n := testing.AllocsPerRun(100, func() { f.LookupTable(TableMain, fl.Dst, 12345, &res) }); n != 0 {
 				t.Errorf("LookupTable %s: %v allocs", fl.Dst, n)
 			}
+			c := new(Cache)
+			if n := testing.AllocsPerRun(100, func() { f.LookupCached(c, fl, FlowHash(fl, true), &res) }); n != 0 {
+				t.Errorf("LookupCached %s: %v allocs", fl.Dst, n)
+			}
+			if n := testing.AllocsPerRun(100, func() { f.LookupTableCached(c, TableMain, fl.Dst, 12345, &res) }); n != 0 {
+				t.Errorf("LookupTableCached %s: %v allocs", fl.Dst, n)
+			}
 		}
 	}
 	if n := testing.AllocsPerRun(100, func() { FlowHash(&fls[1], true) }); n != 0 {

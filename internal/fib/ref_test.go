@@ -645,11 +645,14 @@ type harness struct {
 	f   *FIB
 	tx  *Txn
 	ref *refModel
+	// cache lives across every commit of the run, as a worker's does:
+	// lookups through it must answer as uncached ones.
+	cache *Cache
 }
 
 func newHarness() *harness {
 	f := Empty()
-	return &harness{f: f, tx: f.Begin(), ref: newRef()}
+	return &harness{f: f, tx: f.Begin(), ref: newRef(), cache: new(Cache)}
 }
 
 func sameErr(a, b error) bool {
@@ -749,6 +752,12 @@ func (h *harness) check(c chooser, n int) error {
 		if !reflect.DeepEqual(got, want) {
 			return fmt.Errorf("lookup %+v hash %#x:\n fib %v\n ref %v", fl, hash, got, want)
 		}
+		for range 2 { // a miss that fills the slot, then a hit
+			res = Result{}
+			if got := fromResult(h.f.LookupCached(h.cache, &fl, hash, &res), &res); !reflect.DeepEqual(got, want) {
+				return fmt.Errorf("cached lookup %+v hash %#x:\n fib %v\n ref %v", fl, hash, got, want)
+			}
+		}
 		tab := tabs[c.intn(len(tabs))]
 		res = Result{}
 		got = fromResult(h.f.LookupTable(tab, fl.Dst, hash, &res), &res)
@@ -758,6 +767,10 @@ func (h *harness) check(c chooser, n int) error {
 		}
 		if !reflect.DeepEqual(got, want) {
 			return fmt.Errorf("lookup table %d %s hash %#x:\n fib %v\n ref %v", tab, fl.Dst, hash, got, want)
+		}
+		res = Result{}
+		if got := fromResult(h.f.LookupTableCached(h.cache, tab, fl.Dst, hash, &res), &res); !reflect.DeepEqual(got, want) {
+			return fmt.Errorf("cached lookup table %d %s hash %#x:\n fib %v\n ref %v", tab, fl.Dst, hash, got, want)
 		}
 	}
 	for _, fam := range []int{4, 6} {

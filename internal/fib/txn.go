@@ -545,6 +545,7 @@ func (t *Txn) Commit() *FIB {
 		f.tables = make(map[uint32]*table, len(b.tables)+len(t.tables))
 		maps.Copy(f.tables, b.tables)
 		for id, tt := range t.tables {
+			tt.t.gen = nextTableGen()
 			f.tables[id] = tt.t
 		}
 	}

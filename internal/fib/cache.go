@@ -1,0 +1,111 @@
+package fib
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync/atomic"
+)
+
+// Cache remembers, for one reader, what a table's trie answered for an
+// address: the node of the longest prefix covering it, or that none does.
+// It sits between Lookup and the trie only; rules, nexthop choice, down
+// devices and backtracking are evaluated on every lookup as before, so a
+// cached lookup returns exactly what an uncached one would.
+//
+// Why: a trie lookup costs one dependent load per 8 bits of prefix, so the
+// cost of a packet grows with how deep its route sits (a /32 among 100,000
+// host routes is four levels, a default route one). A forwarding worker
+// sees few destinations at a time; with them in the cache every lookup is
+// one hash and at most two compares whatever the table holds.
+//
+// Validity: each published table version has a generation number of its
+// own (tables untouched by a Txn keep theirs), and an entry is keyed by it.
+// A new snapshot therefore misses only in the tables it changed, and an
+// entry can never answer for another version. Entries hold node pointers,
+// which keep only those nodes (not old tries) alive.
+//
+//	(table generation, address) ──hash──► set of 2 ──► node | none
+//
+// Two ways per set: with one, a few hundred live addresses in 1024 slots
+// already collide often enough (a fifth of them) to keep evicting each
+// other. A miss fills way 0 and moves its entry to way 1.
+//
+// When most lookups miss (traffic to ever new addresses: a scan, a flood
+// of random destinations) the cache only adds work, so it steps aside:
+// after 1024 misses with fewer than half as many hits it is bypassed for
+// the next 65,536 lookups, then tried again.
+//
+// A Cache belongs to one goroutine (a dataplane worker): it is written on
+// lookups without a lock. Its zero value is empty and ready. It is 80 KiB.
+type Cache struct {
+	e      [cacheSets][2]cacheEntry
+	hits   uint64 // since the last verdict (64 bits: never wraps)
+	misses uint32 // since the last verdict
+	bypass uint32 // lookups left to send straight to the trie
+}
+
+// cacheSets is the number of sets. 2048 entries cover the working set of a
+// busy worker.
+const (
+	cacheBits = 10
+	cacheSets = 1 << cacheBits
+
+	cacheVerdictMisses = 1024
+	cacheBypassLookups = 1 << 16
+)
+
+type cacheEntry struct {
+	gen  uint64     // the table version; 0 for an empty slot
+	addr netip.Addr // compared whole: family and bits
+	n    *node      // nil: no prefix of the table covers the address
+}
+
+// tableGen numbers table versions; the first is 1, so a zero key never
+// matches.
+var tableGen atomic.Uint64
+
+func nextTableGen() uint64 { return tableGen.Add(1) }
+
+// lookup is t.rt.Lookup(dst) through the cache. No allocation.
+func (c *Cache) lookup(t *table, dst netip.Addr) (*node, bool) {
+	if c.bypass > 0 {
+		c.bypass--
+		return t.rt.Lookup(dst)
+	}
+	// The slot: Fibonacci hashing of the address bits (read in the
+	// machine's order: any fixed mixing does) folded with the version, so
+	// that the local and main tables' entries for one address differ.
+	var h uint64
+	if dst.Is4() {
+		b := dst.As4()
+		h = uint64(binary.LittleEndian.Uint32(b[:]))
+	} else {
+		b := dst.As16()
+		h = binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])
+	}
+	set := &c.e[((h^t.gen<<40)*0x9e3779b97f4a7c15)>>(64-cacheBits)]
+	if e := &set[0]; e.gen == t.gen && e.addr == dst {
+		c.hits++
+		return e.n, e.n != nil
+	}
+	if e := &set[1]; e.gen == t.gen && e.addr == dst {
+		c.hits++
+		return e.n, e.n != nil
+	}
+	if c.misses++; c.misses == cacheVerdictMisses {
+		if c.hits < cacheVerdictMisses/2 {
+			c.bypass = cacheBypassLookups
+		}
+		c.hits, c.misses = 0, 0
+	}
+	n, ok := t.rt.Lookup(dst)
+	if !ok {
+		n = nil
+	}
+	set[1] = set[0]
+	set[0] = cacheEntry{gen: t.gen, addr: dst, n: n}
+	return n, ok
+}
+
+// Bypassed reports whether c is stepping aside (see Cache).
+func (c *Cache) Bypassed() bool { return c.bypass > 0 }
