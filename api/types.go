@@ -236,6 +236,11 @@ type Encap struct {
 	SetVXLANOpts bool   `json:"set_vxlan_opts,omitempty"`
 	// Labels for mpls, outermost first.
 	Labels []uint32 `json:"labels,omitempty"`
+	// LSEs is the mpls stack as raw label stack entries instead (netlink's
+	// MPLS_IPTUNNEL_DST words, as numbers): label<<12, the S bit (0x100)
+	// on the last entry only, TC and TTL zero, or the route is refused
+	// (EINVAL) as the kernel refuses it. Shown as Labels.
+	LSEs []uint32 `json:"lse,omitempty"`
 }
 
 // LinkStats are one device's counters.

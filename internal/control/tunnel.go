@@ -343,7 +343,7 @@ func toEncap(a *api.Encap) (*tunnel.Encap, error) {
 		return nil, nil
 	}
 	c := tunnel.EncapConfig{Type: a.Type, ID: a.ID, Dst: a.Dst, Src: a.Src, TTL: a.TTL, SetTTL: a.SetTTL, TOS: a.TOS, Flags: a.Flags,
-		GeneveOpts: a.GeneveOpts, VXLANOpts: a.VXLANOpts, SetVXLANOpts: a.SetVXLANOpts, Labels: a.Labels}
+		GeneveOpts: a.GeneveOpts, VXLANOpts: a.VXLANOpts, SetVXLANOpts: a.SetVXLANOpts, Labels: a.Labels, LSEs: a.LSEs}
 	return tunnel.Build(&c)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/gopacket"
@@ -266,6 +267,48 @@ func TestRouteEncapMPLS(t *testing.T) {
 			t.Fatalf("size %d: want frag-needed mtu 1492, got %v", size, p)
 		}
 		checkSums(t, p.Data())
+	}
+	h2.quiet()
+}
+
+// L9: a stack given as raw label stack entries (netlink's form) is
+// refused with EINVAL when an entry carries a TTL or a traffic class or
+// the S bit is anywhere but on the last entry, and nothing is added; a
+// well-formed one pushes what the label numbers would.
+func TestRouteEncapMPLSRawEntries(t *testing.T) {
+	h := newHarness(t, false)
+	h.addLink("r1", "10.1.0.254/24")
+	h.addLink("r2", "10.2.0.254/24")
+	h1 := h.host("r1", [6]byte{2, 0, 0, 0, 1, 1}, "10.1.0.1", "").permanent()
+	h2 := h.host("r2", [6]byte{2, 0, 0, 0, 2, 1}, "10.2.0.1", "").permanent()
+	route := func(lse ...uint32) api.Request {
+		return api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "10.12.0.0/24", Via: "10.2.0.1", Dev: "r2",
+			Encap: &api.Encap{Type: "mpls", LSEs: lse}}}
+	}
+	for _, bad := range [][]uint32{
+		{200<<12 | 0x100 | 64},             // TTL set
+		{200<<12 | 5<<9 | 0x100},           // TC set
+		{200<<12 | 0x100, 300<<12 | 0x100}, // S on a non-last entry
+		{200 << 12, 300 << 12},             // no S on the last entry
+		{3<<12 | 0x100},                    // implicit null
+	} {
+		resp := h.try(route(bad...))
+		if resp.Code != "EINVAL" {
+			t.Errorf("lse %#x: %q (%s), want EINVAL", bad, resp.Error, resp.Code)
+		}
+	}
+	if resp := h.do(api.Request{Op: api.OpRouteShow, Route: &api.Route{Table: 254}}); len(resp.Routes) != 2 {
+		t.Fatalf("refused routes left something behind: %+v", resp.Routes)
+	}
+	h.do(route(200<<12, 300<<12|0x100))
+	shown := h.do(api.Request{Op: api.OpRouteShow, Route: &api.Route{Table: 254}}).Routes
+	if len(shown) != 3 || shown[2].Encap == nil || !slices.Equal(shown[2].Encap.Labels, []uint32{200, 300}) {
+		t.Fatalf("shown: %+v", shown)
+	}
+	h1.inject(h1.udp4("10.12.0.5", 1, 2, 64, true, make([]byte, 72)))
+	b := h2.recv().Data()
+	if want := []byte{0x00, 0x0c, 0x80, 63, 0x00, 0x12, 0xc1, 63}; !bytes.Equal(b[14:22], want) {
+		t.Fatalf("label stack % x, want % x", b[14:22], want)
 	}
 	h2.quiet()
 }

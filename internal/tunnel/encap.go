@@ -179,6 +179,12 @@ type EncapConfig struct {
 	VXLANOpts    uint32
 	SetVXLANOpts bool
 	Labels       []uint32
+	// LSEs is the stack as raw label stack entries, the words of the
+	// kernel's MPLS_IPTUNNEL_DST (what iproute2 puts in the netlink
+	// message): label<<12, the S bit on the last entry only, TC and TTL
+	// zero. An alternative to Labels; Build decodes and checks them as
+	// nla_get_labels does.
+	LSEs []uint32
 }
 
 // Build validates c and builds the encap state the way the kernel's
@@ -192,7 +198,8 @@ type EncapConfig struct {
 //     data not a multiple of 4, options over 255 bytes: ErrInvalid; option
 //     data over 127 bytes: ErrRange (netlink policy);
 //   - mpls: no labels, more than MaxLabels, a label over 20 bits, label 3
-//     (implicit null): ErrInvalid.
+//     (implicit null), both Labels and LSEs, a raw entry with TTL or TC
+//     set, or the S bit anywhere but on the last entry: ErrInvalid.
 func Build(c *EncapConfig) (*Encap, error) { return build(c, false) }
 
 // BuildMultipath is Build for an encap inside a multipath nexthop, where
@@ -221,7 +228,7 @@ func build(c *EncapConfig, multipath bool) (*Encap, error) {
 }
 
 func buildIP(c *EncapConfig, t EncapType) (*Encap, error) {
-	if len(c.Labels) != 0 {
+	if len(c.Labels) != 0 || len(c.LSEs) != 0 {
 		return nil, fmt.Errorf("encap %s: labels are an mpls argument: %w", t, errs.ErrInvalid)
 	}
 	e := &Encap{Type: t}
@@ -384,13 +391,23 @@ func buildMPLS(c *EncapConfig) (*Encap, error) {
 		c.GeneveOpts != "" || c.SetVXLANOpts || c.VXLANOpts != 0 {
 		return nil, fmt.Errorf("encap mpls: takes only labels and ttl: %w", errs.ErrInvalid)
 	}
-	if len(c.Labels) == 0 {
+	labels := c.Labels
+	if len(c.LSEs) != 0 {
+		if len(labels) != 0 {
+			return nil, fmt.Errorf("encap mpls: labels given twice (numbers and raw entries): %w", errs.ErrInvalid)
+		}
+		var err error
+		if labels, err = DecodeLSEs(c.LSEs); err != nil {
+			return nil, fmt.Errorf("encap mpls: %w", err)
+		}
+	}
+	if len(labels) == 0 {
 		return nil, fmt.Errorf("encap mpls: missing labels: %w", errs.ErrInvalid)
 	}
-	if err := CheckLabels(c.Labels); err != nil {
+	if err := CheckLabels(labels); err != nil {
 		return nil, fmt.Errorf("encap mpls: %w", err)
 	}
-	e := &Encap{Type: EncapMPLS, Labels: slices.Clone(c.Labels)}
+	e := &Encap{Type: EncapMPLS, Labels: slices.Clone(labels)}
 	switch {
 	case c.SetTTL && c.TTL == 0:
 		e.TTLMode = MPLSTTLEnabled
@@ -398,6 +415,34 @@ func buildMPLS(c *EncapConfig) (*Encap, error) {
 		e.TTLMode, e.TTL = MPLSTTLDisabled, c.TTL
 	}
 	return e, nil
+}
+
+// DecodeLSEs reads a stack given as raw label stack entries (outermost
+// first) the way the kernel's nla_get_labels does: at most MaxLabels
+// entries; from the bottom up, an entry with a TTL or a traffic class, or
+// whose S bit is not set exactly on the last entry, is ErrInvalid (the
+// stack a route pushes gets its TTL and S bits when it is pushed). The
+// labels' values are checked by CheckLabels.
+func DecodeLSEs(lse []uint32) ([]uint32, error) {
+	if len(lse) > MaxLabels {
+		return nil, fmt.Errorf("too many labels (%d, at most %d): %w", len(lse), MaxLabels, errs.ErrInvalid)
+	}
+	labels := make([]uint32, len(lse))
+	for i := len(lse) - 1; i >= 0; i-- {
+		e := lse[i]
+		switch bos := i == len(lse)-1; {
+		case e&0xff != 0:
+			return nil, fmt.Errorf("label entry %d: TTL in label must be 0: %w", i, errs.ErrInvalid)
+		case e>>9&7 != 0:
+			return nil, fmt.Errorf("label entry %d: traffic class in label must be 0: %w", i, errs.ErrInvalid)
+		case e>>8&1 == 1 != bos && bos:
+			return nil, fmt.Errorf("label entry %d: BOS bit must be set in the last label: %w", i, errs.ErrInvalid)
+		case e>>8&1 == 1 != bos:
+			return nil, fmt.Errorf("label entry %d: BOS bit can only be set in the last label: %w", i, errs.ErrInvalid)
+		}
+		labels[i] = e >> 12
+	}
+	return labels, nil
 }
 
 // CheckLabels validates a label stack to push, for an MPLS encap or a

@@ -142,7 +142,7 @@ func TestBuildTypes(t *testing.T) {
 	}
 }
 
-// L7, L8, L9-like and L11: MPLS label rules (MAX_NEW_LABELS 30).
+// L7, L8, L9 and L11: MPLS label rules (MAX_NEW_LABELS 30).
 func TestBuildMPLS(t *testing.T) {
 	e := mustBuild(t, EncapConfig{Type: "mpls", Labels: []uint32{100, 200}, TTL: 10})
 	if e.Type != EncapMPLS || !slices.Equal(e.Labels, []uint32{100, 200}) || e.TTL != 10 {
@@ -174,6 +174,19 @@ func TestBuildMPLS(t *testing.T) {
 	}
 	err := wantErr(t, EncapConfig{Type: "mpls", Labels: []uint32{3}}, "EINVAL")
 	if !strings.Contains(err.Error(), "implicit null") || !errors.Is(err, errs.ErrInvalid) {
+		t.Errorf("message %q", err)
+	}
+	// L9: raw entries, nla_get_labels' rules.
+	if e := mustBuild(t, EncapConfig{Type: "mpls", LSEs: []uint32{100 << 12, 200<<12 | 0x100}}); !slices.Equal(e.Labels, []uint32{100, 200}) {
+		t.Fatalf("raw entries: %+v", e.Labels)
+	}
+	for _, bad := range [][]uint32{{100<<12 | 0x101}, {100<<12 | 1<<9 | 0x100}, {100<<12 | 0x100, 200<<12 | 0x100},
+		{100 << 12}, {3<<12 | 0x100}, append(slices.Repeat([]uint32{16 << 12}, MaxLabels), 17<<12|0x100)} {
+		wantErr(t, EncapConfig{Type: "mpls", LSEs: bad}, "EINVAL")
+	}
+	wantErr(t, EncapConfig{Type: "mpls", Labels: []uint32{100}, LSEs: []uint32{100<<12 | 0x100}}, "EINVAL")
+	wantErr(t, EncapConfig{Type: "ip", LSEs: []uint32{100<<12 | 0x100}}, "EINVAL")
+	if err := wantErr(t, EncapConfig{Type: "mpls", LSEs: []uint32{100<<12 | 0x100, 200<<12 | 0x100}}, "EINVAL"); !strings.Contains(err.Error(), "BOS bit can only be set in the last") {
 		t.Errorf("message %q", err)
 	}
 	// The state owns its labels.
