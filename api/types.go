@@ -391,6 +391,11 @@ type WorkerStats struct {
 	Packets   uint64 `json:"packets"`
 	Batches   uint64 `json:"batches"`
 	Coalesced uint64 `json:"coalesced"` // TCP segments merged into super-frames before transmit
+	// CPU is the CPU the worker is bound to when it follows its senders
+	// (flowpathd --afpacket-follow), -1 when it is not bound; CPUMoves
+	// counts its moves.
+	CPU       int    `json:"cpu"`
+	CPUMoves  uint64 `json:"cpu_moves"`
 	PoolInUse int64  `json:"pool_in_use"`
 	PoolSize  int    `json:"pool_size"`
 	PoolEmpty uint64 `json:"pool_exhausted"`

@@ -4,6 +4,8 @@
 #   bn-fp-kh1 eth0 --veth-- r1 [bn-fp-kr: kernel, ip_forward=1] r2 --veth-- eth0 bn-fp-kh2   (kernel)
 #   bn-fp-ah1 eth0 --veth-- r-h1 [bn-fp-ar: flowpathd, afpacket] r-h2 --veth-- eth0 bn-fp-ah2 (afpacket, recvmmsg)
 #   bn-fp-gh1 eth0 --veth-- r-h1 [bn-fp-gr: flowpathd, afpacket] r-h2 --veth-- eth0 bn-fp-gh2 (afring, TPACKET_V3)
+#   bn-fp-fh1 eth0 --veth-- r-h1 [bn-fp-fr: flowpathd, afpacket] r-h2 --veth-- eth0 bn-fp-fh2 (afollow: afring
+#             with --afpacket-follow, each worker bound to the CPU its frames arrive on)
 #   bn-fp-th1 eth0 =tap= [bn-fp-tr: flowpathd, tap ports t-h1/t-h2] =tap= eth0 bn-fp-th2    (tap)
 #   every variant: h1 10.1.0.1/24 -> router 10.1.0.254 | 10.2.0.254 -> h2 10.2.0.1/24
 #
@@ -13,14 +15,14 @@
 # loss stays below 0.1 %, by bisection between 10 kpps and the -b 0 send rate.
 #
 # Usage: sudo bench/router.sh            env: DUR=5 (s per run) REPS=3 (median of)
-#        VARIANTS="kernel afpacket afring tap"  SEARCH=1 (0 skips the no-loss search)
+#        VARIANTS="kernel afpacket afring afollow tap"  SEARCH=1 (0 skips the no-loss search)
 #        STEP=2 (s per search step)      RAW=/tmp/bench-raw/router (iperf3 JSON)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 : "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/router}"
-: "${VARIANTS:=kernel afpacket afring tap}" "${SEARCH:=1}" "${STEP:=2}"
+: "${VARIANTS:=kernel afpacket afring afollow tap}" "${SEARCH:=1}" "${STEP:=2}"
 export DUR REPS RAW
 
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -35,7 +37,7 @@ OVS_TCP=0.84
 OVS_UDP_RX=110921
 
 BIN=$(mktemp -d /tmp/bn-fp-bin.XXXXXX)
-ALLNS="bn-fp-kh1 bn-fp-kr bn-fp-kh2 bn-fp-ah1 bn-fp-ar bn-fp-ah2 bn-fp-th1 bn-fp-tr bn-fp-th2 bn-fp-gh1 bn-fp-gr bn-fp-gh2"
+ALLNS="bn-fp-kh1 bn-fp-kr bn-fp-kh2 bn-fp-ah1 bn-fp-ar bn-fp-ah2 bn-fp-th1 bn-fp-tr bn-fp-th2 bn-fp-gh1 bn-fp-gr bn-fp-gh2 bn-fp-fh1 bn-fp-fr bn-fp-fh2"
 cleanup() { stop_ours; del_ours; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -68,10 +70,11 @@ setup_kernel() {   # as shared/bench/baselines/02-kernel-router.sh
     hosts_up bn-fp-k
 }
 
-# afpacket_topo P RXMODE: h1 — flowpathd (afpacket ports, --afpacket-rx RXMODE) — h2
-# in namespaces ${P}h1, ${P}r, ${P}h2.
+# afpacket_topo P RXMODE [FLAGS]: h1 — flowpathd (afpacket ports, --afpacket-rx
+# RXMODE, FLAGS) — h2 in namespaces ${P}h1, ${P}r, ${P}h2.
 afpacket_topo() {
     local p=$1 mode=$2 c="$BIN/fpctl --socket $BIN/${1}r.sock" i
+    shift 2
     ns_add "${p}h1" "${p}r" "${p}h2"
     for i in 1 2; do
         ip link add eth0 netns "${p}h$i" type veth peer name "r-h$i" netns "${p}r"
@@ -79,7 +82,7 @@ afpacket_topo() {
         ip netns exec "${p}r" sysctl -qw "net.ipv6.conf.r-h$i.disable_ipv6=1"
         ip -n "${p}r" link set "r-h$i" up
     done
-    start_fpd "${p}r" --afpacket-rx "$mode" || return 1
+    start_fpd "${p}r" --afpacket-rx "$mode" "$@" || return 1
     for i in 1 2; do
         $c link add "h$i" type afpacket ifname "r-h$i" && $c link set "h$i" up &&
             $c addr add "10.$i.0.254/24" dev "h$i" || return 1
@@ -90,6 +93,7 @@ afpacket_topo() {
 # afpacket: the default receive path (recvmmsg); afring: the TPACKET_V3 ring.
 setup_afpacket() { afpacket_topo bn-fp-a recvmmsg; }
 setup_afring() { afpacket_topo bn-fp-g ring; }
+setup_afollow() { afpacket_topo bn-fp-f ring --afpacket-follow; }
 
 setup_tap() {
     local c="$BIN/fpctl --socket $BIN/bn-fp-tr.sock" i
@@ -112,6 +116,7 @@ for v in $VARIANTS; do
         kernel) p=bn-fp-k ;;
         afpacket) p=bn-fp-a ;;
         afring) p=bn-fp-g ;;
+        afollow) p=bn-fp-f ;;
         tap) p=bn-fp-t ;;
         *) echo "unknown variant $v" >&2; exit 2 ;;
     esac

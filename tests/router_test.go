@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,46 @@ func TestIperfTCP(t *testing.T) {
 			t.Errorf("%s: TCP throughput %.2f Gbit/s, want > 1 Gbit/s", kind, bps/1e9)
 		}
 	}, bothKinds...)
+}
+
+// TestFollowSenders: with --afpacket-follow, a TCP transfer and a flood of
+// small datagrams pass, and the workers of both ports are bound to the
+// CPU their frames arrived on (stats show it, -1 meaning unbound).
+func TestFollowSenders(t *testing.T) {
+	tp := newTopo(t, topoConfig{kind: kindAFPacket, flags: []string{"--afpacket-rx", "ring", "--afpacket-follow"}})
+	h1, h2 := tp.host("h1"), tp.host("h2")
+	if out, ok := tp.ping(h1, "-c", "2", h2.v4); !ok {
+		t.Fatalf("ping:\n%s", out)
+	}
+	bps, retr, out := tp.iperfTCP(h1, h2, 2)
+	if bps <= 1e9 {
+		t.Fatalf("TCP %.2f Gbit/s (want > 1):\n%s", bps/1e9, out)
+	}
+	t.Logf("iperf3 TCP with workers following their senders: %.2f Gbit/s, %d retransmits", bps/1e9, retr)
+	tp.iperfServer(h2.ns)
+	if _, out, ok := tp.iperfClient(h1.ns, h2.v4, 1, "-u", "-l", "64", "-b", "0"); !ok {
+		t.Fatalf("iperf3 UDP:\n%s", out)
+	}
+	var st struct {
+		Workers []struct {
+			ID       int    `json:"id"`
+			Port     string `json:"port"`
+			CPU      int    `json:"cpu"`
+			CPUMoves uint64 `json:"cpu_moves"`
+		} `json:"workers"`
+	}
+	tp.fpctlJSON(&st, "stats")
+	for _, w := range st.Workers {
+		if w.Port == "lo" {
+			continue
+		}
+		if w.CPU < 0 || w.CPU >= runtime.NumCPU() || w.CPUMoves == 0 {
+			t.Errorf("worker %d (%s): cpu %d, %d moves; want bound to a CPU", w.ID, w.Port, w.CPU, w.CPUMoves)
+		}
+	}
+	if len(st.Workers) < 2 {
+		t.Fatalf("workers %+v", st.Workers)
+	}
 }
 
 // iperfTCP runs one iperf3 TCP stream from src to dst for secs seconds

@@ -34,6 +34,7 @@ type topoConfig struct {
 	kind  string // kindAFPacket or kindTAP
 	hosts int    // 2 or 3
 	hash  string // --multipath-hash; "" = the daemon's default
+	flags []string // more flowpathd flags
 }
 
 // topo is a running router namespace with flowpathd and its hosts.
@@ -85,7 +86,7 @@ func newTopo(t *testing.T, cfg topoConfig) *topo {
 		}
 		tp.hosts = append(tp.hosts, h)
 	}
-	tp.startDaemon(cfg.hash)
+	tp.startDaemon(cfg.hash, cfg.flags...)
 	for _, h := range tp.hosts {
 		tp.fpctlOK("link", "add", h.role, "type", cfg.kind, "ifname", h.rif)
 		if cfg.kind == kindTAP {
@@ -119,9 +120,8 @@ func (tp *topo) host(role string) *host {
 
 // startDaemon runs flowpathd in the router namespace and waits until it
 // answers on its socket.
-func (tp *topo) startDaemon(hash string) {
+func (tp *topo) startDaemon(hash string, flags ...string) {
 	tp.t.Helper()
-	var flags []string
 	if hash != "" {
 		flags = append(flags, "--multipath-hash", hash)
 	}

@@ -482,9 +482,13 @@ func FormatStats(s *api.Stats) string {
 	if len(s.Workers) > 0 {
 		b.WriteString("\n")
 		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "WORKER\tPORT\tQUEUE\tPACKETS\tBATCHES\tPOOL-IN-USE\tPOOL-SIZE\tPOOL-EXHAUSTED\tPENDING\n")
+		fmt.Fprintf(tw, "WORKER\tPORT\tQUEUE\tPACKETS\tBATCHES\tPOOL-IN-USE\tPOOL-SIZE\tPOOL-EXHAUSTED\tPENDING\tCPU\tCPU-MOVES\n")
 		for _, w := range s.Workers {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", w.ID, w.Port, w.Queue, w.Packets, w.Batches, w.PoolInUse, w.PoolSize, w.PoolEmpty, w.Pending)
+			cpu := "-"
+			if w.CPU >= 0 {
+				cpu = strconv.Itoa(w.CPU)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\n", w.ID, w.Port, w.Queue, w.Packets, w.Batches, w.PoolInUse, w.PoolSize, w.PoolEmpty, w.Pending, cpu, w.CPUMoves)
 		}
 		tw.Flush()
 	}

@@ -255,8 +255,9 @@ func TestFormatStats(t *testing.T) {
 			{Name: "eth0", LinkStats: api.LinkStats{RxPackets: 10, RxBytes: 1000, TxPackets: 9, TxBytes: 900, TxDropped: 1}},
 			{Name: "veth-long", LinkStats: api.LinkStats{RxPackets: 1}},
 		},
-		Drops:      map[string]uint64{"ttl_exceeded": 1, "no_route": 3},
-		Workers:    []api.WorkerStats{{ID: 0, Port: "eth0", Queue: 0, Packets: 19, Batches: 4, PoolInUse: 12, PoolSize: 4096}},
+		Drops: map[string]uint64{"ttl_exceeded": 1, "no_route": 3},
+		Workers: []api.WorkerStats{{ID: 0, Port: "eth0", Queue: 0, Packets: 19, Batches: 4, PoolInUse: 12, PoolSize: 4096, CPU: -1},
+			{ID: 1, Port: "eth1", Queue: 0, Packets: 7, Batches: 2, PoolInUse: 0, PoolSize: 4096, CPU: 1, CPUMoves: 3}},
 		Neigh:      map[string]uint64{"resolved": 2},
 		Generation: 42,
 	}
@@ -268,8 +269,9 @@ DROP REASON   PACKETS
 no_route      3
 ttl_exceeded  1
 
-WORKER  PORT  QUEUE  PACKETS  BATCHES  POOL-IN-USE  POOL-SIZE  POOL-EXHAUSTED  PENDING
-0       eth0  0      19       4        12           4096       0               0
+WORKER  PORT  QUEUE  PACKETS  BATCHES  POOL-IN-USE  POOL-SIZE  POOL-EXHAUSTED  PENDING  CPU  CPU-MOVES
+0       eth0  0      19       4        12           4096       0               0        -    0
+1       eth1  0      7        2        0            4096       0               0        1    3
 
 NEIGHBOUR  COUNT
 resolved   2

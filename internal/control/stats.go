@@ -13,7 +13,7 @@ func (m *Model) stats() (*api.Response, error) {
 	}
 	for _, w := range m.e.Workers() {
 		st.Workers = append(st.Workers, api.WorkerStats{ID: w.ID, Port: m.devName(w.Dev), Queue: w.Queue,
-			Packets: w.Packets, Batches: w.Batches, Coalesced: w.Coalesced, PoolInUse: w.Pool.InUse, PoolSize: w.Pool.Size,
+			Packets: w.Packets, Batches: w.Batches, Coalesced: w.Coalesced, CPU: w.CPU, CPUMoves: w.CPUMoves, PoolInUse: w.Pool.InUse, PoolSize: w.Pool.Size,
 			PoolEmpty: w.Pool.Exhausted, Pending: w.Pending})
 	}
 	st.Neigh = m.neighStats()

@@ -20,7 +20,15 @@ type workerCounters struct {
 	icmpSent         atomic.Uint64
 	icmpRateLimited  atomic.Uint64
 	coalesced        atomic.Uint64 // segments merged by gso.Coalesce
+	cpu              atomic.Int32  // the CPU a following worker is bound to; -1: not bound
+	cpuMoves         atomic.Uint64 // times it moved
 	dev              [MaxDevices]devCounters
+}
+
+func newWorkerCounters() *workerCounters {
+	c := new(workerCounters)
+	c.cpu.Store(-1)
+	return c
 }
 
 // DeviceStats are a device's counters summed over workers.

@@ -267,6 +267,8 @@ type WorkerInfo struct {
 	Packets, Batches   uint64
 	ICMPSent, ICMPRate uint64
 	Coalesced          uint64 // segments merged into super-frames before transmit
+	CPU                int    // the CPU a worker following its senders is bound to; -1: not bound
+	CPUMoves           uint64 // times it moved to another CPU
 	Pool               pkt.PoolStats
 	Pending            int
 }
@@ -283,8 +285,8 @@ func (e *Engine) Workers() []WorkerInfo {
 		out = append(out, WorkerInfo{ID: w.id, Dev: w.dev, Queue: w.queue,
 			Packets: w.c.packets.Load(), Batches: w.c.batches.Load(),
 			ICMPSent: w.c.icmpSent.Load(), ICMPRate: w.c.icmpRateLimited.Load(),
-			Coalesced: w.c.coalesced.Load(),
-			Pool:      w.pool.Stats(), Pending: int(w.pendingLen.Load())})
+			Coalesced: w.c.coalesced.Load(), CPU: int(w.c.cpu.Load()), CPUMoves: w.c.cpuMoves.Load(),
+			Pool: w.pool.Stats(), Pending: int(w.pendingLen.Load())})
 	}
 	return out
 }

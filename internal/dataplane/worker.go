@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"net/netip"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"flowpath/internal/pkt"
 	"flowpath/internal/port"
 	"flowpath/internal/reasm"
+	"flowpath/internal/sys"
 	"flowpath/internal/tunnel"
 )
 
@@ -72,12 +74,13 @@ type worker struct {
 	// routes remembers the FIB's trie answers for the destinations this
 	// worker saw lately (fib.Cache: the same results at a flat cost).
 	routes fib.Cache
+	follow cpuFollower
 }
 
 func newWorker(e *Engine, id int, dev uint32, q port.RxQueue, queue, poolSize int) *worker {
 	w := &worker{e: e, id: id, dev: dev, queue: queue, rxq: q,
 		pool:    pkt.NewPool("worker", poolSize),
-		c:       new(workerCounters),
+		c:       newWorkerCounters(),
 		pending: neigh.NewPending(e.cfg.PendingCap, e.cfg.PendingPerNeigh),
 		start:   time.Now(),
 		done:    make(chan struct{}),
@@ -98,6 +101,14 @@ func (w *worker) run() {
 		w.stopped.Store(true)
 		close(w.done)
 	}()
+	if ac, ok := w.rxq.(port.ArrivalCounter); ok {
+		if c := ac.ArrivalCPUs(); c != nil {
+			// Never unlocked: the thread ends with the worker, binding
+			// and all, instead of serving other goroutines on one CPU.
+			runtime.LockOSThread()
+			w.follow.init(c, sys.SetThreadCPU)
+		}
+	}
 	for !w.stop.Load() {
 		timeout := w.e.cfg.RxTimeout
 		if w.pending.Len() > 0 {
@@ -109,6 +120,10 @@ func (w *worker) run() {
 		w.now = w.clock()
 		if n > 0 {
 			w.sizeBatch(n, w.processBatch(w.rx[:n]))
+		}
+		if w.follow.counts != nil && w.follow.check(w.now) {
+			w.c.cpu.Store(int32(w.follow.cpu))
+			w.c.cpuMoves.Add(1)
 		}
 		if w.pending.Len() > 0 {
 			w.resolvePending(w.now)

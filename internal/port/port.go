@@ -36,6 +36,19 @@ type RxQueue interface {
 	Receive(pool *pkt.Pool, pkts []*pkt.Packet, timeout time.Duration) int
 }
 
+// CPUCounts are per-CPU counts of arriving frames.
+type CPUCounts interface {
+	NumCPU() int
+	Count(cpu int) uint64 // no allocation, no system call
+}
+
+// ArrivalCounter is an RxQueue that can say on which CPUs its frames
+// arrived (the CPU its senders ran on). ArrivalCPUs is nil when it does
+// not count.
+type ArrivalCounter interface {
+	ArrivalCPUs() CPUCounts
+}
+
 // TxQueue is written by exactly one goroutine.
 type TxQueue interface {
 	// Transmit sends the frames of pkts. The port is done with every

@@ -46,6 +46,9 @@ type Config struct {
 	// every frame and saves the copy out of the ring, at the cost of a
 	// syscall per batch. BlockSize, NumBlocks and FrameTimeout are unused.
 	Recvmmsg bool
+	// CountCPUs attaches a socket filter counting the frames received on
+	// each CPU (sys.CPUCounter), for workers that follow their senders.
+	CountCPUs bool
 }
 
 const (
@@ -76,6 +79,10 @@ type Port struct {
 	tx     []*txQueue
 	wakeFd int
 	gate   sys.Gate
+
+	// cpus counts arrivals per CPU (Config.CountCPUs), nil if off. Its
+	// mapping outlives Close: workers may still read it.
+	cpus *sys.CPUCounter
 
 	mu          sync.Mutex // Stats vs Close (control plane only)
 	kernelDrops atomic.Uint64
@@ -167,6 +174,11 @@ func Open(ifname string, cfg Config) (*Port, error) {
 	if p.wakeFd, err = sys.Eventfd(); err != nil {
 		return fail("", err)
 	}
+	if cfg.CountCPUs {
+		if p.cpus, err = sys.NewCPUCounter(); err != nil {
+			return fail("", err)
+		}
+	}
 	var fanoutID uint16
 	for i := 0; i < cfg.Queues; i++ {
 		q, err := p.openRx(cfg, i, &fanoutID)
@@ -237,6 +249,11 @@ func (p *Port) openRx(cfg Config, i int, fanoutID *uint16) (*rxQueue, error) {
 			return q, err
 		}
 	}
+	if p.cpus != nil {
+		if err := p.cpus.Attach(fd); err != nil {
+			return q, err
+		}
+	}
 	if cfg.Promisc && i == 0 {
 		if err := sys.AddPromisc(fd, p.ifindex); err != nil {
 			return q, err
@@ -304,6 +321,17 @@ func (p *Port) release() {
 		sys.Close(p.wakeFd)
 		p.wakeFd = -1
 	}
+	if p.cpus != nil {
+		_ = p.cpus.Close()
+	}
+}
+
+// ArrivalCPUs implements port.ArrivalCounter: nil unless the port counts.
+func (q *rxQueue) ArrivalCPUs() port.CPUCounts {
+	if q.p.cpus == nil {
+		return nil
+	}
+	return q.p.cpus
 }
 
 // Kind implements port.Port.

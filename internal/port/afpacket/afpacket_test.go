@@ -14,6 +14,7 @@ import (
 	"flowpath/internal/errs"
 	"flowpath/internal/pkt"
 	"flowpath/internal/port"
+	"flowpath/internal/sys"
 	"flowpath/internal/sys/nstest"
 )
 
@@ -355,5 +356,80 @@ func testPoolEmpty(t *testing.T, recv bool) {
 	pool.PutBatch(hold)
 	if f := collect(t, b.RxQueues()[0], pool, 2, time.Second); len(f) != 2 {
 		t.Fatalf("%d frames after the pool refilled", len(f))
+	}
+}
+
+// TestArrivalCPUs: with CountCPUs the port counts each frame on the CPU
+// whose softirq received it, which on a veth is the sending thread's CPU,
+// and the counting filter keeps frames whole; without it there are no
+// counts.
+func TestArrivalCPUs(t *testing.T) {
+	for _, mode := range rxModes {
+		t.Run(mode.name, func(t *testing.T) { testArrivalCPUs(t, mode.recv) })
+	}
+}
+
+func testArrivalCPUs(t *testing.T, recv bool) {
+	ns := nstest.New(t, "portcpu")
+	// The kernel's own IPv6 frames (router solicitations, MLD) would be
+	// counted too.
+	ns.Exec(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+	nstest.Veth(t, ns, "pa", ns, "pb")
+	a := open(t, ns, "pa", Config{Recvmmsg: recv})
+	b := open(t, ns, "pb", Config{Recvmmsg: recv, CountCPUs: true})
+	if a.RxQueues()[0].(port.ArrivalCounter).ArrivalCPUs() != nil {
+		t.Fatal("a port without CountCPUs has counts")
+	}
+	counts := b.RxQueues()[0].(port.ArrivalCounter).ArrivalCPUs()
+	if counts == nil || counts.NumCPU() < runtime.NumCPU() {
+		t.Fatalf("counts %v", counts)
+	}
+	pool := pkt.NewPool("t", 256)
+	dst, src := b.HardwareAddr(), a.HardwareAddr()
+	for cpu := 0; cpu < runtime.NumCPU(); cpu++ {
+		before := make([]uint64, counts.NumCPU())
+		for i := range before {
+			before[i] = counts.Count(i)
+		}
+		frames := [][]byte{testFrame(dst, src, 60, 1), testFrame(dst, src, 1514, 2), testFrame(dst, src, 200, 3)}
+		pk := make([]*pkt.Packet, len(frames))
+		for i, f := range frames {
+			pk[i] = pool.Get()
+			pk[i].SetBytes(f)
+		}
+		sent := make(chan int)
+		go func() {
+			// Never unlocked: the thread ends with the goroutine, binding
+			// and all.
+			runtime.LockOSThread()
+			if sys.SetThreadCPU(cpu) != nil {
+				sent <- -1
+				return
+			}
+			sent <- a.TxQueue(0).Transmit(pk)
+		}()
+		n := <-sent
+		pool.PutBatch(pk)
+		if n != len(frames) {
+			t.Fatalf("cpu %d: sent %d", cpu, n)
+		}
+		got := collect(t, b.RxQueues()[0], pool, len(frames), 2*time.Second)
+		if len(got) != len(frames) {
+			t.Fatalf("cpu %d: received %d of %d", cpu, len(got), len(frames))
+		}
+		for i := range frames {
+			if !bytes.Equal(got[i], frames[i]) {
+				t.Fatalf("cpu %d: frame %d changed by the filter: %d bytes, want %d", cpu, i, len(got[i]), len(frames[i]))
+			}
+		}
+		for i := range before {
+			want := uint64(0)
+			if i == cpu {
+				want = uint64(len(frames))
+			}
+			if d := counts.Count(i) - before[i]; d != want {
+				t.Fatalf("sent on cpu %d: cpu %d counted %d, want %d", cpu, i, d, want)
+			}
+		}
 	}
 }

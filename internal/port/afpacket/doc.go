@@ -40,6 +40,11 @@
 // until no queue is inside Receive or Transmit before closing sockets and
 // unmapping rings.
 //
+// Config.CountCPUs attaches an eBPF socket filter to every receive socket
+// that counts frames per receiving CPU (sys.CPUCounter); the queues offer
+// the counts as port.ArrivalCounter, for workers that follow their
+// senders.
+//
 // Sockets and interface lookups belong to the network namespace of the
 // thread that calls Open.
 package afpacket
