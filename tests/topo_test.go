@@ -31,9 +31,9 @@ type host struct {
 
 // topoConfig says what to build.
 type topoConfig struct {
-	kind  string // kindAFPacket or kindTAP
-	hosts int    // 2 or 3
-	hash  string // --multipath-hash; "" = the daemon's default
+	kind  string   // kindAFPacket or kindTAP
+	hosts int      // 2 or 3
+	hash  string   // --multipath-hash; "" = the daemon's default
 	flags []string // more flowpathd flags
 }
 
