@@ -392,7 +392,7 @@ type WorkerStats struct {
 	Batches   uint64 `json:"batches"`
 	Coalesced uint64 `json:"coalesced"` // TCP segments merged into super-frames before transmit
 	// CPU is the CPU the worker is bound to when it follows its senders
-	// (flowpathd --afpacket-follow), -1 when it is not bound; CPUMoves
+	// (flowpathd --follow-senders), -1 when it is not bound; CPUMoves
 	// counts its moves.
 	CPU       int    `json:"cpu"`
 	CPUMoves  uint64 `json:"cpu_moves"`

@@ -5,8 +5,9 @@
 #   bn-fp-ah1 eth0 --veth-- r-h1 [bn-fp-ar: flowpathd, afpacket] r-h2 --veth-- eth0 bn-fp-ah2 (afpacket, recvmmsg)
 #   bn-fp-gh1 eth0 --veth-- r-h1 [bn-fp-gr: flowpathd, afpacket] r-h2 --veth-- eth0 bn-fp-gh2 (afring, TPACKET_V3)
 #   bn-fp-fh1 eth0 --veth-- r-h1 [bn-fp-fr: flowpathd, afpacket] r-h2 --veth-- eth0 bn-fp-fh2 (afollow: afring
-#             with --afpacket-follow, each worker bound to the CPU its frames arrive on)
+#             with --follow-senders, each worker bound to the CPU its frames arrive on)
 #   bn-fp-th1 eth0 =tap= [bn-fp-tr: flowpathd, tap ports t-h1/t-h2] =tap= eth0 bn-fp-th2    (tap)
+#   bn-fp-uh1 eth0 =tap= [bn-fp-ur: flowpathd, tap ports, --follow-senders] =tap= eth0 bn-fp-uh2 (tfollow)
 #   every variant: h1 10.1.0.1/24 -> router 10.1.0.254 | 10.2.0.254 -> h2 10.2.0.1/24
 #
 # All variants are up at once; each repetition measures every variant in
@@ -15,14 +16,14 @@
 # loss stays below 0.1 %, by bisection between 10 kpps and the -b 0 send rate.
 #
 # Usage: sudo bench/router.sh            env: DUR=5 (s per run) REPS=3 (median of)
-#        VARIANTS="kernel afpacket afring afollow tap"  SEARCH=1 (0 skips the no-loss search)
+#        VARIANTS="kernel afpacket afring afollow tap tfollow"  SEARCH=1 (0 skips the no-loss search)
 #        STEP=2 (s per search step)      RAW=/tmp/bench-raw/router (iperf3 JSON)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 : "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/router}"
-: "${VARIANTS:=kernel afpacket afring afollow tap}" "${SEARCH:=1}" "${STEP:=2}"
+: "${VARIANTS:=kernel afpacket afring afollow tap tfollow}" "${SEARCH:=1}" "${STEP:=2}"
 export DUR REPS RAW
 
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -37,7 +38,7 @@ OVS_TCP=0.84
 OVS_UDP_RX=110921
 
 BIN=$(mktemp -d /tmp/bn-fp-bin.XXXXXX)
-ALLNS="bn-fp-kh1 bn-fp-kr bn-fp-kh2 bn-fp-ah1 bn-fp-ar bn-fp-ah2 bn-fp-th1 bn-fp-tr bn-fp-th2 bn-fp-gh1 bn-fp-gr bn-fp-gh2 bn-fp-fh1 bn-fp-fr bn-fp-fh2"
+ALLNS="bn-fp-kh1 bn-fp-kr bn-fp-kh2 bn-fp-ah1 bn-fp-ar bn-fp-ah2 bn-fp-th1 bn-fp-tr bn-fp-th2 bn-fp-gh1 bn-fp-gr bn-fp-gh2 bn-fp-fh1 bn-fp-fr bn-fp-fh2 bn-fp-uh1 bn-fp-ur bn-fp-uh2"
 cleanup() { stop_ours; del_ours; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -93,21 +94,26 @@ afpacket_topo() {
 # afpacket: the default receive path (recvmmsg); afring: the TPACKET_V3 ring.
 setup_afpacket() { afpacket_topo bn-fp-a recvmmsg; }
 setup_afring() { afpacket_topo bn-fp-g ring; }
-setup_afollow() { afpacket_topo bn-fp-f ring --afpacket-follow; }
+setup_afollow() { afpacket_topo bn-fp-f ring --follow-senders; }
 
-setup_tap() {
-    local c="$BIN/fpctl --socket $BIN/bn-fp-tr.sock" i
-    ns_add bn-fp-th1 bn-fp-tr bn-fp-th2
-    start_fpd bn-fp-tr || return 1
+# tap_topo P [FLAGS]: h1 =tap= flowpathd (tap ports, FLAGS) =tap= h2 in
+# namespaces ${P}h1, ${P}r, ${P}h2.
+tap_topo() {
+    local p=$1 c="$BIN/fpctl --socket $BIN/${1}r.sock" i
+    shift
+    ns_add "${p}h1" "${p}r" "${p}h2"
+    start_fpd "${p}r" "$@" || return 1
     for i in 1 2; do
         # flowpathd makes the TAP in its namespace; its kernel end goes to the host
         $c link add "h$i" type tap ifname "t-h$i" || return 1
-        ip -n bn-fp-tr link set "t-h$i" netns "bn-fp-th$i" &&
-            ip -n "bn-fp-th$i" link set "t-h$i" name eth0 || return 1
+        ip -n "${p}r" link set "t-h$i" netns "${p}h$i" &&
+            ip -n "${p}h$i" link set "t-h$i" name eth0 || return 1
         $c link set "h$i" up && $c addr add "10.$i.0.254/24" dev "h$i" || return 1
     done
-    hosts_up bn-fp-t
+    hosts_up "$p"
 }
+setup_tap() { tap_topo bn-fp-t; }
+setup_tfollow() { tap_topo bn-fp-u --follow-senders; }
 
 declare -A NOLOSS
 STEP_RX=
@@ -118,6 +124,7 @@ for v in $VARIANTS; do
         afring) p=bn-fp-g ;;
         afollow) p=bn-fp-f ;;
         tap) p=bn-fp-t ;;
+        tfollow) p=bn-fp-u ;;
         *) echo "unknown variant $v" >&2; exit 2 ;;
     esac
     echo "== setting up $v"

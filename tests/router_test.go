@@ -73,11 +73,17 @@ func TestIperfTCP(t *testing.T) {
 	}, bothKinds...)
 }
 
-// TestFollowSenders: with --afpacket-follow, a TCP transfer and a flood of
+// TestFollowSenders: with --follow-senders, a TCP transfer and a flood of
 // small datagrams pass, and the workers of both ports are bound to the
 // CPU their frames arrived on (stats show it, -1 meaning unbound).
-func TestFollowSenders(t *testing.T) {
-	tp := newTopo(t, topoConfig{kind: kindAFPacket, flags: []string{"--afpacket-rx", "ring", "--afpacket-follow"}})
+func TestFollowSenders(t *testing.T) { kinds(t, testFollowSenders, bothKinds...) }
+
+func testFollowSenders(t *testing.T, kind string) {
+	flags := []string{"--follow-senders"}
+	if kind == kindAFPacket {
+		flags = append(flags, "--afpacket-rx", "ring")
+	}
+	tp := newTopo(t, topoConfig{kind: kind, flags: flags})
 	h1, h2 := tp.host("h1"), tp.host("h2")
 	if out, ok := tp.ping(h1, "-c", "2", h2.v4); !ok {
 		t.Fatalf("ping:\n%s", out)

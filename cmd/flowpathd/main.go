@@ -39,7 +39,7 @@ func run(args []string) int {
 	blockSize := fs.Int("afpacket-block-size", 0, "AF_PACKET ring block size in bytes (default 1 MiB)")
 	blocks := fs.Int("afpacket-blocks", 0, "AF_PACKET ring blocks per queue (default 32)")
 	afRx := fs.String("afpacket-rx", "recvmmsg", "AF_PACKET receive: recvmmsg (one copy, per-frame wake-up) or ring (TPACKET_V3, cheaper per small frame)")
-	fs.BoolVar(&afpacketFollow, "afpacket-follow", false, "bind each AF_PACKET worker to the CPU its frames arrive on (its sender's), "+
+	fs.BoolVar(&followSenders, "follow-senders", false, "bind each AF_PACKET and TAP worker to the CPU its frames arrive on (its sender's), "+
 		"as the kernel forwards in the sender's softirq: a flooding sender then slows down instead of the receiver losing packets; "+
 		"an eBPF socket filter counts arrivals per CPU")
 	gro := fs.String("gro", "on", "merge consecutive TCP segments of a flow into GSO super-frames before ports that take them: on or off")
@@ -133,8 +133,8 @@ func run(args []string) int {
 // afpacketCfg holds the ring geometry from the command line.
 var afpacketCfg afpacket.Config
 
-// afpacketFollow: --afpacket-follow.
-var afpacketFollow bool
+// followSenders: --follow-senders.
+var followSenders bool
 
 // openPort opens the medium for a link; the engine needs one transmit
 // queue per worker plus the control queue on every port.
@@ -147,10 +147,10 @@ func openPort(l *api.Link) (port.Port, error) {
 	case "afpacket":
 		c := afpacketCfg
 		c.Queues, c.NumTx = queues, dataplane.TxQueues
-		c.CountCPUs = afpacketFollow
+		c.CountCPUs = followSenders
 		return afpacket.Open(l.IfName, c)
 	case "tap":
-		return tap.Open(l.IfName, tap.Config{Queues: queues, NumTx: dataplane.TxQueues})
+		return tap.Open(l.IfName, tap.Config{Queues: queues, NumTx: dataplane.TxQueues, CountCPUs: followSenders})
 	}
 	return nil, fmt.Errorf("link type %s: %w", l.Kind, errs.ErrNotSupported)
 }

@@ -153,6 +153,19 @@ func (c *CPUCounter) Attach(fd int) error {
 	return wrap("SO_ATTACH_BPF", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, c.progFd))
 }
 
+// AttachTun sets the counting filter on a TAP (TUNSETFILTEREBPF, the
+// device's transmit path, which runs on the sender's CPU).
+func (c *CPUCounter) AttachTun(fd int) error {
+	v := int32(c.progFd)
+	return wrap("TUNSETFILTEREBPF", ioctl(fd, unix.TUNSETFILTEREBPF, unsafe.Pointer(&v)))
+}
+
+// DetachTunFilter takes a TUNSETFILTEREBPF filter off a TAP.
+func DetachTunFilter(fd int) error {
+	v := int32(-1)
+	return wrap("TUNSETFILTEREBPF", ioctl(fd, unix.TUNSETFILTEREBPF, unsafe.Pointer(&v)))
+}
+
 // NumCPU is the number of counts.
 func (c *CPUCounter) NumCPU() int { return c.ncpu }
 

@@ -31,6 +31,10 @@ type Config struct {
 	// HardwareAddr, if not zero, is what HardwareAddr reports instead of
 	// the TAP interface's MAC.
 	HardwareAddr [6]byte
+	// CountCPUs attaches a filter (TUNSETFILTEREBPF) counting the frames
+	// sent into the TAP on each CPU (sys.CPUCounter), for workers that
+	// follow their senders.
+	CountCPUs bool
 }
 
 // offloadsFull are the TUNSETOFFLOAD bits tried first; offloadsNoUSO is the
@@ -51,6 +55,7 @@ type Port struct {
 	hdrLen   int  // virtio-net header length, 0 without one
 
 	fds    []int
+	cpus   *sys.CPUCounter // Config.CountCPUs; readable after Close
 	rx     []*rxQueue
 	tx     []*txQueue
 	wakeFd int
@@ -141,6 +146,15 @@ func Open(ifname string, cfg Config) (*Port, error) {
 		}
 	}
 	var err error
+	if cfg.CountCPUs {
+		if p.cpus, err = sys.NewCPUCounter(); err != nil {
+			return fail(err)
+		}
+		// One filter per device, whichever queue sets it.
+		if err := p.cpus.AttachTun(p.fds[0]); err != nil {
+			return fail(err)
+		}
+	}
 	if p.wakeFd, err = sys.Eventfd(); err != nil {
 		return fail(err)
 	}
@@ -177,6 +191,13 @@ func Open(ifname string, cfg Config) (*Port, error) {
 }
 
 func (p *Port) release() {
+	if p.cpus != nil {
+		if len(p.fds) > 0 {
+			// A persistent TAP outlives us: take the filter off.
+			_ = sys.DetachTunFilter(p.fds[0])
+		}
+		_ = p.cpus.Close()
+	}
 	for _, fd := range p.fds {
 		sys.Close(fd)
 	}
@@ -185,6 +206,14 @@ func (p *Port) release() {
 		sys.Close(p.wakeFd)
 		p.wakeFd = -1
 	}
+}
+
+// ArrivalCPUs implements port.ArrivalCounter: nil unless the port counts.
+func (q *rxQueue) ArrivalCPUs() port.CPUCounts {
+	if q.p.cpus == nil {
+		return nil
+	}
+	return q.p.cpus
 }
 
 // Kind implements port.Port.

@@ -17,6 +17,7 @@ import (
 	"flowpath/internal/pkt"
 	"flowpath/internal/port"
 	"flowpath/internal/port/afpacket"
+	"flowpath/internal/sys"
 	"flowpath/internal/sys/nstest"
 )
 
@@ -542,5 +543,107 @@ func testUDPTunnelGSOWrite(t *testing.T, v6, withCsum bool) {
 			binary.BigEndian.Uint32(in[38:]) != uint32(1+i*mss):
 			t.Fatalf("datagram %d: inner segment % x", i, in[:54])
 		}
+	}
+}
+
+// TestArrivalCPUs: with CountCPUs the TAP counts what the kernel sends
+// into it on the sending thread's CPU; the filter keeps frames whole and
+// comes off a persistent TAP on Close.
+func TestArrivalCPUs(t *testing.T) {
+	ns := nstest.New(t, "porttapc")
+	ns.Exec(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+	ns.IP(t, "tuntap", "add", "dev", "fptc", "mode", "tap", "vnet_hdr")
+	p := open(t, ns, "fptc", Config{CountCPUs: true})
+	counts := p.RxQueues()[0].(port.ArrivalCounter).ArrivalCPUs()
+	if counts == nil || counts.NumCPU() < runtime.NumCPU() {
+		t.Fatalf("counts %v", counts)
+	}
+	ns.IP(t, "addr", "add", "10.8.0.1/24", "dev", "fptc")
+	ns.IP(t, "neigh", "add", "10.8.0.2", "lladdr", "02:00:00:00:00:02", "dev", "fptc", "nud", "permanent")
+	var conn *net.UDPConn
+	if err := ns.Do(func() (err error) {
+		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 8, 0, 1), Port: 9998})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	pool := pkt.NewPool("t", 64)
+	got := make([]*pkt.Packet, 16)
+	payload := bytes.Repeat([]byte{0xab}, 1000)
+	for cpu := 0; cpu < runtime.NumCPU(); cpu++ {
+		before := make([]uint64, counts.NumCPU())
+		for i := range before {
+			before[i] = counts.Count(i)
+		}
+		sent := make(chan error)
+		go func() {
+			// Never unlocked: the thread ends with the goroutine.
+			runtime.LockOSThread()
+			if err := sys.SetThreadCPU(cpu); err != nil {
+				sent <- err
+				return
+			}
+			for range 3 {
+				if _, err := conn.WriteToUDPAddrPort(payload, netip.MustParseAddrPort("10.8.0.2:9999")); err != nil {
+					sent <- err
+					return
+				}
+			}
+			sent <- nil
+		}()
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+		whole := 0
+		for deadline := time.Now().Add(2 * time.Second); whole < 3 && time.Now().Before(deadline); {
+			n := p.RxQueues()[0].Receive(pool, got, 100*time.Millisecond)
+			for _, pk := range got[:n] {
+				if b := pk.Bytes(); len(b) == 14+20+8+len(payload) && bytes.Equal(b[42:], payload) {
+					whole++
+				}
+				pk.Free()
+			}
+		}
+		if whole != 3 {
+			t.Fatalf("cpu %d: %d of 3 datagrams came out whole", cpu, whole)
+		}
+		for i := range before {
+			want := uint64(0)
+			if i == cpu {
+				want = 3
+			}
+			if d := counts.Count(i) - before[i]; d != want {
+				t.Fatalf("sent on cpu %d: cpu %d counted %d, want %d", cpu, i, d, want)
+			}
+		}
+	}
+	p.Close()
+	// The persistent TAP outlives the port; its filter must not: frames
+	// through the next port are not counted in the old map.
+	var total uint64
+	for i := 0; i < counts.NumCPU(); i++ {
+		total += counts.Count(i)
+	}
+	q := open(t, ns, "fptc", Config{})
+	for range 3 {
+		if _, err := conn.WriteToUDPAddrPort(payload, netip.MustParseAddrPort("10.8.0.2:9999")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for deadline := time.Now().Add(2 * time.Second); n < 3 && time.Now().Before(deadline); {
+		k := q.RxQueues()[0].Receive(pool, got, 100*time.Millisecond)
+		for _, pk := range got[:k] {
+			pk.Free()
+		}
+		n += k
+	}
+	var after uint64
+	for i := 0; i < counts.NumCPU(); i++ {
+		after += counts.Count(i)
+	}
+	if n < 3 || after != total {
+		t.Fatalf("after Close: %d frames through the next port, old counts %d -> %d", n, total, after)
 	}
 }
