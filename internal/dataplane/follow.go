@@ -22,14 +22,22 @@ import (
 //	worker: every followEvery, the CPU with the most arrivals ◄──┘
 //	        since the last look ── at least twice the bound CPU's ──► bind there
 //
+// Only a flood is followed: a bulk TCP transfer arrives as a few tens of
+// thousands of super-frames a second, and there the sender's CPU is the
+// bottleneck; sharing it cost 10-15 % of TCP throughput. So a worker
+// moves only when the busiest CPU sent at least followMinFrames since the
+// last look (64,000 frames a second), and a bound worker whose arrivals
+// stay below that for followIdleLooks looks in a row is let go to any CPU.
+//
 // Frames of a flow stay in one queue and one worker whatever CPU the
 // sender moves to, so following never reorders (per-CPU queues did).
 type cpuFollower struct {
 	counts port.CPUCounts
-	bind   func(cpu int) error // sys.SetThreadCPU; a fake in tests
+	bind   func(cpu int) error // sys.SetThreadCPU (-1: any CPU); a fake in tests
 	last   [maxFollowCPUs]uint64
 	next   int64 // worker clock of the next look
-	cpu    int   // the CPU the thread is bound to, -1 before the first
+	cpu    int   // the CPU the thread is bound to, -1 when not bound
+	quiet  int   // looks in a row below followMinFrames while bound
 	moves  uint64
 }
 
@@ -38,9 +46,13 @@ const (
 	// all worked; at 2 ms a moving sender ran away from its worker for
 	// long enough to lose 3-5 % again.
 	followEvery = int64(500 * time.Microsecond)
-	// followMinFrames is the fewest arrivals in one look that move the
-	// worker: a trickle is no reason to move.
-	followMinFrames = 16
+	// followMinFrames is the fewest arrivals from one CPU in one look
+	// that move the worker (64,000 frames a second: a flood of small
+	// frames, not a bulk transfer of super-frames).
+	followMinFrames = 32
+	// followIdleLooks is how many looks in a row under followMinFrames
+	// let a bound worker go (5 ms).
+	followIdleLooks = 10
 	// maxFollowCPUs bounds the CPUs looked at (the counts of CPUs beyond
 	// are not looked at).
 	maxFollowCPUs = 256
@@ -54,8 +66,9 @@ func (f *cpuFollower) init(c port.CPUCounts, bind func(cpu int) error) {
 }
 
 // check moves the thread when it is time to look and another CPU received
-// at least followMinFrames and twice what the bound CPU did. It reports
-// whether it moved. No allocation.
+// at least followMinFrames and twice what the bound CPU did, and unbinds
+// it after followIdleLooks quiet looks. It reports whether the binding
+// changed. No allocation.
 func (f *cpuFollower) check(now int64) bool {
 	if now < f.next {
 		return false
@@ -73,10 +86,18 @@ func (f *cpuFollower) check(now int64) bool {
 			cur = d
 		}
 	}
-	if best < 0 || best == f.cpu || bestN < followMinFrames || bestN < 2*cur {
-		return false
+	if bestN < followMinFrames {
+		if f.cpu < 0 {
+			return false
+		}
+		if f.quiet++; f.quiet < followIdleLooks || f.bind(-1) != nil {
+			return false
+		}
+		f.cpu, f.quiet = -1, 0
+		return true
 	}
-	if f.bind(best) != nil {
+	f.quiet = 0
+	if best == f.cpu || bestN < 2*cur || f.bind(best) != nil {
 		return false
 	}
 	f.cpu = best

@@ -31,41 +31,59 @@ func TestCPUFollower(t *testing.T) {
 		now += followEvery
 		return f.check(now)
 	}
+	const m = followMinFrames
 	for _, c := range []struct {
-		add   []uint64
-		moved bool
-		cpu   int
+		add     []uint64
+		changed bool
+		cpu     int
 	}{
-		{[]uint64{0, 0, 0, 0}, false, -1},    // nothing arrived
-		{[]uint64{0, 15, 0, 0}, false, -1},   // a trickle
-		{[]uint64{0, 100, 10, 0}, true, 1},   // the sender is on CPU 1
-		{[]uint64{0, 100, 150, 0}, false, 1}, // not twice as many elsewhere
-		{[]uint64{0, 50, 100, 0}, true, 2},   // twice as many on CPU 2
-		{[]uint64{300, 0, 0, 0}, true, 0},    // moved at once
-		{[]uint64{300, 0, 0, 1000}, true, 3}, // the last CPU counts too
-		{[]uint64{10, 0, 0, 0}, false, 3},    // the sender stopped
+		{[]uint64{0, 0, 0, 0}, false, -1},         // nothing arrived
+		{[]uint64{0, m - 1, 0, 0}, false, -1},     // a bulk transfer's super-frames
+		{[]uint64{0, 3 * m, m, 0}, true, 1},       // a flood from CPU 1
+		{[]uint64{0, 3 * m, 5 * m, 0}, false, 1},  // not twice as many elsewhere
+		{[]uint64{0, 2 * m, 4 * m, 0}, true, 2},   // twice as many on CPU 2
+		{[]uint64{10 * m, 0, 0, 0}, true, 0},      // moved at once
+		{[]uint64{10 * m, 0, 0, 30 * m}, true, 3}, // the last CPU counts too
+		{[]uint64{m / 2, 0, 0, 0}, false, 3},      // quiet: stays for a while
 	} {
-		if got := step(c.add...); got != c.moved || f.cpu != c.cpu {
-			t.Fatalf("after %v: moved %v cpu %d, want %v %d", c.add, got, f.cpu, c.moved, c.cpu)
+		if got := step(c.add...); got != c.changed || f.cpu != c.cpu {
+			t.Fatalf("after %v: changed %v cpu %d, want %v %d", c.add, got, f.cpu, c.changed, c.cpu)
 		}
 	}
 	if len(bound) != 4 || f.moves != 4 {
 		t.Fatalf("bound %v moves %d", bound, f.moves)
 	}
+	// A flood again before followIdleLooks quiet looks: the count starts over.
+	for i := 1; i < followIdleLooks-1; i++ {
+		if step(m - 1) {
+			t.Fatalf("quiet look %d changed the binding", i)
+		}
+	}
+	if step(0, 0, 0, m) || f.cpu != 3 {
+		t.Fatal("flood on the bound CPU")
+	}
+	for i := 1; i < followIdleLooks; i++ {
+		if step() || f.cpu != 3 {
+			t.Fatalf("let go after %d quiet looks", i)
+		}
+	}
+	if !step() || f.cpu != -1 || bound[len(bound)-1] != -1 || f.moves != 4 {
+		t.Fatalf("not let go after %d quiet looks: cpu %d bound %v", followIdleLooks, f.cpu, bound)
+	}
 	// Not time to look yet: nothing happens, the counts wait.
-	counts[1] += 1000
+	counts[1] += 10 * m
 	if f.check(now + followEvery/2) {
 		t.Fatal("looked before followEvery")
 	}
 	// A failed bind leaves the worker where it was.
 	fail = true
-	if step() || f.cpu != 3 {
+	if step() || f.cpu != -1 {
 		t.Fatalf("moved on a failed bind: cpu %d", f.cpu)
 	}
 	fail = false
 	if n := testing.AllocsPerRun(100, func() {
-		counts[0] += 100
-		counts[1] += 100
+		counts[0] += 3 * m
+		counts[1] += 3 * m
 		now += followEvery
 		f.check(now)
 	}); n != 0 {

@@ -123,7 +123,7 @@ func (w *worker) run() {
 		}
 		if w.follow.counts != nil && w.follow.check(w.now) {
 			w.c.cpu.Store(int32(w.follow.cpu))
-			w.c.cpuMoves.Add(1)
+			w.c.cpuMoves.Store(w.follow.moves)
 		}
 		if w.pending.Len() > 0 {
 			w.resolvePending(w.now)

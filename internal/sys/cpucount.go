@@ -188,10 +188,26 @@ func (c *CPUCounter) Close() error {
 	return nil
 }
 
-// SetThreadCPU binds the calling thread to one CPU (the goroutine must be
-// locked to its thread: runtime.LockOSThread).
+// SetThreadCPU binds the calling thread to one CPU, or with cpu -1 lets
+// it run on any CPU the process may use (the goroutine must be locked to
+// its thread: runtime.LockOSThread).
 func SetThreadCPU(cpu int) error {
+	if cpu < 0 {
+		return wrap("sched_setaffinity", unix.SchedSetaffinity(0, &processCPUs))
+	}
 	var set unix.CPUSet
 	set.Set(cpu)
 	return wrap("sched_setaffinity cpu "+strconv.Itoa(cpu), unix.SchedSetaffinity(0, &set))
 }
+
+// processCPUs is the process's CPU set at start, before any thread was
+// bound.
+var processCPUs = func() unix.CPUSet {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) != nil || set.Count() == 0 {
+		for i := 0; i < possibleCPUs(); i++ {
+			set.Set(i)
+		}
+	}
+	return set
+}()
