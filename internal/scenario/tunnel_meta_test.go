@@ -221,15 +221,22 @@ func TestGeneveExternalReceiveOptions(t *testing.T) {
 	checkARPReply(t, tp.inner, gmac, netip.MustParseAddr("10.97.0.1"), sta, netip.MustParseAddr("10.97.0.6"))
 }
 
-// Route encap mpls 200/300: two labels (S on the last, TTL = the inner
-// TTL after forwarding), ethertype 0x8847, and a path MTU 8 below the
-// device's.
-func TestRouteEncapMPLS(t *testing.T) {
+// twoHostTopo: links r1 10.1.0.254/24 and r2 10.2.0.254/24 with a host
+// on each (10.1.0.1, 10.2.0.1; permanent neighbours).
+func twoHostTopo(t *testing.T) (*harness, *host, *host) {
 	h := newHarness(t, false)
 	h.addLink("r1", "10.1.0.254/24")
 	h.addLink("r2", "10.2.0.254/24")
 	h1 := h.host("r1", [6]byte{2, 0, 0, 0, 1, 1}, "10.1.0.1", "").permanent()
 	h2 := h.host("r2", [6]byte{2, 0, 0, 0, 2, 1}, "10.2.0.1", "").permanent()
+	return h, h1, h2
+}
+
+// Route encap mpls 200/300: two labels (S on the last, TTL = the inner
+// TTL after forwarding), ethertype 0x8847, and a path MTU 8 below the
+// device's.
+func TestRouteEncapMPLS(t *testing.T) {
+	h, h1, h2 := twoHostTopo(t)
 	h.do(api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "10.12.0.0/24", Via: "10.2.0.1", Dev: "r2",
 		Encap: &api.Encap{Type: "mpls", Labels: []uint32{200, 300}}}})
 	send := func(size int, ttl uint8) {
@@ -276,11 +283,7 @@ func TestRouteEncapMPLS(t *testing.T) {
 // the S bit is anywhere but on the last entry, and nothing is added; a
 // well-formed one pushes what the label numbers would.
 func TestRouteEncapMPLSRawEntries(t *testing.T) {
-	h := newHarness(t, false)
-	h.addLink("r1", "10.1.0.254/24")
-	h.addLink("r2", "10.2.0.254/24")
-	h1 := h.host("r1", [6]byte{2, 0, 0, 0, 1, 1}, "10.1.0.1", "").permanent()
-	h2 := h.host("r2", [6]byte{2, 0, 0, 0, 2, 1}, "10.2.0.1", "").permanent()
+	h, h1, h2 := twoHostTopo(t)
 	route := func(lse ...uint32) api.Request {
 		return api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "10.12.0.0/24", Via: "10.2.0.1", Dev: "r2",
 			Encap: &api.Encap{Type: "mpls", LSEs: lse}}}

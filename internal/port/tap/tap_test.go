@@ -113,6 +113,24 @@ func TestOpenErrors(t *testing.T) {
 // TestFrames: the kernel sends a UDP datagram out of the TAP and Receive
 // gets it; Transmit injects UDP datagrams (full and partial checksum) that
 // a socket in the namespace receives.
+// hostSocket gives the TAP dev 10.8.0.1/24 and a permanent neighbour
+// 10.8.0.2 (peerMAC), and returns a UDP socket on 10.8.0.1:9998 whose
+// datagrams to 10.8.0.2 leave through the TAP. Closed by the test's end.
+func hostSocket(t *testing.T, ns *nstest.NS, dev string) *net.UDPConn {
+	t.Helper()
+	ns.IP(t, "addr", "add", "10.8.0.1/24", "dev", dev)
+	ns.IP(t, "neigh", "add", "10.8.0.2", "lladdr", "02:00:00:00:00:02", "dev", dev, "nud", "permanent")
+	var conn *net.UDPConn
+	if err := ns.Do(func() (err error) {
+		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 8, 0, 1), Port: 9998})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 func TestFrames(t *testing.T) {
 	ns := nstest.New(t, "porttap")
 	p := open(t, ns, "fptap0", Config{NumTx: 2, MTU: 1400})
@@ -121,16 +139,7 @@ func TestFrames(t *testing.T) {
 		t.Fatalf("identity: %s %d %v %v", p.Name(), p.MTU(), p.HardwareAddr(), p.Offloads())
 	}
 	t.Logf("kernel offloads %#x", p.KernelOffloads())
-	ns.IP(t, "addr", "add", "10.8.0.1/24", "dev", "fptap0")
-	ns.IP(t, "neigh", "add", "10.8.0.2", "lladdr", "02:00:00:00:00:02", "dev", "fptap0", "nud", "permanent")
-	var conn *net.UDPConn
-	if err := ns.Do(func() (err error) {
-		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 8, 0, 1), Port: 9998})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := hostSocket(t, ns, "fptap0")
 
 	// Kernel → TAP.
 	if _, err := conn.WriteToUDPAddrPort([]byte("hello"), netip.MustParseAddrPort("10.8.0.2:9999")); err != nil {
@@ -558,16 +567,7 @@ func TestArrivalCPUs(t *testing.T) {
 	if counts == nil || counts.NumCPU() < runtime.NumCPU() {
 		t.Fatalf("counts %v", counts)
 	}
-	ns.IP(t, "addr", "add", "10.8.0.1/24", "dev", "fptc")
-	ns.IP(t, "neigh", "add", "10.8.0.2", "lladdr", "02:00:00:00:00:02", "dev", "fptc", "nud", "permanent")
-	var conn *net.UDPConn
-	if err := ns.Do(func() (err error) {
-		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 8, 0, 1), Port: 9998})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := hostSocket(t, ns, "fptc")
 	pool := pkt.NewPool("t", 64)
 	got := make([]*pkt.Packet, 16)
 	payload := bytes.Repeat([]byte{0xab}, 1000)
