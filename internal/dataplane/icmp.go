@@ -26,7 +26,7 @@ func (w *worker) errorStart(in *Device, dst netip.Addr, mark uint32) (out *Devic
 	s := w.snap
 	fl := fib.Flow{Dst: dst, Mark: mark, Proto: proto}
 	var res fib.Result
-	if !s.FIB.LookupCached(&w.routes, &fl, fib.FlowHash(&fl, false), &res) || res.Type != fib.RouteUnicast {
+	if !s.FIB.LookupCached(w.routes, &fl, fib.FlowHash(&fl, false), &res) || res.Type != fib.RouteUnicast {
 		return nil, saddr, gw, nil
 	}
 	if out = s.Device(res.Nexthop.Dev); out == nil {

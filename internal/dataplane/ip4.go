@@ -76,7 +76,7 @@ func (w *worker) ip4Input(in *Device, p *pkt.Packet) {
 	}
 	p.Hash = fib.FlowHash(&fl, s.HashL4)
 	var res fib.Result
-	if !s.FIB.LookupCached(&w.routes, &fl, p.Hash, &res) {
+	if !s.FIB.LookupCached(w.routes, &fl, p.Hash, &res) {
 		w.icmp4Error(in, p, hdr.ICMPv4DestUnreachable, hdr.ICMPv4CodeNetUnreachable, 0)
 		w.dropIn(in.Index, p, DropNoRoute)
 		return
@@ -259,7 +259,7 @@ func (w *worker) sendLocal4(p *pkt.Packet, ip hdr.IPv4) {
 		fl.SrcPort, fl.DstPort = l4Ports(fl.Proto, ip.Payload())
 	}
 	var res fib.Result
-	if !s.FIB.LookupCached(&w.routes, &fl, fib.FlowHash(&fl, s.HashL4), &res) || res.Type != fib.RouteUnicast {
+	if !s.FIB.LookupCached(w.routes, &fl, fib.FlowHash(&fl, s.HashL4), &res) || res.Type != fib.RouteUnicast {
 		w.dropOut(0, p, DropNoRoute)
 		return
 	}

@@ -59,7 +59,7 @@ func (w *worker) ip6Input(in *Device, p *pkt.Packet) {
 	}
 	p.Hash = fib.FlowHash(&fl, s.HashL4)
 	var res fib.Result
-	if !s.FIB.LookupCached(&w.routes, &fl, p.Hash, &res) {
+	if !s.FIB.LookupCached(w.routes, &fl, p.Hash, &res) {
 		w.icmp6Error(in, p, hdr.ICMPv6DestUnreachable, hdr.ICMPv6CodeNoRoute, 0)
 		w.dropIn(in.Index, p, DropNoRoute)
 		return
@@ -182,7 +182,7 @@ func (w *worker) sendLocal6(p *pkt.Packet, ip hdr.IPv6) {
 	s := w.snap
 	fl := fib.Flow{Dst: ip.Dst(), Src: ip.Src(), Mark: p.Mark, Proto: ip.NextHeader()}
 	var res fib.Result
-	if !s.FIB.LookupCached(&w.routes, &fl, fib.FlowHash(&fl, false), &res) || res.Type != fib.RouteUnicast {
+	if !s.FIB.LookupCached(w.routes, &fl, fib.FlowHash(&fl, false), &res) || res.Type != fib.RouteUnicast {
 		w.dropOut(0, p, DropNoRoute)
 		return
 	}

@@ -413,7 +413,7 @@ func (w *worker) tunnelSend(dev *Device, p *pkt.Packet, o *tunnel.Outer, vni, gb
 	// The outer route: rules and tables as for any local packet.
 	fl := fib.Flow{Dst: o.Dst, Src: o.Src, Proto: hdr.IPProtoUDP, SrcPort: o.SrcPort, DstPort: o.DstPort, Mark: p.Mark}
 	var res fib.Result
-	if !s.FIB.LookupCached(&w.routes, &fl, fib.FlowHash(&fl, s.HashL4), &res) {
+	if !s.FIB.LookupCached(w.routes, &fl, fib.FlowHash(&fl, s.HashL4), &res) {
 		w.dropOut(dev.Index, p, DropTunnelNoRoute)
 		return
 	}

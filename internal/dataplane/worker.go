@@ -73,7 +73,8 @@ type worker struct {
 	done         chan struct{}
 	// routes remembers the FIB's trie answers for the destinations this
 	// worker saw lately (fib.Cache: the same results at a flat cost).
-	routes fib.Cache
+	// Allocated on its own, page aligned.
+	routes *fib.Cache
 	follow cpuFollower
 }
 
@@ -81,6 +82,7 @@ func newWorker(e *Engine, id int, dev uint32, q port.RxQueue, queue, poolSize in
 	w := &worker{e: e, id: id, dev: dev, queue: queue, rxq: q,
 		pool:    pkt.NewPool("worker", poolSize),
 		c:       newWorkerCounters(),
+		routes:  new(fib.Cache),
 		pending: neigh.NewPending(e.cfg.PendingCap, e.cfg.PendingPerNeigh),
 		start:   time.Now(),
 		done:    make(chan struct{}),
@@ -296,7 +298,7 @@ func (w *worker) arpInput(in *Device, p *pkt.Packet) {
 // like the kernel with arp_ignore=0).
 func (w *worker) isLocal(in *Device, a netip.Addr) bool {
 	var res fib.Result
-	if !w.snap.FIB.LookupTableCached(&w.routes, fib.TableLocal, a, 0, &res) {
+	if !w.snap.FIB.LookupTableCached(w.routes, fib.TableLocal, a, 0, &res) {
 		return false
 	}
 	return res.Type == fib.RouteLocal && res.Route.Prefix.Bits() == res.Route.Prefix.Addr().BitLen()

@@ -36,7 +36,9 @@ import (
 // the next 65,536 lookups, then tried again.
 //
 // A Cache belongs to one goroutine (a dataplane worker): it is written on
-// lookups without a lock. Its zero value is empty and ready. It is 80 KiB.
+// lookups without a lock. Its zero value is empty and ready. It is 64 KiB:
+// allocate it on its own (new), not inside another struct, to have its
+// sets on cache lines.
 type Cache struct {
 	e      [cacheSets][2]cacheEntry
 	hits   uint64 // since the last verdict (64 bits: never wraps)
@@ -54,10 +56,12 @@ const (
 	cacheBypassLookups = 1 << 16
 )
 
+// cacheEntry is 32 bytes, so that a set is one 64-byte cache line (a
+// Cache allocated on its own is page aligned).
 type cacheEntry struct {
-	gen  uint64     // the table version; 0 for an empty slot
-	addr netip.Addr // compared whole: family and bits
-	n    *node      // nil: no prefix of the table covers the address
+	key    uint64 // table version << 1 | IPv6; 0 for an empty slot
+	hi, lo uint64 // IPv6: the address's halves; IPv4: 0 and the address
+	n      *node  // nil: no prefix of the table covers the address
 }
 
 // tableGen numbers table versions; the first is 1, so a zero key never
@@ -75,20 +79,22 @@ func (c *Cache) lookup(t *table, dst netip.Addr) (*node, bool) {
 	// The slot: Fibonacci hashing of the address bits (read in the
 	// machine's order: any fixed mixing does) folded with the version, so
 	// that the local and main tables' entries for one address differ.
-	var h uint64
+	key := t.gen << 1
+	var hi, lo uint64
 	if dst.Is4() {
 		b := dst.As4()
-		h = uint64(binary.LittleEndian.Uint32(b[:]))
+		lo = uint64(binary.LittleEndian.Uint32(b[:]))
 	} else {
 		b := dst.As16()
-		h = binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])
+		hi, lo = binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
+		key |= 1
 	}
-	set := &c.e[((h^t.gen<<40)*0x9e3779b97f4a7c15)>>(64-cacheBits)]
-	if e := &set[0]; e.gen == t.gen && e.addr == dst {
+	set := &c.e[((hi^lo^key<<40)*0x9e3779b97f4a7c15)>>(64-cacheBits)]
+	if e := &set[0]; e.key == key && e.lo == lo && e.hi == hi {
 		c.hits++
 		return e.n, e.n != nil
 	}
-	if e := &set[1]; e.gen == t.gen && e.addr == dst {
+	if e := &set[1]; e.key == key && e.lo == lo && e.hi == hi {
 		c.hits++
 		return e.n, e.n != nil
 	}
@@ -103,7 +109,7 @@ func (c *Cache) lookup(t *table, dst netip.Addr) (*node, bool) {
 		n = nil
 	}
 	set[1] = set[0]
-	set[0] = cacheEntry{gen: t.gen, addr: dst, n: n}
+	set[0] = cacheEntry{key: key, hi: hi, lo: lo, n: n}
 	return n, ok
 }
 
