@@ -11,9 +11,10 @@
 // final place, and the first fragment's link and IP headers go right in
 // front of the payload:
 //
-//	RecvBuf: [ .... reserve (150) ....][ payload, at 150 + fragment offset ... ]
-//	                    └ L2 + IP headers of the offset-0 fragment, ending at 150
-//	                      (IPv6: the unfragmentable part, without the fragment header)
+//	RecvBuf: [ .... reserve (158) ....][ payload, at 158 + fragment offset ... ]
+//	                    └ L2 + IP headers of the offset-0 fragment, ending at 158
+//	                      (IPv6: the unfragmentable part, without the fragment header,
+//	                      which a timeout's ICMP quote puts back in the 8 bytes before)
 //
 // A bitmap of 8-byte units says what has arrived. As in Linux:
 //

@@ -28,8 +28,12 @@ const (
 )
 
 // reserve is where payload offset 0 sits in a buffer: room for the link
-// header and the kept IP headers in front of it.
-const reserve = maxL2 + maxUnfrag
+// header and the kept IP headers in front of it, and 8 bytes more to put
+// an IPv6 fragment header back for a timeout's ICMP quote (quote6).
+const reserve = maxL2 + maxUnfrag + 8
+
+// A whole datagram fits behind reserve (compile-time check).
+var _ [pkt.MaxFrame - reserve - maxPayload]struct{}
 
 // maxPayload bounds the payload of a datagram: an IPv6 payload length
 // counts its extension headers too, an IPv4 total length its header.
@@ -254,8 +258,9 @@ func (t *Table) add(p *pkt.Packet, f *frag, now int64) (*pkt.Packet, Result) {
 // For each whose first fragment had arrived, timedOut (if not nil) gets
 // that fragment, to answer with ICMP time exceeded: a packet with the
 // latest fragment's metadata whose IP packet is the first fragment's
-// headers and all the data received from offset 0 on (IPv6: without the
-// fragment header, which the table did not keep). It owns the packet.
+// headers (IPv6: its fragment header too, rebuilt: offset 0, more
+// fragments, the datagram's ID) and all the data received from offset 0
+// on, which the ICMP quote cuts to what fits. It owns the packet.
 func (t *Table) Expire(now int64, timedOut func(p *pkt.Packet)) int {
 	n := 0
 	if t.inUse == 0 {
@@ -278,7 +283,12 @@ func (t *Table) Expire(now int64, timedOut func(p *pkt.Packet)) int {
 		if s.total >= 0 && prefix > s.total {
 			prefix = s.total
 		}
-		q := s.finish(prefix)
+		var q *pkt.Packet
+		if s.k.v6 {
+			q = s.quote6(prefix)
+		} else {
+			q = s.finish(prefix)
+		}
 		t.discard(s)
 		timedOut(q)
 	}
@@ -303,6 +313,29 @@ func (s *slot) finish(n int) *pkt.Packet {
 		rip.SetPayloadLen(uint16(s.keep - hdr.IPv6Len + n))
 		rip[s.nhPos] = s.nextHdr
 	}
+	return q
+}
+
+// quote6 takes s's buffer as the IPv6 first fragment as it came, with n
+// bytes of payload: the saved headers, a fragment header in its place
+// again (ip6_expire_frag_queue quotes the fragment as received), the
+// payload length counting it.
+func (s *slot) quote6(n int) *pkt.Packet {
+	rb := s.buf.RecvBuf()
+	start := s.hdrStart - 8 // >= 0: reserve has the room
+	copy(rb[start:], rb[s.hdrStart:reserve])
+	fh := rb[reserve-8 : reserve]
+	fh[0], fh[1] = s.nextHdr, 0
+	binary.BigEndian.PutUint16(fh[2:], 1) // offset 0, M: a first fragment that timed out had more
+	binary.BigEndian.PutUint32(fh[4:], s.k.id)
+	q := s.buf
+	s.buf = nil
+	q.SetFrame(reserve + n)
+	q.Pull(start)
+	q.ResetMeta()
+	q.InPort, q.Table, q.Mark, q.VLAN, q.EtherType = s.inPort, s.table, s.mark4, s.vlan, s.etherType
+	q.L3 = uint16(s.l3)
+	hdr.IPv6(q.Bytes()[s.l3:]).SetPayloadLen(uint16(s.keep + 8 - hdr.IPv6Len + n))
 	return q
 }
 

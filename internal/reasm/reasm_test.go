@@ -372,11 +372,11 @@ func TestExpireHandsOverFirstFragment(t *testing.T) {
 	}
 	for _, q := range got {
 		if q.EtherType == hdr.EtherTypeIPv6 {
-			// IPv6: the first 1000 bytes of the packet, no fragment header.
-			want := append([]byte(nil), f6[:14+48+1000]...)
-			hdr.IPv6(want[14:]).SetPayloadLen(8 + 1000)
+			// IPv6: the first fragment as it came (fragment header
+			// included: ID 9, offset 0, M).
+			want := fragments6(f6, 8, []int{1000}, 9)[0]
 			if !bytes.Equal(q.Bytes(), want) || q.InPort != 4 || q.L3 != 14 {
-				t.Fatalf("IPv6 first fragment handed over differs")
+				t.Fatalf("IPv6 first fragment handed over differs:\n got % x\nwant % x", q.Bytes()[:80], want[:80])
 			}
 		} else if !bytes.Equal(q.Bytes(), frags[0]) || q.InPort != 3 || q.L3 != 14 {
 			t.Fatalf("IPv4 first fragment handed over differs")

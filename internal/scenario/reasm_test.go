@@ -161,11 +161,17 @@ func TestReassemblyTimeout(t *testing.T) {
 		t.Fatalf("IPv4: want time exceeded (reassembly) quoting the first fragment, got %v", p)
 	}
 
-	h1.inject(fragment6(f6, 0x99, 408)[0])
+	first6 := fragment6(f6, 0x99, 408)[0]
+	h1.inject(first6)
 	p = h1.recv()
 	te, ok := p.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
 	if !ok || te.TypeCode != layers.CreateICMPv6TypeCode(layers.ICMPv6TypeTimeExceeded, 1) {
 		t.Fatalf("IPv6: want time exceeded (reassembly), got %v", p)
+	}
+	// The quote (after the 4 unused bytes) is the first fragment as it
+	// came, its fragment header included.
+	if len(te.Payload) < 4 || !bytes.Equal(te.Payload[4:], first6[14:]) {
+		t.Fatalf("IPv6: quote % x,\nwant the first fragment % x", te.Payload[:min(len(te.Payload), 60)], first6[14:14+56])
 	}
 
 	before := h.drops()["reasm_timeout"]
