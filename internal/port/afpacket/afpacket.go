@@ -80,10 +80,6 @@ type Port struct {
 	wakeFd int
 	gate   sys.Gate
 
-	// cpus counts arrivals per CPU (Config.CountCPUs), nil if off. Its
-	// mapping outlives Close: workers may still read it.
-	cpus *sys.CPUCounter
-
 	mu          sync.Mutex // Stats vs Close (control plane only)
 	kernelDrops atomic.Uint64
 }
@@ -93,6 +89,10 @@ type rxQueue struct {
 	fd   int
 	slot *sys.Slot
 	ring []byte
+	// cpus counts this queue's arrivals per CPU (Config.CountCPUs), nil
+	// if off: each queue its own, so that the workers of a fanout group
+	// follow their own senders. Readable after Close.
+	cpus *sys.CPUCounter
 	bs   int // block size
 	nb   int // number of blocks
 	pfd  [2]sys.PollFd
@@ -174,11 +174,6 @@ func Open(ifname string, cfg Config) (*Port, error) {
 	if p.wakeFd, err = sys.Eventfd(); err != nil {
 		return fail("", err)
 	}
-	if cfg.CountCPUs {
-		if p.cpus, err = sys.NewCPUCounter(); err != nil {
-			return fail("", err)
-		}
-	}
 	var fanoutID uint16
 	for i := 0; i < cfg.Queues; i++ {
 		q, err := p.openRx(cfg, i, &fanoutID)
@@ -249,8 +244,11 @@ func (p *Port) openRx(cfg Config, i int, fanoutID *uint16) (*rxQueue, error) {
 			return q, err
 		}
 	}
-	if p.cpus != nil {
-		if err := p.cpus.Attach(fd); err != nil {
+	if cfg.CountCPUs {
+		if q.cpus, err = sys.NewCPUCounter(); err != nil {
+			return q, err
+		}
+		if err := q.cpus.Attach(fd); err != nil {
 			return q, err
 		}
 	}
@@ -313,6 +311,9 @@ func (p *Port) release() {
 			q.ring = nil
 		}
 		sys.Close(q.fd)
+		if q.cpus != nil {
+			_ = q.cpus.Close()
+		}
 	}
 	for _, q := range p.tx {
 		sys.Close(q.fd)
@@ -321,17 +322,14 @@ func (p *Port) release() {
 		sys.Close(p.wakeFd)
 		p.wakeFd = -1
 	}
-	if p.cpus != nil {
-		_ = p.cpus.Close()
-	}
 }
 
 // ArrivalCPUs implements port.ArrivalCounter: nil unless the port counts.
 func (q *rxQueue) ArrivalCPUs() port.CPUCounts {
-	if q.p.cpus == nil {
+	if q.cpus == nil {
 		return nil
 	}
-	return q.p.cpus
+	return q.cpus
 }
 
 // Kind implements port.Port.

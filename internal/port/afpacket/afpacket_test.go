@@ -380,6 +380,12 @@ func testArrivalCPUs(t *testing.T, recv bool) {
 	if a.RxQueues()[0].(port.ArrivalCounter).ArrivalCPUs() != nil {
 		t.Fatal("a port without CountCPUs has counts")
 	}
+	// In a fanout group each queue counts its own arrivals.
+	m := open(t, ns, "pa", Config{Recvmmsg: recv, Queues: 2, CountCPUs: true})
+	c0, c1 := m.RxQueues()[0].(port.ArrivalCounter).ArrivalCPUs(), m.RxQueues()[1].(port.ArrivalCounter).ArrivalCPUs()
+	if c0 == nil || c1 == nil || c0 == c1 {
+		t.Fatal("the queues of a fanout group share their counts")
+	}
 	counts := b.RxQueues()[0].(port.ArrivalCounter).ArrivalCPUs()
 	if counts == nil || counts.NumCPU() < runtime.NumCPU() {
 		t.Fatalf("counts %v", counts)

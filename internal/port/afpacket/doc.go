@@ -41,9 +41,9 @@
 // unmapping rings.
 //
 // Config.CountCPUs attaches an eBPF socket filter to every receive socket
-// that counts frames per receiving CPU (sys.CPUCounter); the queues offer
-// the counts as port.ArrivalCounter, for workers that follow their
-// senders.
+// that counts its frames per receiving CPU (sys.CPUCounter, one per queue);
+// the queues offer the counts as port.ArrivalCounter, for workers that
+// follow their senders.
 //
 // Sockets and interface lookups belong to the network namespace of the
 // thread that calls Open.

@@ -33,7 +33,8 @@ type Config struct {
 	HardwareAddr [6]byte
 	// CountCPUs attaches a filter (TUNSETFILTEREBPF) counting the frames
 	// sent into the TAP on each CPU (sys.CPUCounter), for workers that
-	// follow their senders.
+	// follow their senders. The filter is the device's: with several
+	// queues, every queue sees the device's counts.
 	CountCPUs bool
 }
 
