@@ -87,26 +87,12 @@ func NewCPUCounter() (*CPUCounter, error) {
 		insn(0xb7, 0, 0, 0, -1),                     // r0 = -1: keep the whole frame
 		insn(0x95, 0, 0, 0, 0),                      // exit
 	}
-	license := []byte("GPL\x00")
-	var log [4096]byte
-	// BPF_PROG_LOAD: prog_type u32, insn_cnt u32, insns u64, license u64,
-	// log_level u32, log_size u32, log_buf u64.
-	var pattr [128]byte
-	le.PutUint32(pattr[0:], bpfProgTypeSockFiltr)
-	le.PutUint32(pattr[4:], uint32(len(prog)))
-	le.PutUint64(pattr[8:], uint64(uintptr(unsafe.Pointer(&prog[0]))))
-	le.PutUint64(pattr[16:], uint64(uintptr(unsafe.Pointer(&license[0]))))
-	le.PutUint32(pattr[24:], 1)
-	le.PutUint32(pattr[28:], uint32(len(log)))
-	le.PutUint64(pattr[32:], uint64(uintptr(unsafe.Pointer(&log[0]))))
-	pfd, _, e := unix.Syscall(unix.SYS_BPF, bpfProgLoad, uintptr(unsafe.Pointer(&pattr[0])), uintptr(len(pattr)))
-	runtime.KeepAlive(prog)
-	runtime.KeepAlive(license)
-	if e != 0 {
+	fd2, err := loadSocketFilter(prog)
+	if err != nil {
 		_ = c.Close()
-		return nil, fmt.Errorf("bpf prog load: %w (%s)", wrap("", e), cstring(log[:]))
+		return nil, err
 	}
-	c.progFd = int(pfd)
+	c.progFd = fd2
 	size := (c.ncpu*8 + unix.Getpagesize() - 1) / unix.Getpagesize() * unix.Getpagesize()
 	mem, err := unix.Mmap(c.mapFd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
@@ -137,6 +123,41 @@ func possibleCPUs() int {
 		n = v + 1
 	}
 	return n
+}
+
+// progLoadAttr is the head of union bpf_attr for BPF_PROG_LOAD. The
+// pointers are Go pointers, so that the runtime keeps what they point to
+// where they say while the kernel reads it (a uintptr in a byte array
+// would not be updated if the stack moved).
+type progLoadAttr struct {
+	progType uint32
+	insnCnt  uint32
+	insns    unsafe.Pointer
+	license  unsafe.Pointer
+	logLevel uint32
+	logSize  uint32
+	logBuf   unsafe.Pointer
+	_        [128 - 40]byte // the rest of the union, zero
+}
+
+// loadSocketFilter loads prog as a BPF_PROG_TYPE_SOCKET_FILTER program,
+// without a verifier log; if the kernel refuses it, once more with a log
+// for the error message.
+func loadSocketFilter(prog []bpfInsn) (int, error) {
+	license := []byte("GPL\x00")
+	attr := progLoadAttr{progType: bpfProgTypeSockFiltr, insnCnt: uint32(len(prog)),
+		insns: unsafe.Pointer(&prog[0]), license: unsafe.Pointer(&license[0])}
+	fd, _, e := unix.Syscall(unix.SYS_BPF, bpfProgLoad, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	if e == 0 {
+		return int(fd), nil
+	}
+	log := make([]byte, 64<<10)
+	attr.logLevel, attr.logSize, attr.logBuf = 1, uint32(len(log)), unsafe.Pointer(&log[0])
+	fd, _, e2 := unix.Syscall(unix.SYS_BPF, bpfProgLoad, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	if e2 == 0 { // a load that works only with a log: keep it
+		return int(fd), nil
+	}
+	return -1, fmt.Errorf("bpf prog load: %w (%s)", wrap("", e), cstring(log))
 }
 
 func cstring(b []byte) string {
