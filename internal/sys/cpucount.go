@@ -14,16 +14,17 @@ import (
 )
 
 // CPUCounter counts, per CPU, the frames a packet socket received in the
-// softirq of that CPU: a socket filter (eBPF, attached with SO_ATTACH_BPF)
-// adds one to the CPU's slot of an array map that is mapped into this
-// process, so reading the counts is plain memory loads. The CPU a frame
+// softirq of that CPU (or a TAP was sent on that CPU): a socket filter
+// (eBPF, attached with SO_ATTACH_BPF or TUNSETFILTEREBPF) adds one to the
+// CPU's slot of an array map that is mapped into this process, so reading
+// the counts is plain memory loads. The CPU a frame
 // arrives on is the CPU its sender ran on (veth and TAP deliver in the
 // sender's context), which is what a worker needs to know to run beside
 // its sender.
 //
 //	sender on CPU k ── veth ── packet socket ── filter: count[k]++ ── ring
 //	                                               │ (mmap)
-//	worker ── Counts() ◄────────────────────────────┘
+//	worker ── Count(k) ◄────────────────────────────┘
 //
 // The filter keeps every frame whole (it returns the largest length).
 type CPUCounter struct {
@@ -94,7 +95,7 @@ func NewCPUCounter() (*CPUCounter, error) {
 	}
 	c.progFd = fd2
 	size := (c.ncpu*8 + unix.Getpagesize() - 1) / unix.Getpagesize() * unix.Getpagesize()
-	mem, err := unix.Mmap(c.mapFd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	mem, err := unix.Mmap(c.mapFd, 0, size, unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		_ = c.Close()
 		return nil, wrap("mmap bpf map", err)
@@ -157,16 +158,7 @@ func loadSocketFilter(prog []bpfInsn) (int, error) {
 	if e2 == 0 { // a load that works only with a log: keep it
 		return int(fd), nil
 	}
-	return -1, fmt.Errorf("bpf prog load: %w (%s)", wrap("", e), cstring(log))
-}
-
-func cstring(b []byte) string {
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i])
-		}
-	}
-	return string(b)
+	return -1, fmt.Errorf("bpf prog load: %w (%s)", wrap("", e), unix.ByteSliceToString(log))
 }
 
 // Attach sets the counting filter on the packet socket fd.
@@ -176,14 +168,13 @@ func (c *CPUCounter) Attach(fd int) error {
 
 // AttachTun sets the counting filter on a TAP (TUNSETFILTEREBPF, the
 // device's transmit path, which runs on the sender's CPU).
-func (c *CPUCounter) AttachTun(fd int) error {
-	v := int32(c.progFd)
-	return wrap("TUNSETFILTEREBPF", ioctl(fd, unix.TUNSETFILTEREBPF, unsafe.Pointer(&v)))
-}
+func (c *CPUCounter) AttachTun(fd int) error { return setTunFilter(fd, c.progFd) }
 
 // DetachTunFilter takes a TUNSETFILTEREBPF filter off a TAP.
-func DetachTunFilter(fd int) error {
-	v := int32(-1)
+func DetachTunFilter(fd int) error { return setTunFilter(fd, -1) }
+
+func setTunFilter(fd, prog int) error {
+	v := int32(prog)
 	return wrap("TUNSETFILTEREBPF", ioctl(fd, unix.TUNSETFILTEREBPF, unsafe.Pointer(&v)))
 }
 
@@ -211,14 +202,18 @@ func (c *CPUCounter) Close() error {
 
 // SetThreadCPU binds the calling thread to one CPU, or with cpu -1 lets
 // it run on any CPU the process may use (the goroutine must be locked to
-// its thread: runtime.LockOSThread).
+// its thread: runtime.LockOSThread). A worker calls it from its loop: it
+// allocates only to report an error.
 func SetThreadCPU(cpu int) error {
-	if cpu < 0 {
-		return wrap("sched_setaffinity", unix.SchedSetaffinity(0, &processCPUs))
+	set := processCPUs
+	if cpu >= 0 {
+		set = unix.CPUSet{}
+		set.Set(cpu)
 	}
-	var set unix.CPUSet
-	set.Set(cpu)
-	return wrap("sched_setaffinity cpu "+strconv.Itoa(cpu), unix.SchedSetaffinity(0, &set))
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return wrap("sched_setaffinity cpu "+strconv.Itoa(cpu), err)
+	}
+	return nil
 }
 
 // processCPUs is the process's CPU set at start, before any thread was

@@ -2,6 +2,7 @@ package sys
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -221,4 +222,25 @@ func TestReleaseAtLeast(t *testing.T) {
 	if !KernelAtLeast(2, 6) {
 		t.Error("the running kernel is older than 2.6?")
 	}
+}
+
+// TestSetThreadCPUNoAllocs: a following worker binds and unbinds its
+// thread from its loop, which allocates nothing.
+func TestSetThreadCPUNoAllocs(t *testing.T) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the bound thread ends with the goroutine
+		if n := testing.AllocsPerRun(50, func() {
+			if err := SetThreadCPU(0); err != nil {
+				t.Error(err)
+			}
+			if err := SetThreadCPU(-1); err != nil {
+				t.Error(err)
+			}
+		}); n != 0 {
+			t.Errorf("%v allocations per bind and unbind", n)
+		}
+	}()
+	<-done
 }

@@ -418,29 +418,28 @@ func buildMPLS(c *EncapConfig) (*Encap, error) {
 }
 
 // DecodeLSEs reads a stack given as raw label stack entries (outermost
-// first) the way the kernel's nla_get_labels does: at most MaxLabels
-// entries; from the bottom up, an entry with a TTL or a traffic class, or
-// whose S bit is not set exactly on the last entry, is ErrInvalid (the
-// stack a route pushes gets its TTL and S bits when it is pushed). The
-// labels' values are checked by CheckLabels.
+// first) the way the kernel's nla_get_labels does: from the bottom up, an
+// entry with a TTL or a traffic class, or whose S bit is not set exactly
+// on the last entry, is ErrInvalid (the stack a route pushes gets its TTL
+// and S bits when it is pushed). The labels' number and values are
+// CheckLabels' to check.
 func DecodeLSEs(lse []uint32) ([]uint32, error) {
-	if len(lse) > MaxLabels {
-		return nil, fmt.Errorf("too many labels (%d, at most %d): %w", len(lse), MaxLabels, errs.ErrInvalid)
-	}
 	labels := make([]uint32, len(lse))
+	var word [hdr.MPLSLen]byte
 	for i := len(lse) - 1; i >= 0; i-- {
-		e := lse[i]
-		switch bos := i == len(lse)-1; {
-		case e&0xff != 0:
+		binary.BigEndian.PutUint32(word[:], lse[i])
+		e, last := hdr.MPLS(word[:]), i == len(lse)-1
+		switch {
+		case e.TTL() != 0:
 			return nil, fmt.Errorf("label entry %d: TTL in label must be 0: %w", i, errs.ErrInvalid)
-		case e>>9&7 != 0:
+		case e.TC() != 0:
 			return nil, fmt.Errorf("label entry %d: traffic class in label must be 0: %w", i, errs.ErrInvalid)
-		case e>>8&1 == 1 != bos && bos:
+		case e.BottomOfStack() != last && last:
 			return nil, fmt.Errorf("label entry %d: BOS bit must be set in the last label: %w", i, errs.ErrInvalid)
-		case e>>8&1 == 1 != bos:
+		case e.BottomOfStack() != last:
 			return nil, fmt.Errorf("label entry %d: BOS bit can only be set in the last label: %w", i, errs.ErrInvalid)
 		}
-		labels[i] = e >> 12
+		labels[i] = e.Label()
 	}
 	return labels, nil
 }
