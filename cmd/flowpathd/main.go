@@ -23,6 +23,7 @@ import (
 	"flowpath/internal/port"
 	"flowpath/internal/port/afpacket"
 	"flowpath/internal/port/tap"
+	"flowpath/internal/tunnel"
 )
 
 func main() {
@@ -42,6 +43,8 @@ func run(args []string) int {
 	fs.BoolVar(&followSenders, "follow-senders", false, "bind each AF_PACKET and TAP worker to the CPU its frames arrive on (its sender's), "+
 		"as the kernel forwards in the sender's softirq: a flooding sender then slows down instead of the receiver losing packets; "+
 		"an eBPF socket filter counts arrivals per CPU")
+	encaps := fs.String("lwt-encap", tunnel.AllEncapTypes.String(), "route encapsulation types routes may use, comma-separated "+
+		"(the kernel's lwtunnel modules): a route with another type gets EOPNOTSUPP; \"\" for none")
 	gro := fs.String("gro", "on", "merge consecutive TCP segments of a flow into GSO super-frames before ports that take them: on or off")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -52,6 +55,11 @@ func run(args []string) int {
 	}
 	if *hash != "l3" && *hash != "l4" {
 		fmt.Fprintf(os.Stderr, "flowpathd: --multipath-hash must be l3 or l4, not %q\n", *hash)
+		return 2
+	}
+	encapTypes, err := tunnel.ParseEncapTypes(*encaps)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "flowpathd: --lwt-encap: %v\n", err)
 		return 2
 	}
 	cfg := dataplane.DefaultConfig()
@@ -100,7 +108,8 @@ func run(args []string) int {
 
 	engine := dataplane.New(cfg)
 	go engine.Run(ctx)
-	model, err := control.NewModel(control.Options{Engine: engine, OpenPort: openPort, HashL4: *hash == "l4"})
+	model, err := control.NewModel(control.Options{Engine: engine, OpenPort: openPort, HashL4: *hash == "l4",
+		EncapTypes: encapTypes, NoEncapTypes: encapTypes == 0})
 	if err != nil {
 		logger.Print(err)
 		return 1

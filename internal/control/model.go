@@ -13,6 +13,7 @@ import (
 	"flowpath/internal/fib"
 	"flowpath/internal/hdr"
 	"flowpath/internal/port"
+	"flowpath/internal/tunnel"
 )
 
 // PortOpener opens the medium of a link of a kind that has one (afpacket,
@@ -26,6 +27,13 @@ type Options struct {
 	OpenPort PortOpener
 	// HashL4 selects 5-tuple multipath hashing (fib_multipath_hash_policy 1).
 	HashL4 bool
+	// EncapTypes are the route encapsulation types routes may use, as a
+	// kernel has the lwtunnel types it was built or loaded with; a route
+	// with another gets EOPNOTSUPP. Zero means all (tunnel.AllEncapTypes);
+	// NoEncapTypes none.
+	EncapTypes tunnel.EncapTypes
+	// NoEncapTypes: no route may carry an encapsulation.
+	NoEncapTypes bool
 }
 
 // link is the control plane's record of one device.
@@ -63,13 +71,21 @@ type Model struct {
 	next   uint32
 	mpls   map[uint32]*dataplane.LabelRoute // immutable once published; replaced on change
 	sys    sysctls
+	// encapTypes are the encapsulation types routes may use.
+	encapTypes tunnel.EncapTypes
 }
 
 // NewModel makes a model with a loopback device (lo, index 1, 127.0.0.1/8
 // and ::1/128, up) and publishes it.
 func NewModel(o Options) (*Model, error) {
 	m := &Model{e: o.Engine, open: o.OpenPort, hashL4: o.HashL4, links: map[uint32]*link{}, fib: fib.Empty(), next: 2,
-		sys: defaultSysctls()}
+		sys: defaultSysctls(), encapTypes: o.EncapTypes}
+	switch {
+	case o.NoEncapTypes:
+		m.encapTypes = 0
+	case m.encapTypes == 0:
+		m.encapTypes = tunnel.AllEncapTypes
+	}
 	lo := &link{index: 1, name: "lo", kind: "loopback", mtu: 65536, up: true, loopback: true,
 		addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8"), netip.MustParsePrefix("::1/128")}}
 	txn := m.fib.Begin()

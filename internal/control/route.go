@@ -113,10 +113,10 @@ func (m *Model) isLocalAddr(a netip.Addr) bool {
 // gateway has the route's family, is not local, and is reachable through
 // a directly connected route (on the named device, if one is named)
 // unless onlink says otherwise.
-func (m *Model) resolveNexthop(via, dev string, weight int, onlink bool, family int, table uint32, encap *api.Encap) (fib.Nexthop, error) {
+func (m *Model) resolveNexthop(via, dev string, weight int, onlink bool, family int, table uint32, encap *api.Encap, multipath bool) (fib.Nexthop, error) {
 	var nh fib.Nexthop
 	var err error
-	if nh.Encap, err = toEncap(encap); err != nil {
+	if nh.Encap, err = m.toEncap(encap, multipath); err != nil {
 		return nh, err
 	}
 	if weight < 0 || weight > 256 {
@@ -225,14 +225,14 @@ func (m *Model) toFIBRoute(a *api.Route) (fib.Route, error) {
 				return r, fmt.Errorf("route has both a nexthop and a multipath list: %w", errs.ErrInvalid)
 			}
 			for _, n := range a.Nexthops {
-				nh, err := m.resolveNexthop(n.Via, n.Dev, n.Weight, n.Onlink, family, r.Table, n.Encap)
+				nh, err := m.resolveNexthop(n.Via, n.Dev, n.Weight, n.Onlink, family, r.Table, n.Encap, true)
 				if err != nil {
 					return r, err
 				}
 				r.Nexthops = append(r.Nexthops, nh)
 			}
 		} else {
-			nh, err := m.resolveNexthop(a.Via, a.Dev, 0, a.Onlink, family, r.Table, a.Encap)
+			nh, err := m.resolveNexthop(a.Via, a.Dev, 0, a.Onlink, family, r.Table, a.Encap, false)
 			if err != nil {
 				return r, err
 			}
@@ -317,7 +317,7 @@ func (m *Model) toMatch(a *api.Route) (fib.RouteMatch, error) {
 		}
 		rm.Gateway = gw
 	}
-	if rm.Encap, err = toEncap(a.Encap); err != nil {
+	if rm.Encap, err = m.toEncap(a.Encap, false); err != nil {
 		return rm, err
 	}
 	for _, n := range a.Nexthops {

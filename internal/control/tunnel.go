@@ -337,14 +337,16 @@ func (m *Model) fdbShow(f *api.Filter) (*api.Response, error) {
 	return &api.Response{FDBs: out}, nil
 }
 
-// toEncap builds a route's encapsulation from its API form.
-func toEncap(a *api.Encap) (*tunnel.Encap, error) {
+// toEncap builds a route's encapsulation from its API form, with the
+// encap types this daemon has (Options.EncapTypes); multipath says it is
+// a nexthop of a multipath route, where every type error is EOPNOTSUPP.
+func (m *Model) toEncap(a *api.Encap, multipath bool) (*tunnel.Encap, error) {
 	if a == nil {
 		return nil, nil
 	}
 	c := tunnel.EncapConfig{Type: a.Type, ID: a.ID, Dst: a.Dst, Src: a.Src, TTL: a.TTL, SetTTL: a.SetTTL, TOS: a.TOS, Flags: a.Flags,
 		GeneveOpts: a.GeneveOpts, VXLANOpts: a.VXLANOpts, SetVXLANOpts: a.SetVXLANOpts, Labels: a.Labels, LSEs: a.LSEs}
-	return tunnel.Build(&c)
+	return m.encapTypes.Build(&c, multipath)
 }
 
 // fromEncap is the API form of an encapsulation, for show.

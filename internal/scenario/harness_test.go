@@ -51,6 +51,13 @@ func newHarness(t *testing.T, hashL4 bool) *harness {
 // tweak (shorter neighbour timers, say) before the engine is made.
 func newHarnessWith(t *testing.T, hashL4 bool, tweak func(*dataplane.Config)) *harness {
 	t.Helper()
+	return newHarnessOpts(t, tweak, control.Options{HashL4: hashL4})
+}
+
+// newHarnessOpts is newHarnessWith with the model's options given (the
+// engine and the port opener are the harness's).
+func newHarnessOpts(t *testing.T, tweak func(*dataplane.Config), o control.Options) *harness {
+	t.Helper()
 	cfg := dataplane.DefaultConfig()
 	cfg.RxTimeout = 2 * time.Millisecond
 	cfg.PoolSize = 1024
@@ -81,7 +88,8 @@ func newHarnessWith(t *testing.T, hashL4 bool, tweak func(*dataplane.Config)) *h
 		h.ports[l.IfName] = p
 		return p, nil
 	}
-	m, err := control.NewModel(control.Options{Engine: h.e, OpenPort: open, HashL4: hashL4})
+	o.Engine, o.OpenPort = h.e, open
+	m, err := control.NewModel(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,10 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"flowpath/api"
+	"flowpath/internal/control"
 	"flowpath/internal/hdr"
 	"flowpath/internal/port"
+	"flowpath/internal/tunnel"
 )
 
 // Tunnel metadata (spec §2.4 M4, M5), Geneve devices, route encap mpls
@@ -314,6 +316,55 @@ func TestRouteEncapMPLSRawEntries(t *testing.T) {
 		t.Fatalf("label stack % x, want % x", b[14:22], want)
 	}
 	h2.quiet()
+}
+
+// L5 and L6 through the API: an encap type out of range is EINVAL on a
+// single-path route and EOPNOTSUPP in a multipath nexthop; a type the
+// daemon was started without (flowpathd --lwt-encap ip,ip6, as a kernel
+// that could not load mpls_iptunnel) is EOPNOTSUPP either way. Nothing of
+// a refused route is added.
+func TestRouteEncapTypeErrors(t *testing.T) {
+	ipOnly, err := tunnel.ParseEncapTypes("ip,ip6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessOpts(t, nil, control.Options{EncapTypes: ipOnly})
+	h.addLink("r1", "10.1.0.254/24")
+	h.addLink("r2", "10.2.0.254/24")
+	single := func(e *api.Encap) api.Request {
+		return api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "10.12.0.0/24", Via: "10.2.0.1", Dev: "r2", Encap: e}}
+	}
+	multi := func(e *api.Encap) api.Request {
+		return api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "10.12.0.0/24", Nexthops: []api.Nexthop{
+			{Via: "10.1.0.1", Dev: "r1"}, {Via: "10.2.0.1", Dev: "r2", Encap: e}}}}
+	}
+	mpls := &api.Encap{Type: "mpls", Labels: []uint32{100}}
+	for _, c := range []struct {
+		req  api.Request
+		code string
+	}{
+		{single(&api.Encap{Type: "99"}), "EINVAL"},
+		{single(&api.Encap{Type: "0"}), "EINVAL"},
+		{multi(&api.Encap{Type: "99"}), "EOPNOTSUPP"},
+		{multi(&api.Encap{Type: "0"}), "EOPNOTSUPP"},
+		{single(&api.Encap{Type: "seg6"}), "EOPNOTSUPP"},
+		{single(mpls), "EOPNOTSUPP"},
+		{multi(mpls), "EOPNOTSUPP"},
+	} {
+		resp := h.try(c.req)
+		if resp.Code != c.code {
+			t.Errorf("%+v: %q (%s), want %s", c.req.Route, resp.Error, resp.Code, c.code)
+		}
+	}
+	if resp := h.do(api.Request{Op: api.OpRouteShow, Route: &api.Route{Table: 254}}); len(resp.Routes) != 2 {
+		t.Fatalf("refused routes left something behind: %+v", resp.Routes)
+	}
+	// The types it has still work.
+	h.do(single(&api.Encap{Type: "ip", ID: 10, Dst: "10.100.0.2"}))
+	// And a daemon with every type takes the MPLS route.
+	all := newHarness(t, false)
+	all.addLink("r2", "10.2.0.254/24")
+	all.do(single(mpls))
 }
 
 // GSO through a tunnel: a TCP super-frame forwarded into vx0 leaves as

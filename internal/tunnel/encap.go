@@ -200,14 +200,56 @@ type EncapConfig struct {
 //   - mpls: no labels, more than MaxLabels, a label over 20 bits, label 3
 //     (implicit null), both Labels and LSEs, a raw entry with TTL or TC
 //     set, or the S bit anywhere but on the last entry: ErrInvalid.
-func Build(c *EncapConfig) (*Encap, error) { return build(c, false) }
+func Build(c *EncapConfig) (*Encap, error) { return AllEncapTypes.Build(c, false) }
 
 // BuildMultipath is Build for an encap inside a multipath nexthop, where
 // the kernel reports every type failure, an out-of-range type included, as
 // EOPNOTSUPP (spec §1.4, L5).
-func BuildMultipath(c *EncapConfig) (*Encap, error) { return build(c, true) }
+func BuildMultipath(c *EncapConfig) (*Encap, error) { return AllEncapTypes.Build(c, true) }
 
-func build(c *EncapConfig, multipath bool) (*Encap, error) {
+// EncapTypes is a set of encapsulation types: the ones a flowpathd builds
+// routes with, as the kernel builds only the types whose lwtunnel ops are
+// registered (built in, or a module such as mpls_iptunnel loaded).
+type EncapTypes uint32
+
+// AllEncapTypes are the types flowpath implements.
+const AllEncapTypes = EncapTypes(1<<EncapIP | 1<<EncapIP6 | 1<<EncapMPLS)
+
+// Has reports whether t is in the set.
+func (s EncapTypes) Has(t EncapType) bool { return t < 32 && s&(1<<t) != 0 }
+
+// String lists the set as ParseEncapTypes reads it ("ip,ip6,mpls").
+func (s EncapTypes) String() string {
+	var names []string
+	for t := EncapType(1); t <= EncapMax; t++ {
+		if s.Has(t) {
+			names = append(names, t.String())
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// ParseEncapTypes reads a comma-separated list of iproute2 type names, each
+// one flowpath implements; "" is the empty set.
+func ParseEncapTypes(list string) (EncapTypes, error) {
+	var s EncapTypes
+	if list == "" {
+		return 0, nil
+	}
+	for _, name := range strings.Split(list, ",") {
+		t, ok := ParseEncapType(name)
+		if _, err := strconv.Atoi(name); err == nil || !ok || !AllEncapTypes.Has(t) {
+			return 0, fmt.Errorf("encap type %q: flowpath implements %s: %w", name, AllEncapTypes, errs.ErrInvalid)
+		}
+		s |= 1 << t
+	}
+	return s, nil
+}
+
+// Build checks c and builds its state with the types of s available: a
+// type in range but not in s is EOPNOTSUPP, as for a kernel that could not
+// load the type's module (spec §1.4, L6); multipath as in BuildMultipath.
+func (s EncapTypes) Build(c *EncapConfig, multipath bool) (*Encap, error) {
 	if c == nil {
 		return nil, fmt.Errorf("encap: missing: %w", errs.ErrInvalid)
 	}
@@ -217,6 +259,9 @@ func build(c *EncapConfig, multipath bool) (*Encap, error) {
 			return nil, fmt.Errorf("encap %q: lwt encapsulation type not supported: %w", c.Type, errs.ErrNotSupported)
 		}
 		return nil, fmt.Errorf("encap %q: unknown lwt encapsulation type: %w", c.Type, errs.ErrInvalid)
+	}
+	if !s.Has(t) {
+		return nil, fmt.Errorf("encap %s: lwt encapsulation type not supported: %w", t, errs.ErrNotSupported)
 	}
 	switch t {
 	case EncapIP, EncapIP6:

@@ -142,6 +142,43 @@ func TestBuildTypes(t *testing.T) {
 	}
 }
 
+// L6: a set of types, as flowpathd --lwt-encap reads it; a type outside
+// the set is EOPNOTSUPP, single path or multipath, and range errors keep
+// their codes.
+func TestEncapTypes(t *testing.T) {
+	for list, want := range map[string]EncapTypes{"": 0, "ip": 1 << EncapIP, "ip,ip6": 1<<EncapIP | 1<<EncapIP6,
+		"mpls,ip,ip6": AllEncapTypes, "mpls,mpls": 1 << EncapMPLS} {
+		got, err := ParseEncapTypes(list)
+		if err != nil || got != want {
+			t.Errorf("ParseEncapTypes(%q) = %v, %v; want %v", list, got, err, want)
+		}
+	}
+	for _, bad := range []string{"seg6", "bogus", "2", "ip,", ",ip", "ip ip6", "none"} {
+		if _, err := ParseEncapTypes(bad); errs.Code(err) != "EINVAL" {
+			t.Errorf("ParseEncapTypes(%q): %v, want EINVAL", bad, err)
+		}
+	}
+	if AllEncapTypes.String() != "mpls,ip,ip6" || EncapTypes(0).String() != "" {
+		t.Errorf("String: %q %q", AllEncapTypes.String(), EncapTypes(0).String())
+	}
+	ipOnly := EncapTypes(1<<EncapIP | 1<<EncapIP6)
+	mpls := EncapConfig{Type: "mpls", Labels: []uint32{100}}
+	for _, multipath := range []bool{false, true} {
+		if _, err := ipOnly.Build(&mpls, multipath); errs.Code(err) != "EOPNOTSUPP" {
+			t.Errorf("mpls without the type (multipath %v): %v", multipath, err)
+		}
+		if _, err := ipOnly.Build(&EncapConfig{Type: "ip", ID: 1, Dst: "10.0.0.1"}, multipath); err != nil {
+			t.Errorf("ip with the type (multipath %v): %v", multipath, err)
+		}
+	}
+	if _, err := ipOnly.Build(&EncapConfig{Type: "99"}, false); errs.Code(err) != "EINVAL" {
+		t.Errorf("type 99: %v", err)
+	}
+	if _, err := AllEncapTypes.Build(&mpls, false); err != nil {
+		t.Error(err)
+	}
+}
+
 // L7, L8, L9 and L11: MPLS label rules (MAX_NEW_LABELS 30).
 func TestBuildMPLS(t *testing.T) {
 	e := mustBuild(t, EncapConfig{Type: "mpls", Labels: []uint32{100, 200}, TTL: 10})
