@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"flowpath/api"
 	"flowpath/internal/errs"
@@ -157,14 +158,24 @@ func broadcastOf(p netip.Prefix) netip.Addr {
 }
 
 // kernelRoutes are the routes the kernel derives from a device's addresses
-// while it is up (fib_add_ifaddr, addrconf): a local route per address in
-// table local, an IPv4 broadcast route, and the connected prefix in main.
-// A second address in a prefix already connected adds no second prefix
-// route (the kernel's secondary addresses).
+// (fib_add_ifaddr, addrconf): while it is up, a local route per address in
+// table local, an IPv4 broadcast route, and the connected prefix in main;
+// while it is down, the IPv4 local routes alone. A second address in a
+// prefix already connected adds no second prefix route (the kernel's
+// secondary addresses).
 func kernelRoutes(l *link) []fib.Route {
+	out := addrRoutes(l)
 	if !l.up {
-		return nil
+		// A down link keeps only its IPv4 local routes: the kernel does
+		// not kill host-scope nexthops (fib_sync_down_dev), so its
+		// addresses still answer; the rest goes until it is up again.
+		out = slices.DeleteFunc(out, func(r fib.Route) bool { return r.Type != fib.RouteLocal || r.Prefix.Addr().Is6() })
 	}
+	return out
+}
+
+// addrRoutes are the routes l's addresses make while l is up.
+func addrRoutes(l *link) []fib.Route {
 	var out []fib.Route
 	nh := []fib.Nexthop{{Dev: l.index}}
 	seen := map[netip.Prefix]bool{}

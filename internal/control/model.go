@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -455,14 +456,7 @@ func (m *Model) linkSet(a *api.Link) error {
 	}
 	txn := m.fib.Begin()
 	if l.up != wasUp {
-		txn.SetDeviceUp(l.index, l.up)
-		if l.up && !l.loopback && l.mac != (hdr.MAC{}) {
-			ll := linkLocal(l.mac)
-			if !hasAddr(l.addrs, ll.Addr()) {
-				l.addrs = append(l.addrs, ll)
-			}
-		}
-		if err := m.syncKernelRoutes(txn, l); err != nil {
+		if err := m.setLinkUp(txn, l, l.up); err != nil {
 			return fmt.Errorf("link %s: %w", a.Name, err)
 		}
 	}
@@ -484,6 +478,39 @@ func (m *Model) linkSet(a *api.Link) error {
 	}
 	m.publish()
 	return nil
+}
+
+// setLinkUp applies an administrative state change of l (a clone the
+// caller publishes) to txn, as the kernel's NETDEV_UP / NETDEV_DOWN do:
+//
+//   - down: routes left without a nexthop through a device that is up
+//     go (fib_sync_down_dev, fib6_ifdown), multipath routes keep their
+//     live legs; the IPv6 addresses go too unless
+//     net.ipv6.conf.all.keep_addr_on_down is positive (addrconf_ifdown),
+//     and the link-local one either way; of the address routes only the
+//     IPv4 local ones stay.
+//   - up: the address routes come back and the link gets its link-local
+//     address; the routes that went do not come back.
+func (m *Model) setLinkUp(txn *fib.Txn, l *link, up bool) error {
+	l.up = up
+	txn.SetDeviceUp(l.index, up)
+	if up {
+		if !l.loopback && l.mac != (hdr.MAC{}) {
+			ll := linkLocal(l.mac)
+			if !hasAddr(l.addrs, ll.Addr()) {
+				l.addrs = append(l.addrs, ll)
+			}
+		}
+	} else {
+		txn.FlushDeadRoutes(l.index)
+		// Link-local addresses go even when addresses are kept; the
+		// link makes a new one when it comes up.
+		keep := m.sys.keepAddrOnDown > 0
+		l.addrs = slices.DeleteFunc(slices.Clone(l.addrs), func(p netip.Prefix) bool {
+			return p.Addr().Is6() && (!keep || p.Addr().IsLinkLocalUnicast())
+		})
+	}
+	return m.syncKernelRoutes(txn, l)
 }
 
 // linkDel removes a device: its routes, neighbours and workers go; rules

@@ -2,6 +2,7 @@ package control
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,9 @@ import (
 type sysctls struct {
 	mplsTTLPropagate bool  // net.mpls.ip_ttl_propagate (1)
 	mplsDefaultTTL   uint8 // net.mpls.default_ttl (255)
+	// keepAddrOnDown is net.ipv6.conf.all.keep_addr_on_down (0): > 0
+	// keeps a link's IPv6 addresses when it goes down, else they go.
+	keepAddrOnDown int
 }
 
 func defaultSysctls() sysctls { return sysctls{mplsTTLPropagate: true, mplsDefaultTTL: 255} }
@@ -52,6 +56,15 @@ var sysctlTable = []sysctlEntry{
 				return fmt.Errorf("policy %d (inner headers): flowpath hashes L3 (0) or L4 (1): %w", v, errs.ErrNotSupported)
 			}
 			m.hashL4 = v == 1
+			return nil
+		}},
+	{"net.ipv6.conf.all.keep_addr_on_down",
+		func(m *Model) int { return m.sys.keepAddrOnDown },
+		func(m *Model, v int) error {
+			if err := minmax(v, math.MinInt32, math.MaxInt32); err != nil {
+				return err
+			}
+			m.sys.keepAddrOnDown = v
 			return nil
 		}},
 	{"net.mpls.default_ttl",

@@ -144,15 +144,7 @@ func (m *Model) followParent(txn *fib.Txn, parent *link, changed []*link) ([]*li
 			n.mtu = parent.mtu
 		}
 		if n.up != parent.up {
-			n.up = parent.up
-			txn.SetDeviceUp(n.index, n.up)
-			if n.up && n.mac != (hdr.MAC{}) {
-				ll := linkLocal(n.mac)
-				if !hasAddr(n.addrs, ll.Addr()) {
-					n.addrs = append(n.addrs, ll)
-				}
-			}
-			if err := m.syncKernelRoutes(txn, n); err != nil {
+			if err := m.setLinkUp(txn, n, parent.up); err != nil {
 				return nil, err
 			}
 		}

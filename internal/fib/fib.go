@@ -325,14 +325,24 @@ func (f *FIB) lookupIn(t *table, c *Cache, dst netip.Addr, oif uint32, h int32, 
 		n, ok = t.rt.Lookup(dst)
 	}
 	for ok {
-		if n.hot != nil && oif == 0 && !(f.anyDown && f.isDown(n.hotDev)) {
+		if n.hot != nil && oif == 0 && !(f.anyDown && n.hotType != RouteLocal && f.isDown(n.hotDev)) {
 			*res = Result{Type: n.hotType, Table: t.id, Route: &n.routes[0], Nexthop: n.hot}
 			return true
 		}
 		for i := range n.routes {
 			r := &n.routes[i]
 			switch r.Type {
-			case RouteUnicast, RouteLocal, RouteBroadcast:
+			case RouteLocal:
+				// A local route lives on while its device is down (the
+				// kernel does not kill host-scope nexthops): the address
+				// still answers.
+				k := slices.IndexFunc(r.Nexthops, func(nh Nexthop) bool { return oif == 0 || nh.Dev == oif })
+				if k < 0 {
+					continue
+				}
+				*res = Result{Type: r.Type, Table: t.id, Route: r, Nexthop: &r.Nexthops[k], NHIndex: k}
+				return true
+			case RouteUnicast, RouteBroadcast:
 				k := f.selectNH(r, oif, h)
 				if k < 0 {
 					continue
@@ -433,7 +443,7 @@ func (f *FIB) Routes(table uint32, family int, fn func(*Route) bool) {
 func (f *FIB) emit(n *node, fn func(*Route) bool) bool {
 	for i := range n.routes {
 		r := &n.routes[i]
-		if f.anyDown && slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return f.isDown(nh.Dev) }) {
+		if f.anyDown && r.Type != RouteLocal && slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return f.isDown(nh.Dev) }) {
 			cp := *r
 			cp.Nexthops = slices.Clone(r.Nexthops)
 			for k := range cp.Nexthops {

@@ -129,6 +129,29 @@ func (m *refModel) flushDevice(dev uint32) {
 	delete(m.down, dev)
 }
 
+// flushDeadRoutes drops the routes, local ones aside, that go through dev
+// and through no device that is up.
+func (m *refModel) flushDeadRoutes(dev uint32) {
+	for k, list := range m.routes {
+		var out []Route
+		for _, r := range list {
+			via, live := false, false
+			for _, nh := range r.Nexthops {
+				via = via || nh.Dev == dev
+				live = live || !m.down[nh.Dev]
+			}
+			if r.Type == RouteLocal || !via || live {
+				out = append(out, r)
+			}
+		}
+		if len(out) == 0 {
+			delete(m.routes, k)
+		} else {
+			m.routes[k] = out
+		}
+	}
+}
+
 func (m *refModel) addRule(r Rule) error {
 	if err := normRule(&r); err != nil {
 		return err
@@ -339,6 +362,13 @@ func (m *refModel) lookupTable(table uint32, dst netip.Addr, oif uint32, hash ui
 				return refResult{}
 			case RouteBlackhole, RouteUnreachable, RouteProhibit:
 				return refResult{ok: true, typ: r.Type, table: table, route: r, hasRt: true, nh: -1}
+			}
+			if r.Type == RouteLocal {
+				// Local routes do not die with their device.
+				if nh := slices.IndexFunc(r.Nexthops, func(nh Nexthop) bool { return oif == 0 || nh.Dev == oif }); nh >= 0 {
+					return refResult{ok: true, typ: r.Type, table: table, route: r, hasRt: true, nh: nh}
+				}
+				continue
 			}
 			if nh := m.pick(&r, oif, hash>>1); nh >= 0 {
 				return refResult{ok: true, typ: r.Type, table: table, route: r, hasRt: true, nh: nh}
@@ -723,6 +753,10 @@ func (h *harness) step(c chooser) error {
 			delete(h.ref.down, dev)
 		} else {
 			h.ref.down[dev] = true
+			if c.intn(2) == 0 { // an administrative down, not a carrier loss
+				h.tx.FlushDeadRoutes(dev)
+				h.ref.flushDeadRoutes(dev)
+			}
 		}
 	case op < 18:
 		dev := uint32(1 + c.intn(5))

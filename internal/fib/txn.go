@@ -266,6 +266,43 @@ func (t *Txn) FlushDevice(dev uint32) {
 	if dev == 0 {
 		return
 	}
+	t.editRoutes(func(list []Route) ([]Route, bool) { return flushList(list, dev) })
+	t.SetDeviceUp(dev, true)
+}
+
+// FlushDeadRoutes removes, after SetDeviceUp(dev, false), the routes that
+// have a nexthop through dev and none through a device that is up: the
+// kernel's fib_sync_down_dev and fib_flush (IPv4), fib6_ifdown (IPv6) on an
+// administrative down. A multipath route with a live leg stays, its legs
+// through dev dead until dev comes back. Local routes stay (a host-scope
+// nexthop does not die with its device: the address still answers).
+func (t *Txn) FlushDeadRoutes(dev uint32) {
+	if dev == 0 {
+		return
+	}
+	isDown := func(d uint32) bool {
+		if w := d >> 6; w < uint32(len(t.downR())) {
+			return t.downR()[w]&(1<<(d&63)) != 0
+		}
+		_, ok := t.downHiR()[d]
+		return ok
+	}
+	keep := func(r *Route) bool {
+		if r.Type == RouteLocal || !slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return nh.Dev == dev }) {
+			return true
+		}
+		return slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return !isDown(nh.Dev) })
+	}
+	t.editRoutes(func(list []Route) ([]Route, bool) {
+		out := slices.DeleteFunc(slices.Clone(list), func(r Route) bool { return !keep(&r) })
+		return out, len(out) != len(list)
+	})
+}
+
+// editRoutes replaces, in every table, each prefix's route list by what
+// edit makes of it when edit reports a change (an empty list removes the
+// prefix).
+func (t *Txn) editRoutes(edit func([]Route) ([]Route, bool)) {
 	ids := slices.Collect(maps.Keys(t.base.tables))
 	for id := range t.tables {
 		if t.base.tables[id] == nil {
@@ -282,7 +319,7 @@ func (t *Txn) FlushDevice(dev uint32) {
 		cur := t.table(id)
 		var changes []change
 		for pfx, n := range cur.rt.All() {
-			if out, ok := flushList(n.routes, dev); ok {
+			if out, ok := edit(n.routes); ok {
 				changes = append(changes, change{pfx, len(n.routes), out})
 			}
 		}
@@ -299,7 +336,21 @@ func (t *Txn) FlushDevice(dev uint32) {
 			tt.t.nroutes += len(c.list) - c.old
 		}
 	}
-	t.SetDeviceUp(dev, true)
+}
+
+// downR and downHiR are the device states as this transaction has them.
+func (t *Txn) downR() []uint64 {
+	if t.downDirty {
+		return t.down
+	}
+	return t.base.down
+}
+
+func (t *Txn) downHiR() map[uint32]struct{} {
+	if t.downDirty {
+		return t.downHi
+	}
+	return t.base.downHi
 }
 
 // flushList returns list without what goes through dev, and whether that

@@ -1,0 +1,139 @@
+package scenario
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/gopacket/layers"
+
+	"flowpath/api"
+)
+
+// routeLines renders the routes of every table in a family, one line per
+// route, as "prefix [type] table N via/dev ... flags" with each nexthop's
+// flags: enough to compare with what `ip route show table all` printed.
+func (h *harness) routeLines(fam int) []string {
+	h.t.Helper()
+	var out []string
+	for _, r := range h.do(api.Request{Op: api.OpRouteShow, Filter: &api.Filter{Table: api.TableAll, Family: fam}}).Routes {
+		if strings.HasPrefix(r.Dst, "fe80::") || strings.HasPrefix(r.Dst, "ff00::") || r.Dst == "::1" || r.Dev == "lo" {
+			continue
+		}
+		s := r.Dst
+		if r.Type != "" && r.Type != "unicast" {
+			s = r.Type + " " + s
+		}
+		s += fmt.Sprintf(" table %d", r.Table)
+		if r.Via != "" || r.Dev != "" {
+			s += fmt.Sprintf(" via %s dev %s %s", r.Via, r.Dev, strings.Join(r.Flags, ","))
+		}
+		for _, n := range r.Nexthops {
+			s += strings.TrimRight(fmt.Sprintf(" | via %s dev %s %s", n.Via, n.Dev, strings.Join(n.Flags, ",")), " ")
+		}
+		out = append(out, strings.TrimSpace(s))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// addrList is a link's addresses, link-local ones as "fe80::".
+func (h *harness) addrList(dev string) []string {
+	h.t.Helper()
+	var out []string
+	for _, a := range h.do(api.Request{Op: api.OpAddrShow, Filter: &api.Filter{Dev: dev}}).Addrs {
+		if strings.HasPrefix(a.Prefix, "fe80:") {
+			a.Prefix = "fe80::"
+		}
+		out = append(out, a.Prefix)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func wantLines(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s:\n got  %q\n want %q", what, got, want)
+	}
+}
+
+// An administrative down, as `ip link set dev X down` does on Linux 6.18
+// (checked on this machine's kernel with veths): the routes left with no
+// nexthop through a device that is up go, in every table and both
+// families, and do not come back with the link; multipath routes keep the
+// live legs and the dead one returns with the link; the IPv6 addresses go
+// (net.ipv6.conf.all.keep_addr_on_down 0) and only the link-local comes
+// back; of the address routes only the IPv4 local ones stay, and the
+// address still answers through them. With keep_addr_on_down 1 the IPv6
+// addresses stay and their routes return with the link.
+func TestLinkDownLikeKernel(t *testing.T) {
+	h := newHarness(t, false)
+	h.addLink("v1", "10.5.0.1/24", "2001:db8::1/64")
+	h.addLink("v2", "10.6.0.1/24")
+	add := func(r api.Route) { h.do(api.Request{Op: api.OpRouteAdd, Route: &r}) }
+	add(api.Route{Dst: "10.9.0.0/24", Via: "10.5.0.2"})
+	add(api.Route{Dst: "10.7.0.0/24", Via: "10.5.0.2", Table: 100})
+	add(api.Route{Dst: "10.7.1.0/24", Dev: "v1"})
+	add(api.Route{Dst: "2001:db8:9::/64", Via: "2001:db8::2"})
+	add(api.Route{Dst: "10.8.0.0/24", Nexthops: []api.Nexthop{{Via: "10.5.0.2"}, {Via: "10.6.0.2"}}})
+	add(api.Route{Dst: "2001:db8:8::/64", Nexthops: []api.Nexthop{{Via: "2001:db8::2", Dev: "v1"}, {Via: "fe80::2", Dev: "v2"}}})
+	add(api.Route{Dst: "10.7.2.0/24", Type: "blackhole"})
+	down, up := false, true
+	setUp := func(b *bool) { h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "v1", Up: b}}) }
+
+	setUp(&down)
+	wantLines(t, "IPv4 routes with v1 down", h.routeLines(4), []string{
+		"10.6.0.0/24 table 254 via  dev v2",
+		"10.8.0.0/24 table 254 | via 10.5.0.2 dev v1 dead,linkdown | via 10.6.0.2 dev v2",
+		"blackhole 10.7.2.0/24 table 254",
+		"broadcast 10.6.0.255 table 255 via  dev v2",
+		"local 10.5.0.1 table 255 via  dev v1",
+		"local 10.6.0.1 table 255 via  dev v2",
+	})
+	wantLines(t, "IPv6 routes with v1 down", h.routeLines(6), []string{
+		"2001:db8:8::/64 table 254 | via 2001:db8::2 dev v1 dead,linkdown | via fe80::2 dev v2",
+	})
+	wantLines(t, "v1 addresses while down", h.addrList("v1"), []string{"10.5.0.1/24"})
+	// The address of the down link still answers, from the other side.
+	h2 := h.host("v2", [6]byte{2, 0, 0, 0, 6, 2}, "10.6.0.2", "").permanent()
+	h2.send(h2.eth(layers.EthernetTypeIPv4), h2.ip4hdr("10.5.0.1", layers.IPProtocolICMPv4, 64),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 9, Seq: 1})
+	if ic, ok := h2.recv().Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); !ok || ic.TypeCode.Type() != layers.ICMPv4TypeEchoReply {
+		t.Fatalf("10.5.0.1 did not answer while v1 was down: %v", ic)
+	}
+
+	setUp(&up)
+	wantLines(t, "IPv4 routes with v1 up again", h.routeLines(4), []string{
+		"10.5.0.0/24 table 254 via  dev v1",
+		"10.6.0.0/24 table 254 via  dev v2",
+		"10.8.0.0/24 table 254 | via 10.5.0.2 dev v1 | via 10.6.0.2 dev v2",
+		"blackhole 10.7.2.0/24 table 254",
+		"broadcast 10.5.0.255 table 255 via  dev v1",
+		"broadcast 10.6.0.255 table 255 via  dev v2",
+		"local 10.5.0.1 table 255 via  dev v1",
+		"local 10.6.0.1 table 255 via  dev v2",
+	})
+	wantLines(t, "IPv6 routes with v1 up again", h.routeLines(6), []string{
+		"2001:db8:8::/64 table 254 | via 2001:db8::2 dev v1 | via fe80::2 dev v2",
+	})
+	wantLines(t, "v1 addresses after down and up", h.addrList("v1"), []string{"10.5.0.1/24", "fe80::"})
+
+	h.do(api.Request{Op: api.OpSysctlSet, Sysctl: &api.Sysctl{Name: "net.ipv6.conf.all.keep_addr_on_down", Value: "1"}})
+	h.do(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "v1", Prefix: "2001:db8::1/64"}})
+	setUp(&down)
+	wantLines(t, "v1 addresses while down, kept", h.addrList("v1"), []string{"10.5.0.1/24", "2001:db8::1/64"})
+	setUp(&up)
+	wantLines(t, "v1 addresses up again, kept", h.addrList("v1"), []string{"10.5.0.1/24", "2001:db8::1/64", "fe80::"})
+	setUp(&down)
+	wantLines(t, "IPv6 routes with v1 down, addresses kept", h.routeLines(6), []string{
+		"2001:db8:8::/64 table 254 | via 2001:db8::2 dev v1 dead,linkdown | via fe80::2 dev v2",
+	})
+	setUp(&up)
+	wantLines(t, "IPv6 routes with v1 up, addresses kept", h.routeLines(6), []string{
+		"2001:db8:8::/64 table 254 | via 2001:db8::2 dev v1 | via fe80::2 dev v2",
+		"2001:db8::/64 table 254 via  dev v1",
+		"local 2001:db8::1 table 255 via  dev v1",
+	})
+}
