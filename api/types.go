@@ -261,8 +261,14 @@ type Addr struct {
 	Prefix string `json:"local"` // "10.0.0.1/24", "2001:db8::1/64"
 	Family int    `json:"family,omitempty"`
 	Scope  string `json:"scope,omitempty"` // "global", "link", "host"
-	// Broadcast (IPv4, show only).
+	// Broadcast is the IPv4 broadcast address given with the address
+	// (show: empty if none was). On add: an address, "+" (the prefix's
+	// all-ones host part) or "-" (its all-zeros one), as iproute2's brd.
 	Broadcast string `json:"broadcast,omitempty"`
+	// Flags: on add "nodad", "noprefixroute" (no connected route); show
+	// adds "secondary" for an IPv4 address in the subnet of an earlier one
+	// with the same prefix length.
+	Flags []string `json:"flags,omitempty"`
 }
 
 // Nexthop is one path of a route.

@@ -11,6 +11,7 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"flowpath/api"
@@ -450,9 +451,27 @@ func ParseAddr(argv []string, family int) (*api.Addr, error) {
 				return nil, err
 			}
 			ad.Scope = s
-		case a == "peer" || a == "remote" || matches(a, "broadcast") || a == "brd" ||
+		case matches(a, "broadcast") || a == "brd":
+			var b string
+			if err := p.nextTo(&b); err != nil {
+				return nil, err
+			}
+			if ad.Broadcast != "" {
+				return nil, duparg("broadcast", b)
+			}
+			ad.Broadcast = b
+			if b != "+" && b != "-" {
+				if ba, err := netip.ParseAddr(b); err != nil || !ba.Is4() {
+					return nil, errf(1, `Error: an inet address is expected rather than "%s".`, b)
+				}
+			}
+		case a == "nodad" || a == "noprefixroute":
+			if !slices.Contains(ad.Flags, a) {
+				ad.Flags = append(ad.Flags, a)
+			}
+		case a == "peer" || a == "remote" ||
 			matches(a, "anycast") || a == "label" || a == "valid_lft" || a == "preferred_lft" ||
-			a == "home" || a == "nodad" || a == "noprefixroute" || a == "mngtmpaddr" ||
+			a == "home" || a == "mngtmpaddr" ||
 			a == "autojoin" || a == "metric" || a == "proto":
 			return nil, notSupported(a)
 		case a == "help":

@@ -246,6 +246,9 @@ func TestPrintersMatchIproute2(t *testing.T) {
 		"addr add 10.1.0.1/24 dev d0",
 		"addr add 10.2.0.1/24 brd 10.2.0.255 dev d1",
 		"addr add 10.2.0.9/32 dev d1",
+		"addr add 10.1.0.17/24 dev d0 noprefixroute",
+		"addr add 10.1.0.18/24 brd + dev d0",
+		"addr add 10.3.0.1/16 brd - dev d0",
 		"-6 addr add 2001:db8::1/64 dev d0 nodad",
 		"route add default via 10.1.0.2 dev d0 metric 100",
 		"route add 10.9.0.0/16 via 10.1.0.2",
@@ -380,14 +383,26 @@ func TestPrintersMatchIproute2(t *testing.T) {
 			PrefixLen int    `json:"prefixlen"`
 			Broadcast string `json:"broadcast"`
 			Scope     string `json:"scope"`
+			Secondary bool   `json:"secondary"`
+			NoDAD     bool   `json:"nodad"`
+			NoPrefix  bool   `json:"noprefixroute"`
 		} `json:"addr_info"`
 	}
 	n.ipJSON("-4 addr show", &ipAddrs)
 	var addrs []api.Addr
 	for _, l := range ipAddrs {
 		for _, a := range l.Addrs {
-			addrs = append(addrs, api.Addr{Dev: l.Name, Prefix: fmt.Sprintf("%s/%d", a.Local, a.PrefixLen), Family: 4,
-				Scope: a.Scope, Broadcast: a.Broadcast})
+			ad := api.Addr{Dev: l.Name, Prefix: fmt.Sprintf("%s/%d", a.Local, a.PrefixLen), Family: 4,
+				Scope: a.Scope, Broadcast: a.Broadcast}
+			for _, f := range []struct {
+				on   bool
+				name string
+			}{{a.Secondary, "secondary"}, {a.NoDAD, "nodad"}, {a.NoPrefix, "noprefixroute"}} {
+				if f.on {
+					ad.Flags = append(ad.Flags, f.name)
+				}
+			}
+			addrs = append(addrs, ad)
 		}
 	}
 	compareText(t, "ip -4 addr", normal(n.ip("-4 addr show")), FormatAddrs(links, addrs, &api.Filter{Family: 4}))

@@ -448,14 +448,22 @@ func formatAddr(a *api.Addr) string {
 	if scope == "" {
 		scope = "global"
 	}
+	// Flags follow the scope in iproute2's order (secondary, nodad,
+	// noprefixroute); an IPv4 address ends with its label, the device.
+	flags := ""
+	for _, f := range []string{"secondary", "nodad", "noprefixroute"} {
+		if slices.Contains(a.Flags, f) {
+			flags += f + " "
+		}
+	}
 	if fam == 6 {
-		b.WriteString("    inet6 " + a.Prefix + " scope " + scope + " \n")
+		b.WriteString("    inet6 " + a.Prefix + " scope " + scope + " " + flags + "\n")
 	} else {
 		b.WriteString("    inet " + a.Prefix + " ")
 		if a.Broadcast != "" {
 			b.WriteString("brd " + a.Broadcast + " ")
 		}
-		b.WriteString("scope " + scope + " " + a.Dev + "\n")
+		b.WriteString("scope " + scope + " " + flags + a.Dev + "\n")
 	}
 	b.WriteString("       valid_lft forever preferred_lft forever\n")
 	return b.String()

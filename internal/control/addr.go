@@ -24,6 +24,49 @@ func parseIfPrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
+// addrAttrs are what an address was added with beyond its prefix.
+type addrAttrs struct {
+	brd           netip.Addr // IPv4 broadcast given with brd (invalid: none)
+	nodad         bool
+	noPrefixRoute bool // IFA_F_NOPREFIXROUTE: no connected route
+}
+
+// parseAddrAttrs reads an add request's broadcast and flags for p.
+func parseAddrAttrs(a *api.Addr, p netip.Prefix) (addrAttrs, error) {
+	var at addrAttrs
+	switch b := a.Broadcast; {
+	case b == "":
+	case !p.Addr().Is4():
+		return at, fmt.Errorf("broadcast %s: broadcast can be set only for IPv4 addresses: %w", b, errs.ErrInvalid)
+	case b == "+" || b == "-":
+		// iproute2 computes them for prefixes that have a host part to
+		// spare, and sends nothing for /31 and /32.
+		if p.Bits() < 31 {
+			at.brd = p.Masked().Addr()
+			if b == "+" {
+				at.brd = broadcastOf(p)
+			}
+		}
+	default:
+		ba, err := netip.ParseAddr(b)
+		if err != nil || !ba.Is4() {
+			return at, fmt.Errorf("broadcast %q: %w", b, errs.ErrInvalid)
+		}
+		at.brd = ba
+	}
+	for _, f := range a.Flags {
+		switch f {
+		case "nodad":
+			at.nodad = true
+		case "noprefixroute":
+			at.noPrefixRoute = true
+		default:
+			return at, fmt.Errorf("address flag %q: %w", f, errs.ErrInvalid)
+		}
+	}
+	return at, nil
+}
+
 func (m *Model) addrAdd(a *api.Addr) error {
 	p, err := parseIfPrefix(a.Prefix)
 	if err != nil {
@@ -39,8 +82,18 @@ func (m *Model) addrAdd(a *api.Addr) error {
 	if p.Addr().IsMulticast() || p.Addr().IsUnspecified() {
 		return fmt.Errorf("address %s: %w", p, errs.ErrInvalid)
 	}
+	at, err := parseAddrAttrs(a, p)
+	if err != nil {
+		return err
+	}
 	l := cur.clone()
 	l.addrs = append(l.addrs, p)
+	if at != (addrAttrs{}) {
+		if l.attrs == nil {
+			l.attrs = map[netip.Addr]addrAttrs{}
+		}
+		l.attrs[p.Addr()] = at
+	}
 	txn := m.fib.Begin()
 	if err := m.syncKernelRoutes(txn, l); err != nil {
 		return fmt.Errorf("address %s: %w", p, err)
@@ -49,6 +102,32 @@ func (m *Model) addrAdd(a *api.Addr) error {
 	m.fib = txn.Commit()
 	m.publish()
 	return nil
+}
+
+// secondary reports whether l.addrs[i] is an IPv4 secondary address: an
+// earlier address has the same prefix length and subnet (inet_insert_ifa).
+func secondary(l *link, i int) bool {
+	p := l.addrs[i]
+	if !p.Addr().Is4() {
+		return false
+	}
+	for _, q := range l.addrs[:i] {
+		if q.Addr().Is4() && q.Bits() == p.Bits() && q.Masked() == p.Masked() {
+			return true
+		}
+	}
+	return false
+}
+
+// primaryFor is the primary address of the subnet of IPv4 address p on l
+// (p itself if p is primary).
+func primaryFor(l *link, p netip.Prefix) netip.Addr {
+	for _, q := range l.addrs {
+		if q.Addr().Is4() && q.Bits() == p.Bits() && q.Masked() == p.Masked() {
+			return q.Addr()
+		}
+	}
+	return p.Addr()
 }
 
 func (m *Model) addrDel(a *api.Addr) error {
@@ -61,27 +140,65 @@ func (m *Model) addrDel(a *api.Addr) error {
 		return err
 	}
 	l := cur.clone()
-	found := false
+	at := -1
 	for i, q := range l.addrs {
 		// Like the kernel, a delete that gives a prefix length must
 		// match it; the address alone (/32 given as bare) matches any.
 		if q.Addr() == p.Addr() && (q.Bits() == p.Bits() || p.Bits() == p.Addr().BitLen()) {
-			l.addrs = append(l.addrs[:i], l.addrs[i+1:]...)
-			found = true
+			at = i
 			break
 		}
 	}
-	if !found {
+	if at < 0 {
 		return fmt.Errorf("address %s on %s: %w", a.Prefix, a.Dev, errs.ErrAddrNotAvail)
 	}
+	gone := []netip.Prefix{l.addrs[at]}
+	if !secondary(l, at) && !m.sys.promoteSecondaries {
+		// Without promote_secondaries the secondaries of a deleted
+		// primary go with it (__inet_del_ifa); with it, the next one
+		// becomes the primary.
+		q := l.addrs[at]
+		for i := at + 1; i < len(l.addrs); i++ {
+			if r := l.addrs[i]; r.Addr().Is4() && r.Bits() == q.Bits() && r.Masked() == q.Masked() {
+				gone = append(gone, r)
+			}
+		}
+	}
 	txn := m.fib.Begin()
-	if err := m.syncKernelRoutes(txn, l); err != nil {
+	if err := m.removeAddrs(txn, l, gone); err != nil {
 		return err
 	}
 	m.links[l.index] = l
 	m.fib = txn.Commit()
 	m.publish()
 	return nil
+}
+
+// removeAddrs takes the addresses gone off l (a clone the caller
+// publishes) and, for each no other link still has, does what the kernel
+// does to routes that name it as their source: IPv4 routes go
+// (fib_sync_down_addr), IPv6 routes forget it (rt6_remove_prefsrc). Then
+// l's own address routes are brought in line.
+func (m *Model) removeAddrs(txn *fib.Txn, l *link, gone []netip.Prefix) error {
+	l.addrs = slices.DeleteFunc(l.addrs, func(p netip.Prefix) bool { return slices.Contains(gone, p) })
+	for _, p := range gone {
+		delete(l.attrs, p.Addr())
+		if m.addrElsewhere(l.index, p.Addr()) {
+			continue
+		}
+		txn.FlushPrefsrc(p.Addr(), p.Addr().Is6())
+	}
+	return m.syncKernelRoutes(txn, l)
+}
+
+// addrElsewhere reports whether a link other than index has address a.
+func (m *Model) addrElsewhere(index uint32, a netip.Addr) bool {
+	for i, o := range m.links {
+		if i != index && hasAddr(o.addrs, a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Model) addrFlush(f *api.Filter) error {
@@ -93,15 +210,14 @@ func (m *Model) addrFlush(f *api.Filter) error {
 		return err
 	}
 	l := cur.clone()
-	var keep []netip.Prefix
+	var gone []netip.Prefix
 	for _, p := range l.addrs {
-		if (f.Family == 4 && !p.Addr().Is4()) || (f.Family == 6 && p.Addr().Is4()) {
-			keep = append(keep, p)
+		if f.Family == 0 || (f.Family == 4) == p.Addr().Is4() {
+			gone = append(gone, p)
 		}
 	}
-	l.addrs = keep
 	txn := m.fib.Begin()
-	if err := m.syncKernelRoutes(txn, l); err != nil {
+	if err := m.removeAddrs(txn, l, gone); err != nil {
 		return err
 	}
 	m.links[l.index] = l
@@ -121,7 +237,10 @@ func (m *Model) addrShow(f *api.Filter) (*api.Response, error) {
 		if f != nil && f.Dev != "" && f.Dev != l.name {
 			continue
 		}
-		for _, p := range l.addrs {
+		// The kernel keeps a link's IPv4 primaries ahead of its
+		// secondaries, each in the order added.
+		var prim, sec []api.Addr
+		for i, p := range l.addrs {
 			fam := 4
 			if !p.Addr().Is4() {
 				fam = 6
@@ -130,11 +249,27 @@ func (m *Model) addrShow(f *api.Filter) (*api.Response, error) {
 				continue
 			}
 			a := api.Addr{Dev: l.name, Prefix: p.String(), Family: fam, Scope: addrScope(p.Addr())}
-			if fam == 4 && p.Bits() < 31 {
-				a.Broadcast = broadcastOf(p).String()
+			at := l.attrs[p.Addr()]
+			if at.brd.IsValid() {
+				a.Broadcast = at.brd.String()
 			}
-			out = append(out, a)
+			isSec := secondary(l, i)
+			if isSec {
+				a.Flags = append(a.Flags, "secondary")
+			}
+			if at.nodad {
+				a.Flags = append(a.Flags, "nodad")
+			}
+			if at.noPrefixRoute {
+				a.Flags = append(a.Flags, "noprefixroute")
+			}
+			if isSec {
+				sec = append(sec, a)
+			} else {
+				prim = append(prim, a)
+			}
 		}
+		out = append(append(out, prim...), sec...)
 	}
 	return &api.Response{Addrs: out}, nil
 }
@@ -174,37 +309,50 @@ func kernelRoutes(l *link) []fib.Route {
 	return out
 }
 
-// addrRoutes are the routes l's addresses make while l is up.
+// addrRoutes are the routes l's addresses make while l is up
+// (fib_add_ifaddr): every IPv4 address a local route and, when given one,
+// a route for its broadcast address, with its primary's address as the
+// source; a primary also its connected prefix (unless noprefixroute) and
+// the prefix's broadcast. An IPv6 address a local route and its prefix.
 func addrRoutes(l *link) []fib.Route {
 	var out []fib.Route
 	nh := []fib.Nexthop{{Dev: l.index}}
 	seen := map[netip.Prefix]bool{}
-	for _, p := range l.addrs {
+	for i, p := range l.addrs {
 		a := p.Addr()
+		at := l.attrs[a]
 		if a.Is4() {
+			prim := primaryFor(l, p)
 			local := netip.PrefixFrom(a, 32)
 			if l.loopback {
 				local = p.Masked()
 			}
 			out = append(out, fib.Route{Table: fib.TableLocal, Prefix: local, Type: fib.RouteLocal,
-				Scope: fib.ScopeHost, Protocol: fib.ProtoKernel, PrefSrc: a, Nexthops: nh})
+				Scope: fib.ScopeHost, Protocol: fib.ProtoKernel, PrefSrc: prim, Nexthops: nh})
 			if l.loopback {
 				continue
+			}
+			if at.brd.IsValid() && at.brd != netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+				out = append(out, fib.Route{Table: fib.TableLocal, Prefix: netip.PrefixFrom(at.brd, 32),
+					Type: fib.RouteBroadcast, Scope: fib.ScopeLink, Protocol: fib.ProtoKernel, PrefSrc: prim, Nexthops: nh})
+			}
+			if secondary(l, i) || p.Bits() == 32 {
+				continue
+			}
+			if !at.noPrefixRoute && !seen[p.Masked()] {
+				seen[p.Masked()] = true
+				out = append(out, fib.Route{Table: fib.TableMain, Prefix: p.Masked(), Type: fib.RouteUnicast,
+					Scope: fib.ScopeLink, Protocol: fib.ProtoKernel, PrefSrc: a, Nexthops: nh})
 			}
 			if p.Bits() < 31 {
 				out = append(out, fib.Route{Table: fib.TableLocal, Prefix: netip.PrefixFrom(broadcastOf(p), 32),
 					Type: fib.RouteBroadcast, Scope: fib.ScopeLink, Protocol: fib.ProtoKernel, PrefSrc: a, Nexthops: nh})
 			}
-			if p.Bits() < 32 && !seen[p.Masked()] {
-				seen[p.Masked()] = true
-				out = append(out, fib.Route{Table: fib.TableMain, Prefix: p.Masked(), Type: fib.RouteUnicast,
-					Scope: fib.ScopeLink, Protocol: fib.ProtoKernel, PrefSrc: a, Nexthops: nh})
-			}
 			continue
 		}
 		out = append(out, fib.Route{Table: fib.TableLocal, Prefix: netip.PrefixFrom(a, 128), Type: fib.RouteLocal,
 			Scope: fib.ScopeUniverse, Protocol: fib.ProtoKernel, Nexthops: nh})
-		if p.Bits() < 128 && !seen[p.Masked()] {
+		if p.Bits() < 128 && !at.noPrefixRoute && !seen[p.Masked()] {
 			seen[p.Masked()] = true
 			out = append(out, fib.Route{Table: fib.TableMain, Prefix: p.Masked(), Type: fib.RouteUnicast,
 				Scope: fib.ScopeUniverse, Protocol: fib.ProtoKernel, Metric: 256, Nexthops: nh})

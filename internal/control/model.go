@@ -3,8 +3,8 @@ package control
 import (
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"net/netip"
-	"slices"
 	"sort"
 	"strings"
 
@@ -50,14 +50,17 @@ type link struct {
 	loopback bool
 	port     port.Port
 	addrs    []netip.Prefix // in the order added
-	kroutes  []fib.Route    // routes this link's addresses put in the FIB
-	tun      *tunnelLink    // vxlan and geneve links
-	vlan     *vlanLink      // vlan links
+	// attrs are what an address was added with beyond its prefix.
+	attrs   map[netip.Addr]addrAttrs
+	kroutes []fib.Route // routes this link's addresses put in the FIB
+	tun     *tunnelLink // vxlan and geneve links
+	vlan    *vlanLink   // vlan links
 }
 
 func (l *link) clone() *link {
 	c := *l
 	c.addrs = append([]netip.Prefix(nil), l.addrs...)
+	c.attrs = maps.Clone(l.attrs)
 	c.kroutes = append([]fib.Route(nil), l.kroutes...)
 	return &c
 }
@@ -506,9 +509,13 @@ func (m *Model) setLinkUp(txn *fib.Txn, l *link, up bool) error {
 		// Link-local addresses go even when addresses are kept; the
 		// link makes a new one when it comes up.
 		keep := m.sys.keepAddrOnDown > 0
-		l.addrs = slices.DeleteFunc(slices.Clone(l.addrs), func(p netip.Prefix) bool {
-			return p.Addr().Is6() && (!keep || p.Addr().IsLinkLocalUnicast())
-		})
+		var gone []netip.Prefix
+		for _, p := range l.addrs {
+			if p.Addr().Is6() && (!keep || p.Addr().IsLinkLocalUnicast()) {
+				gone = append(gone, p)
+			}
+		}
+		return m.removeAddrs(txn, l, gone)
 	}
 	return m.syncKernelRoutes(txn, l)
 }

@@ -19,6 +19,10 @@ type sysctls struct {
 	// keepAddrOnDown is net.ipv6.conf.all.keep_addr_on_down (0): > 0
 	// keeps a link's IPv6 addresses when it goes down, else they go.
 	keepAddrOnDown int
+	// promoteSecondaries is net.ipv4.conf.all.promote_secondaries (0):
+	// deleting a primary IPv4 address makes its first secondary the
+	// primary instead of deleting the secondaries too.
+	promoteSecondaries bool
 }
 
 func defaultSysctls() sysctls { return sysctls{mplsTTLPropagate: true, mplsDefaultTTL: 255} }
@@ -56,6 +60,15 @@ var sysctlTable = []sysctlEntry{
 				return fmt.Errorf("policy %d (inner headers): flowpath hashes L3 (0) or L4 (1): %w", v, errs.ErrNotSupported)
 			}
 			m.hashL4 = v == 1
+			return nil
+		}},
+	{"net.ipv4.conf.all.promote_secondaries",
+		func(m *Model) int { return boolInt(m.sys.promoteSecondaries) },
+		func(m *Model, v int) error {
+			if err := minmax(v, 0, 1); err != nil {
+				return err
+			}
+			m.sys.promoteSecondaries = v == 1
 			return nil
 		}},
 	{"net.ipv6.conf.all.keep_addr_on_down",

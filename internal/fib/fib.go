@@ -1,6 +1,7 @@
 package fib
 
 import (
+	"iter"
 	"net/netip"
 	"slices"
 
@@ -423,21 +424,39 @@ func (f *FIB) Routes(table uint32, family int, fn func(*Route) bool) {
 		if t == nil {
 			continue
 		}
-		if family != 6 {
-			for _, n := range t.rt.AllSorted4() {
-				if !f.emit(n, fn) {
-					return
-				}
-			}
+		if family != 6 && !f.emitSorted(t.rt.AllSorted4(), fn) {
+			return
 		}
-		if family != 4 {
-			for _, n := range t.rt.AllSorted6() {
-				if !f.emit(n, fn) {
-					return
-				}
-			}
+		if family != 4 && !f.emitSorted(t.rt.AllSorted6(), fn) {
+			return
 		}
 	}
+}
+
+// emitSorted emits the nodes of a table in the kernel's dump order:
+// by address, and of prefixes on one address the longest first (a trie
+// leaf lists its aliases that way). all yields them by address, then
+// shortest first, so each run of one address is emitted backwards.
+func (f *FIB) emitSorted(all iter.Seq2[netip.Prefix, *node], fn func(*Route) bool) bool {
+	var run []*node
+	var at netip.Addr
+	flush := func() bool {
+		for i := len(run) - 1; i >= 0; i-- {
+			if !f.emit(run[i], fn) {
+				return false
+			}
+		}
+		run = run[:0]
+		return true
+	}
+	for pfx, n := range all {
+		if pfx.Addr() != at && !flush() {
+			return false
+		}
+		at = pfx.Addr()
+		run = append(run, n)
+	}
+	return flush()
 }
 
 func (f *FIB) emit(n *node, fn func(*Route) bool) bool {

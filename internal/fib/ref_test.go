@@ -152,6 +152,29 @@ func (m *refModel) flushDeadRoutes(dev uint32) {
 	}
 }
 
+// flushPrefsrc drops (IPv4) or strips (IPv6, clear) the source a of
+// every route that has it.
+func (m *refModel) flushPrefsrc(a netip.Addr, clear bool) {
+	for k, list := range m.routes {
+		var out []Route
+		for _, r := range list {
+			switch {
+			case r.PrefSrc != a:
+			case clear:
+				r.PrefSrc = netip.Addr{}
+			default:
+				continue
+			}
+			out = append(out, r)
+		}
+		if len(out) == 0 {
+			delete(m.routes, k)
+		} else {
+			m.routes[k] = out
+		}
+	}
+}
+
 func (m *refModel) addRule(r Rule) error {
 	if err := normRule(&r); err != nil {
 		return err
@@ -478,6 +501,14 @@ func randGateway(c chooser, v4 bool) netip.Addr {
 	return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xff, 15: byte(1 + c.intn(3))})
 }
 
+// randPrefsrc is one of two source addresses of a family.
+func randPrefsrc(c chooser, v4 bool) netip.Addr {
+	if v4 {
+		return netip.AddrFrom4([4]byte{10, 0, 0, byte(1 + c.intn(2))})
+	}
+	return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(1 + c.intn(2))})
+}
+
 func randRoute(c chooser, v4 bool) Route {
 	r := Route{
 		Table:  tabs[c.intn(len(tabs))],
@@ -492,6 +523,9 @@ func randRoute(c chooser, v4 bool) Route {
 	}
 	if c.intn(5) == 0 {
 		r.Protocol = ProtoStatic
+	}
+	if r.Type == RouteUnicast && c.intn(4) == 0 {
+		r.PrefSrc = randPrefsrc(c, v4)
 	}
 	if r.Type.hasNexthops() {
 		n := 1
@@ -707,7 +741,9 @@ func (h *harness) refRoutes(v4 bool) []Route {
 		if c := cmp.Compare(a.table, b.table); c != 0 {
 			return c
 		}
-		return a.pfx.Addr().Compare(b.pfx.Addr())*64 + cmp.Compare(a.pfx.Bits(), b.pfx.Bits())
+		// The kernel's dump order: by address, the longest prefix of
+		// an address first.
+		return a.pfx.Addr().Compare(b.pfx.Addr())*256 + cmp.Compare(b.pfx.Bits(), a.pfx.Bits())
 	})
 	for _, k := range keys {
 		if k.pfx.Addr().Is4() == v4 {
@@ -759,6 +795,12 @@ func (h *harness) step(c chooser) error {
 			}
 		}
 	case op < 18:
+		if c.intn(3) == 0 {
+			a := randPrefsrc(c, v4)
+			h.tx.FlushPrefsrc(a, !v4)
+			h.ref.flushPrefsrc(a, !v4)
+			return nil
+		}
 		dev := uint32(1 + c.intn(5))
 		h.tx.FlushDevice(dev)
 		h.ref.flushDevice(dev)

@@ -299,6 +299,28 @@ func (t *Txn) FlushDeadRoutes(dev uint32) {
 	})
 }
 
+// FlushPrefsrc is what the kernel does to routes whose preferred source
+// is an address no device has any more: IPv4 routes go
+// (fib_sync_down_addr, then fib_flush), IPv6 routes keep going without a
+// source (rt6_remove_prefsrc); clear says which.
+func (t *Txn) FlushPrefsrc(a netip.Addr, clear bool) {
+	t.editRoutes(func(list []Route) ([]Route, bool) {
+		if !slices.ContainsFunc(list, func(r Route) bool { return r.PrefSrc == a }) {
+			return list, false
+		}
+		if !clear {
+			return slices.DeleteFunc(slices.Clone(list), func(r Route) bool { return r.PrefSrc == a }), true
+		}
+		out := slices.Clone(list)
+		for i := range out {
+			if out[i].PrefSrc == a {
+				out[i].PrefSrc = netip.Addr{}
+			}
+		}
+		return out, true
+	})
+}
+
 // editRoutes replaces, in every table, each prefix's route list by what
 // edit makes of it when edit reports a change (an empty list removes the
 // prefix).

@@ -1,0 +1,161 @@
+package scenario
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"flowpath/api"
+)
+
+// addrLines renders a link's addresses as `ip addr` prints their fields:
+// "prefix [brd B] [flags]" in the daemon's order.
+func (h *harness) addrLines(dev string) []string {
+	h.t.Helper()
+	var out []string
+	for _, a := range h.do(api.Request{Op: api.OpAddrShow, Filter: &api.Filter{Dev: dev, Family: 4}}).Addrs {
+		s := a.Prefix
+		if a.Broadcast != "" {
+			s += " brd " + a.Broadcast
+		}
+		for _, f := range a.Flags {
+			s += " " + f
+		}
+		out = append(out, s)
+	}
+	for _, a := range h.do(api.Request{Op: api.OpAddrShow, Filter: &api.Filter{Dev: dev, Family: 6}}).Addrs {
+		if a.Scope == "link" {
+			continue
+		}
+		s := a.Prefix
+		for _, f := range a.Flags {
+			s += " " + f
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// IPv4 addresses as the kernel keeps them (each expectation is what Linux
+// 6.18 printed on this machine for the same commands on a veth):
+// primaries and secondaries (same prefix length and subnet as an earlier
+// address), a secondary's routes sourced from its primary and no
+// connected or broadcast route of its own, brd +/-/address with its
+// broadcast route, noprefixroute, nodad; deleting an address drops the
+// IPv4 routes that named it as source and strips it from IPv6 ones;
+// deleting a primary takes its secondaries along unless
+// net.ipv4.conf.all.promote_secondaries is 1.
+func TestAddressesLikeKernel(t *testing.T) {
+	h := newHarness(t, false)
+	h.addLink("v1")
+	h.addLink("v2")
+	addr := func(dev, pfx, brd string, flags ...string) {
+		h.do(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: dev, Prefix: pfx, Broadcast: brd, Flags: flags}})
+	}
+	del := func(dev, pfx string) { h.do(api.Request{Op: api.OpAddrDel, Addr: &api.Addr{Dev: dev, Prefix: pfx}}) }
+	route := func(r api.Route) { h.do(api.Request{Op: api.OpRouteAdd, Route: &r}) }
+
+	addr("v1", "10.5.0.1/24", "")
+	addr("v1", "10.5.0.7/24", "")
+	addr("v1", "10.5.0.9/16", "+")
+	addr("v1", "10.5.0.10/24", "10.5.0.200")
+	route(api.Route{Dst: "10.9.0.0/24", Via: "10.5.0.2", Src: "10.5.0.7"})
+	route(api.Route{Dst: "10.9.1.0/24", Via: "10.5.0.2"})
+	addr("v2", "10.6.0.1/24", "")
+	addr("v2", "10.6.0.5/24", "", "noprefixroute")
+	addr("v2", "2001:db8::1/64", "", "nodad", "noprefixroute")
+	addr("v2", "2001:db8:1::1/64", "")
+	route(api.Route{Dst: "2001:db8:9::/64", Via: "2001:db8:1::2", Src: "2001:db8::1"})
+	wantLines(t, "v1 addresses", h.addrLines("v1"), []string{
+		"10.5.0.1/24", "10.5.0.9/16 brd 10.5.255.255", "10.5.0.7/24 secondary", "10.5.0.10/24 brd 10.5.0.200 secondary"})
+	wantLines(t, "v2 addresses", h.addrLines("v2"), []string{
+		"10.6.0.1/24", "10.6.0.5/24 secondary noprefixroute", "2001:db8::1/64 nodad noprefixroute", "2001:db8:1::1/64"})
+
+	del("v1", "10.5.0.7/24")
+	wantLines(t, "IPv4 routes", h.routeLinesSrc(4), []string{
+		"10.5.0.0/24 table 254 dev v1 src 10.5.0.1",
+		"10.5.0.0/16 table 254 dev v1 src 10.5.0.9",
+		"10.6.0.0/24 table 254 dev v2 src 10.6.0.1",
+		"10.9.1.0/24 table 254 via 10.5.0.2 dev v1",
+		"local 10.5.0.1 table 255 dev v1 src 10.5.0.1",
+		"local 10.5.0.9 table 255 dev v1 src 10.5.0.9",
+		"local 10.5.0.10 table 255 dev v1 src 10.5.0.1",
+		"broadcast 10.5.0.200 table 255 dev v1 src 10.5.0.1",
+		"broadcast 10.5.0.255 table 255 dev v1 src 10.5.0.1",
+		"broadcast 10.5.255.255 table 255 dev v1 src 10.5.0.9",
+		"local 10.6.0.1 table 255 dev v2 src 10.6.0.1",
+		"local 10.6.0.5 table 255 dev v2 src 10.6.0.1",
+		"broadcast 10.6.0.255 table 255 dev v2 src 10.6.0.1",
+	})
+	del("v2", "2001:db8::1/64")
+	wantLines(t, "IPv6 routes", h.routeLinesSrc(6), []string{
+		"2001:db8:1::/64 table 254 dev v2",
+		"2001:db8:9::/64 table 254 via 2001:db8:1::2 dev v2",
+		"local 2001:db8:1::1 table 255 dev v2",
+	})
+
+	// A primary takes its secondaries with it...
+	del("v2", "10.6.0.1/24")
+	wantLines(t, "v2 after deleting its primary", h.addrLines("v2"), []string{"2001:db8:1::1/64"})
+	// ...unless they are promoted.
+	h.do(api.Request{Op: api.OpSysctlSet, Sysctl: &api.Sysctl{Name: "net.ipv4.conf.all.promote_secondaries", Value: "1"}})
+	addr("v2", "10.6.0.1/24", "")
+	addr("v2", "10.6.0.5/24", "")
+	addr("v2", "10.6.0.6/24", "")
+	route(api.Route{Dst: "10.9.2.0/24", Via: "10.6.0.2", Src: "10.6.0.1"})
+	route(api.Route{Dst: "10.9.3.0/24", Via: "10.6.0.2", Src: "10.6.0.5"})
+	del("v2", "10.6.0.1/24")
+	wantLines(t, "v2 after promotion", h.addrLines("v2"), []string{"10.6.0.5/24", "10.6.0.6/24 secondary", "2001:db8:1::1/64"})
+	var v2 []string
+	for _, l := range h.routeLinesSrc(4) {
+		if strings.Contains(l, "v2") {
+			v2 = append(v2, l)
+		}
+	}
+	wantLines(t, "v2 routes after promotion", v2, []string{
+		"10.6.0.0/24 table 254 dev v2 src 10.6.0.5",
+		"10.9.3.0/24 table 254 via 10.6.0.2 dev v2 src 10.6.0.5",
+		"local 10.6.0.5 table 255 dev v2 src 10.6.0.5",
+		"local 10.6.0.6 table 255 dev v2 src 10.6.0.5",
+		"broadcast 10.6.0.255 table 255 dev v2 src 10.6.0.5",
+	})
+
+	// Bad broadcasts are refused and change nothing.
+	before := h.state()
+	for _, c := range []struct{ pfx, brd string }{{"2001:db8:5::1/64", "+"}, {"10.7.0.1/24", "x"}, {"10.7.0.1/24", "2001:db8::ff"}} {
+		if resp := h.try(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "v1", Prefix: c.pfx, Broadcast: c.brd}}); resp.Code != "EINVAL" {
+			t.Errorf("%s brd %s: %q (%s), want EINVAL", c.pfx, c.brd, resp.Error, resp.Code)
+		}
+	}
+	if resp := h.try(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "v1", Prefix: "10.7.0.1/24", Flags: []string{"bogus"}}}); resp.Code != "EINVAL" {
+		t.Errorf("flag bogus: %q (%s)", resp.Error, resp.Code)
+	}
+	if after := h.state(); after != before {
+		t.Fatal("refused address adds changed the state")
+	}
+}
+
+// routeLinesSrc is routeLines with each route's source.
+func (h *harness) routeLinesSrc(fam int) []string {
+	h.t.Helper()
+	var out []string
+	for _, r := range h.do(api.Request{Op: api.OpRouteShow, Filter: &api.Filter{Table: api.TableAll, Family: fam}}).Routes {
+		if strings.HasPrefix(r.Dst, "fe80::") || strings.HasPrefix(r.Dst, "ff00::") || r.Dev == "lo" {
+			continue
+		}
+		s := strings.TrimSuffix(strings.TrimSuffix(r.Dst, "/32"), "/128")
+		if r.Type != "" && r.Type != "unicast" {
+			s = r.Type + " " + s
+		}
+		s += fmt.Sprintf(" table %d", r.Table)
+		if r.Via != "" {
+			s += " via " + r.Via
+		}
+		s += " dev " + r.Dev
+		if r.Src != "" {
+			s += " src " + r.Src
+		}
+		out = append(out, s)
+	}
+	return out
+}
