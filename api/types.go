@@ -21,6 +21,8 @@ const (
 	OpRouteAdd     = "route.add"
 	OpRouteReplace = "route.replace"
 	OpRouteAppend  = "route.append"
+	OpRoutePrepend = "route.prepend" // ip route prepend: create, first among equals
+	OpRouteChange  = "route.change"  // ip route change: replace, never create
 	OpRouteDel     = "route.del"
 	OpRouteShow    = "route.show"
 	OpRouteFlush   = "route.flush"

@@ -180,6 +180,7 @@ var commandWords = map[string][]word{
 		{name: "add", forms: []string{"add"}},
 		{name: "change", forms: []string{"change"}, exact: []string{"chg"}},
 		{name: "replace", forms: []string{"replace"}},
+		{name: "prepend", forms: []string{"prepend"}},
 		{name: "append", forms: []string{"append"}},
 		{name: "delete", forms: []string{"delete"}},
 		{name: "show", forms: []string{"list", "show", "lst"}},

@@ -548,13 +548,14 @@ func ParseAddrFilter(argv []string, family int, flush bool) (*api.Filter, error)
 
 func buildRoute(command string, argv []string, family int) (*api.Request, error) {
 	switch command {
-	case "add", "replace", "append", "delete":
+	case "add", "replace", "append", "prepend", "change", "delete":
 		r, err := ParseRoute(argv, family, command == "delete")
 		if err != nil {
 			return nil, err
 		}
 		op := map[string]string{"add": api.OpRouteAdd, "replace": api.OpRouteReplace,
-			"append": api.OpRouteAppend, "delete": api.OpRouteDel}[command]
+			"append": api.OpRouteAppend, "prepend": api.OpRoutePrepend, "change": api.OpRouteChange,
+			"delete": api.OpRouteDel}[command]
 		return &api.Request{Op: op, Route: r}, nil
 	case "show", "flush":
 		if command == "flush" && len(argv) == 0 {
@@ -586,8 +587,6 @@ func buildRoute(command string, argv []string, family int) (*api.Request, error)
 			return nil, err
 		}
 		return &api.Request{Op: api.OpRouteGet, RouteGet: g}, nil
-	case "change":
-		return nil, errf(255, `Error: "route change" is not supported by flowpath; use "route replace".`)
 	}
 	return nil, unknownCommand("route", command)
 }

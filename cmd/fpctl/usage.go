@@ -40,7 +40,7 @@ SCOPE := [ host | link | global | NUMBER ]
        fpctl route get ADDRESS [ from ADDRESS ] [ iif STRING ] [ oif STRING ]
                                [ mark NUMBER ] [ ipproto PROTOCOL ]
                                [ sport NUMBER ] [ dport NUMBER ]
-       fpctl route { add | del | append | replace } ROUTE
+       fpctl route { add | del | change | append | replace | prepend } ROUTE
 SELECTOR := [ table TABLE_ID ] [ dev STRING ] [ type TYPE ] [ [ exact ] PREFIX ]
 ROUTE := NODE_SPEC [ INFO_SPEC ]
 NODE_SPEC := [ TYPE ] PREFIX [ table TABLE_ID ] [ proto RTPROTO ]

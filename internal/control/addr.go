@@ -323,15 +323,8 @@ func addrRoutes(l *link) []fib.Route {
 		at := l.attrs[a]
 		if a.Is4() {
 			prim := primaryFor(l, p)
-			local := netip.PrefixFrom(a, 32)
-			if l.loopback {
-				local = p.Masked()
-			}
-			out = append(out, fib.Route{Table: fib.TableLocal, Prefix: local, Type: fib.RouteLocal,
+			out = append(out, fib.Route{Table: fib.TableLocal, Prefix: netip.PrefixFrom(a, 32), Type: fib.RouteLocal,
 				Scope: fib.ScopeHost, Protocol: fib.ProtoKernel, PrefSrc: prim, Nexthops: nh})
-			if l.loopback {
-				continue
-			}
 			if at.brd.IsValid() && at.brd != netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 				out = append(out, fib.Route{Table: fib.TableLocal, Prefix: netip.PrefixFrom(at.brd, 32),
 					Type: fib.RouteBroadcast, Scope: fib.ScopeLink, Protocol: fib.ProtoKernel, PrefSrc: prim, Nexthops: nh})
@@ -341,8 +334,14 @@ func addrRoutes(l *link) []fib.Route {
 			}
 			if !at.noPrefixRoute && !seen[p.Masked()] {
 				seen[p.Masked()] = true
-				out = append(out, fib.Route{Table: fib.TableMain, Prefix: p.Masked(), Type: fib.RouteUnicast,
-					Scope: fib.ScopeLink, Protocol: fib.ProtoKernel, PrefSrc: a, Nexthops: nh})
+				// On a loopback the whole prefix is local (127.0.0.0/8).
+				if l.loopback {
+					out = append(out, fib.Route{Table: fib.TableLocal, Prefix: p.Masked(), Type: fib.RouteLocal,
+						Scope: fib.ScopeHost, Protocol: fib.ProtoKernel, PrefSrc: a, Nexthops: nh})
+				} else {
+					out = append(out, fib.Route{Table: fib.TableMain, Prefix: p.Masked(), Type: fib.RouteUnicast,
+						Scope: fib.ScopeLink, Protocol: fib.ProtoKernel, PrefSrc: a, Nexthops: nh})
+				}
 			}
 			if p.Bits() < 31 {
 				out = append(out, fib.Route{Table: fib.TableLocal, Prefix: netip.PrefixFrom(broadcastOf(p), 32),

@@ -184,12 +184,12 @@ func (m *Model) handle(req *api.Request) (*api.Response, error) {
 		return m.addrShow(req.Filter)
 	case api.OpAddrFlush:
 		return nil, m.addrFlush(req.Filter)
-	case api.OpRouteAdd, api.OpRouteReplace, api.OpRouteAppend:
+	case api.OpRouteAdd, api.OpRouteReplace, api.OpRouteAppend, api.OpRoutePrepend, api.OpRouteChange:
 		if err := need(req.Route != nil, "route"); err != nil {
 			return nil, err
 		}
 		flags := map[string]fib.AddFlags{api.OpRouteAdd: fib.FlagsAdd, api.OpRouteReplace: fib.FlagsReplace,
-			api.OpRouteAppend: fib.FlagsAppend}[req.Op]
+			api.OpRouteAppend: fib.FlagsAppend, api.OpRoutePrepend: fib.FlagsPrepend, api.OpRouteChange: fib.FlagsChange}[req.Op]
 		return nil, m.routeAdd(req.Route, flags)
 	case api.OpRouteDel:
 		if err := need(req.Route != nil, "route"); err != nil {
@@ -498,11 +498,17 @@ func (m *Model) setLinkUp(txn *fib.Txn, l *link, up bool) error {
 	l.up = up
 	txn.SetDeviceUp(l.index, up)
 	if up {
-		if !l.loopback && l.mac != (hdr.MAC{}) {
-			ll := linkLocal(l.mac)
-			if !hasAddr(l.addrs, ll.Addr()) {
-				l.addrs = append(l.addrs, ll)
-			}
+		// What addrconf gives a link coming up: ::1 on a loopback, an
+		// EUI-64 link-local address on the others.
+		var auto netip.Prefix
+		switch {
+		case l.loopback:
+			auto = netip.MustParsePrefix("::1/128")
+		case l.mac != (hdr.MAC{}):
+			auto = linkLocal(l.mac)
+		}
+		if auto.IsValid() && !hasAddr(l.addrs, auto.Addr()) {
+			l.addrs = append(l.addrs, auto)
 		}
 	} else {
 		txn.FlushDeadRoutes(l.index)

@@ -85,8 +85,15 @@ func (m *Model) mplsRouteAdd(a *api.Route, flags fib.AddFlags) error {
 		}
 		rt.Nexthops = []dataplane.LabelNexthop{nh}
 	}
-	if _, exists := m.mpls[label]; exists && flags&fib.Excl != 0 {
+	// mpls_route_add: an existing label is replaced only when asked
+	// (replace, change), a missing one created only when allowed (not by
+	// change).
+	_, exists := m.mpls[label]
+	switch {
+	case exists && (flags&fib.Excl != 0 || flags&fib.Replace == 0):
 		return fmt.Errorf("label route %d: %w", label, errs.ErrExists)
+	case !exists && flags&fib.Create == 0:
+		return fmt.Errorf("label route %d: %w", label, errs.ErrNoEntry)
 	}
 	next := make(map[uint32]*dataplane.LabelRoute, len(m.mpls)+1)
 	for k, v := range m.mpls {

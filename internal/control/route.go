@@ -368,12 +368,22 @@ func (m *Model) selectRoutes(f *api.Filter) ([]fib.Route, error) {
 	if table == 0 {
 		table = fib.TableMain
 	}
-	if table == api.TableAll {
-		table = 0
-	}
 	family := filt.Family
 	if family == 0 {
+		// iproute2 asks for IPv4 unless the table is "all" (then both,
+		// or the family of a prefix given).
 		family = 4
+		if table == api.TableAll {
+			family = 0
+			if p, err := parseIfPrefix(filt.Prefix); err == nil && p.Addr().Is6() {
+				family = 6
+			} else if err == nil {
+				family = 4
+			}
+		}
+	}
+	if table == api.TableAll {
+		table = 0
 	}
 	var dev uint32
 	if filt.Dev != "" {

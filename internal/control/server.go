@@ -76,7 +76,7 @@ func DefaultOps() map[string]bool {
 	for _, op := range []string{
 		api.OpLinkAdd, api.OpLinkSet, api.OpLinkDel, api.OpLinkShow,
 		api.OpAddrAdd, api.OpAddrDel, api.OpAddrShow, api.OpAddrFlush,
-		api.OpRouteAdd, api.OpRouteReplace, api.OpRouteAppend, api.OpRouteDel,
+		api.OpRouteAdd, api.OpRouteReplace, api.OpRouteAppend, api.OpRoutePrepend, api.OpRouteChange, api.OpRouteDel,
 		api.OpRouteShow, api.OpRouteFlush, api.OpRouteGet,
 		api.OpRuleAdd, api.OpRuleDel, api.OpRuleShow,
 		api.OpNeighAdd, api.OpNeighReplace, api.OpNeighChange, api.OpNeighDel,

@@ -137,3 +137,68 @@ func TestLinkDownLikeKernel(t *testing.T) {
 		"local 2001:db8::1 table 255 via  dev v1",
 	})
 }
+
+// Route commands next to add and replace, checked against the kernel the
+// same way: prepend creates (another route of the prefix, first in line),
+// change replaces and never creates (ENOENT); an MPLS label route exists
+// once, so append or prepend on it is EEXIST as in mpls_route_add; "table
+// all" without a family shows both; the loopback has the kernel's three
+// IPv4 routes, keeps the local ones while down and gets ::1 back when up.
+func TestRouteOpsLikeKernel(t *testing.T) {
+	h := newHarness(t, false)
+	h.addLink("v1", "10.5.0.1/24")
+	h.addLink("v2", "10.6.0.1/24")
+	op := func(o string, r api.Route) string {
+		resp := h.try(api.Request{Op: o, Route: &r})
+		return resp.Code
+	}
+	for _, c := range []struct {
+		op   string
+		r    api.Route
+		code string
+	}{
+		{api.OpRoutePrepend, api.Route{Dst: "10.8.0.0/24", Dev: "v1"}, ""},
+		{api.OpRoutePrepend, api.Route{Dst: "10.8.0.0/24", Dev: "v2"}, ""},
+		{api.OpRouteChange, api.Route{Dst: "10.7.0.0/24", Dev: "v1"}, "ENOENT"},
+		{api.OpRouteChange, api.Route{Dst: "10.8.0.0/24", Dev: "v2", Metric: 0}, ""},
+		{api.OpRouteAdd, api.Route{Family: api.FamilyMPLS, Dst: "100", Via: "10.6.0.2", Dev: "v2"}, ""},
+		{api.OpRouteAppend, api.Route{Family: api.FamilyMPLS, Dst: "100", Via: "10.6.0.3", Dev: "v2"}, "EEXIST"},
+		{api.OpRoutePrepend, api.Route{Family: api.FamilyMPLS, Dst: "100", Via: "10.6.0.3", Dev: "v2"}, "EEXIST"},
+		{api.OpRouteChange, api.Route{Family: api.FamilyMPLS, Dst: "101", Via: "10.6.0.3", Dev: "v2"}, "ENOENT"},
+		{api.OpRouteChange, api.Route{Family: api.FamilyMPLS, Dst: "100", Via: "10.6.0.4", Dev: "v2"}, ""},
+	} {
+		if got := op(c.op, c.r); got != c.code {
+			t.Errorf("%s %+v: %q, want %q", c.op, c.r, got, c.code)
+		}
+	}
+	// Kernel: "10.8.0.0/24 dev v2 scope link" then "10.8.0.0/24 dev v1 scope link".
+	if got := h.do(api.Request{Op: api.OpRouteShow, Filter: &api.Filter{Prefix: "10.8.0.0/24"}}).Routes; len(got) != 2 ||
+		got[0].Dev != "v2" || got[1].Dev != "v1" {
+		t.Fatalf("prepend order: %+v", got)
+	}
+	if r := h.do(api.Request{Op: api.OpRouteShow, Filter: &api.Filter{Family: api.FamilyMPLS}}).Routes; len(r) != 1 || r[0].Via != "10.6.0.4" {
+		t.Fatalf("label route 100 after change: %+v", r)
+	}
+
+	fams := map[bool]int{}
+	for _, r := range h.do(api.Request{Op: api.OpRouteShow, Filter: &api.Filter{Table: api.TableAll}}).Routes {
+		fams[strings.Contains(r.Dst, ":")]++
+	}
+	if fams[false] == 0 || fams[true] == 0 {
+		t.Fatalf("route show table all: %d IPv4 and %d IPv6 routes, want both", fams[false], fams[true])
+	}
+
+	lo := func() []string {
+		var out []string
+		for _, r := range h.do(api.Request{Op: api.OpRouteShow, Filter: &api.Filter{Table: api.TableAll, Dev: "lo"}}).Routes {
+			out = append(out, r.Type+" "+r.Dst)
+		}
+		return out
+	}
+	wantLines(t, "lo routes", lo(), []string{"local 127.0.0.0/8", "local 127.0.0.1", "broadcast 127.255.255.255", "local ::1"})
+	down, up := false, true
+	h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "lo", Up: &down}})
+	wantLines(t, "lo routes while down", lo(), []string{"local 127.0.0.0/8", "local 127.0.0.1"})
+	h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "lo", Up: &up}})
+	wantLines(t, "lo routes up again", lo(), []string{"local 127.0.0.0/8", "local 127.0.0.1", "broadcast 127.255.255.255", "local ::1"})
+}
