@@ -151,8 +151,17 @@ func (m *Model) resolveNexthop(via, dev string, weight int, onlink bool, family 
 		if gw.IsMulticast() || gw.IsUnspecified() {
 			return nh, fmt.Errorf("nexthop has invalid gateway %s: %w", gw, errs.ErrInvalid)
 		}
+		// One of our own addresses as the gateway: IPv6 refuses it
+		// (ip6_validate_gw), IPv4 only on an onlink nexthop, which must
+		// name a unicast address (fib_check_nh_v4_gw); otherwise the
+		// kernel's lookup of the gateway finds a local route and takes it.
 		if m.isLocalAddr(gw) {
-			return nh, fmt.Errorf("gateway %s is a local address: %w", gw, errs.ErrInvalid)
+			switch {
+			case gw.Is6():
+				return nh, fmt.Errorf("gateway %s: gateway can not be a local address: %w", gw, errs.ErrInvalid)
+			case onlink:
+				return nh, fmt.Errorf("nexthop has invalid gateway %s (a local address): %w", gw, errs.ErrInvalid)
+			}
 		}
 		nh.Gateway = gw
 		if !onlink && !(gw.Is6() && gw.IsLinkLocalUnicast() && l != nil) {

@@ -56,7 +56,10 @@ func TestInvalidCommandsChangeNothing(t *testing.T) {
 		{"gateway on a down link", route(api.Route{Dst: "10.9.0.0/24", Via: "10.3.0.1"}), "ENETUNREACH"},
 		{"device of a down link", route(api.Route{Dst: "10.9.0.0/24", Dev: "r3"}), "ENETDOWN"},
 		{"ipv6 gateway not reachable", route(api.Route{Dst: "fd00:9::/64", Via: "fd00:50::1"}), "ENETUNREACH"},
-		{"gateway is a local address", route(api.Route{Dst: "10.9.0.0/24", Via: "10.1.0.254"}), "EINVAL"},
+		// The kernel takes an IPv4 local gateway unless onlink (checked
+		// on Linux 6.18); IPv6 never.
+		{"onlink gateway is a local address", route(api.Route{Dst: "10.9.0.0/24", Via: "10.1.0.254", Dev: "r1", Onlink: true}), "EINVAL"},
+		{"ipv6 gateway is a local address", route(api.Route{Dst: "fd00:9::/64", Via: "fd00:1::254"}), "EINVAL"},
 		{"gateway of the other family", route(api.Route{Dst: "10.9.0.0/24", Via: "fd00:2::1"}), "EINVAL"},
 		{"non-existent device", route(api.Route{Dst: "10.9.0.0/24", Dev: "nosuch"}), "ENODEV"},
 		{"non-existent device with gateway", route(api.Route{Dst: "10.9.0.0/24", Via: "10.2.0.1", Dev: "nosuch"}), "ENODEV"},

@@ -142,7 +142,8 @@ func TestLinkDownLikeKernel(t *testing.T) {
 // same way: prepend creates (another route of the prefix, first in line),
 // change replaces and never creates (ENOENT); an MPLS label route exists
 // once, so append or prepend on it is EEXIST as in mpls_route_add; "table
-// all" without a family shows both; the loopback has the kernel's three
+// all" without a family shows both; an IPv4 gateway may be a local
+// address (not onlink); the loopback has the kernel's three
 // IPv4 routes, keeps the local ones while down and gets ::1 back when up.
 func TestRouteOpsLikeKernel(t *testing.T) {
 	h := newHarness(t, false)
@@ -166,6 +167,10 @@ func TestRouteOpsLikeKernel(t *testing.T) {
 		{api.OpRoutePrepend, api.Route{Family: api.FamilyMPLS, Dst: "100", Via: "10.6.0.3", Dev: "v2"}, "EEXIST"},
 		{api.OpRouteChange, api.Route{Family: api.FamilyMPLS, Dst: "101", Via: "10.6.0.3", Dev: "v2"}, "ENOENT"},
 		{api.OpRouteChange, api.Route{Family: api.FamilyMPLS, Dst: "100", Via: "10.6.0.4", Dev: "v2"}, ""},
+		// A gateway that is one of our addresses: IPv4 takes it unless
+		// onlink.
+		{api.OpRouteAdd, api.Route{Dst: "10.10.0.0/24", Via: "10.5.0.1"}, ""},
+		{api.OpRouteAdd, api.Route{Dst: "10.11.0.0/24", Via: "10.5.0.1", Dev: "v1", Onlink: true}, "EINVAL"},
 	} {
 		if got := op(c.op, c.r); got != c.code {
 			t.Errorf("%s %+v: %q, want %q", c.op, c.r, got, c.code)
