@@ -451,7 +451,7 @@ func devicesOf(req *api.Request) []string {
 		add(req.FDB.Via)
 	case api.OpAddrAdd, api.OpAddrDel:
 		add(req.Addr.Dev)
-	case api.OpRouteAdd, api.OpRouteReplace, api.OpRouteAppend, api.OpRouteDel:
+	case api.OpRouteAdd, api.OpRouteReplace, api.OpRouteAppend, api.OpRoutePrepend, api.OpRouteChange, api.OpRouteDel:
 		add(req.Route.Dev)
 		for _, nh := range req.Route.Nexthops {
 			add(nh.Dev)
@@ -465,6 +465,14 @@ func devicesOf(req *api.Request) []string {
 		add(req.Filter.Dev)
 	}
 	return devs
+}
+
+// rejectErrors are what a route lookup ending in a reject route returns
+// (the kernel's fib_props errors, as strerror words them).
+var rejectErrors = map[string]string{
+	"blackhole":   "Invalid argument",  // EINVAL
+	"unreachable": "No route to host",  // EHOSTUNREACH
+	"prohibit":    "Permission denied", // EACCES
 }
 
 // checkDevices prints iproute2's "Cannot find device" (exit 1) for a
@@ -550,9 +558,18 @@ func (a *app) print(c *api.Client, req *api.Request, resp *api.Response, showNoa
 			return errf(1, "fpctl: the daemon answered route get without a route")
 		}
 		if o.json {
-			return writeJSON(w, []*api.RouteGetResult{resp.RouteGet}, o.pretty)
+			if err := writeJSON(w, []*api.RouteGetResult{resp.RouteGet}, o.pretty); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprint(w, FormatRouteGet(req.RouteGet, resp.RouteGet))
 		}
-		fmt.Fprint(w, FormatRouteGet(req.RouteGet, resp.RouteGet))
+		// The kernel answers a lookup that ends in a reject route with
+		// the route's error (ip route get exits 2); the explanation above
+		// says which route it was.
+		if msg, ok := rejectErrors[resp.RouteGet.Type]; ok {
+			return errf(2, "RTNETLINK answers: %s", msg)
+		}
 	case api.OpRuleShow:
 		if o.json {
 			return writeJSON(w, nonNil(resp.Rules), o.pretty)

@@ -151,4 +151,21 @@ func TestAgainstRealDaemon(t *testing.T) {
 	if out = must("rule", "show"); !strings.Contains(out, "tun_id 10 lookup 100") {
 		t.Errorf("rule show:\n%s", out)
 	}
+	// A lookup ending in a reject route fails as ip route get does
+	// (exit 2, the route's error), after saying which route it was.
+	for _, c := range []struct{ typ, msg string }{
+		{"unreachable", "No route to host"}, {"prohibit", "Permission denied"}, {"blackhole", "Invalid argument"},
+	} {
+		must("route", "add", c.typ, "10.77.0.0/24")
+		out, errs, st := fp("route", "get", "10.77.0.1")
+		if st != 2 || errs != "RTNETLINK answers: "+c.msg+"\n" || !strings.HasPrefix(out, c.typ+" 10.77.0.1 ") {
+			t.Errorf("route get via %s: status %d, stdout %q, stderr %q", c.typ, st, out, errs)
+		}
+		must("route", "del", c.typ, "10.77.0.0/24")
+	}
+	// Prepend and change reach the daemon; a device they name must exist.
+	must("route", "prepend", "10.78.0.0/24", "dev", "u1")
+	must("route", "change", "10.78.0.0/24", "dev", "u1", "mtu", "1400")
+	fails(2, "No such file or directory", "route", "change", "10.79.0.0/24", "dev", "u1")
+	fails(1, `Cannot find device "nosuch"`, "route", "prepend", "10.79.0.0/24", "dev", "nosuch")
 }
