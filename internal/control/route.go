@@ -164,7 +164,12 @@ func (m *Model) resolveNexthop(via, dev string, weight int, onlink bool, family 
 			}
 		}
 		nh.Gateway = gw
-		if !onlink && !(gw.Is6() && gw.IsLinkLocalUnicast() && l != nil) {
+		if gw.Is6() && gw.IsLinkLocalUnicast() && l == nil {
+			// A link-local gateway means nothing without its link
+			// (ip6_validate_gw).
+			return nh, fmt.Errorf("gateway %s: egress device not specified: %w", gw, errs.ErrInvalid)
+		}
+		if !onlink && !(gw.Is6() && gw.IsLinkLocalUnicast()) {
 			var res fib.Result
 			ok := m.fib.LookupTable(table, gw, 0, &res)
 			if !ok && table != fib.TableMain {
@@ -172,6 +177,11 @@ func (m *Model) resolveNexthop(via, dev string, weight int, onlink bool, family 
 			}
 			if !ok || res.Type != fib.RouteUnicast || res.Nexthop == nil || res.Nexthop.Gateway.IsValid() ||
 				(l != nil && res.Nexthop.Dev != l.index) {
+				// fib_check_nh_v4_gw fails with the lookup's
+				// ENETUNREACH, ip6_route_check_nh with EHOSTUNREACH.
+				if gw.Is6() {
+					return nh, fmt.Errorf("nexthop has invalid gateway %s: %w", gw, errs.ErrHostUnreach)
+				}
 				return nh, fmt.Errorf("nexthop has invalid gateway %s: %w", gw, errs.ErrNetUnreach)
 			}
 			if l == nil {

@@ -1,6 +1,7 @@
 package fib
 
 import (
+	"bytes"
 	"iter"
 	"net/netip"
 	"slices"
@@ -427,13 +428,51 @@ func (f *FIB) Routes(table uint32, family int, fn func(*Route) bool) {
 		if family != 6 && !f.emitSorted(t.rt.AllSorted4(), fn) {
 			return
 		}
-		if family != 4 && !f.emitSorted(t.rt.AllSorted6(), fn) {
+		if family != 4 && !f.emitPostOrder(t.rt.AllSorted6(), fn) {
 			return
 		}
 	}
 }
 
-// emitSorted emits the nodes of a table in the kernel's dump order:
+// emitPostOrder emits IPv6 nodes in the order the kernel's fib6 walk
+// dumps them: a tree walked children first, so a prefix comes after every
+// prefix inside it and ::/0 last. That is the order of the ranges' last
+// addresses, the longer prefix first where two end together
+// (2001:db8:ffff::/48 before 2001:db8::/32).
+func (f *FIB) emitPostOrder(all iter.Seq2[netip.Prefix, *node], fn func(*Route) bool) bool {
+	type entry struct {
+		end  [16]byte
+		bits int
+		n    *node
+	}
+	var es []entry
+	for pfx, n := range all {
+		es = append(es, entry{rangeEnd6(pfx), pfx.Bits(), n})
+	}
+	slices.SortFunc(es, func(a, b entry) int {
+		if c := bytes.Compare(a.end[:], b.end[:]); c != 0 {
+			return c
+		}
+		return b.bits - a.bits
+	})
+	for _, e := range es {
+		if !f.emit(e.n, fn) {
+			return false
+		}
+	}
+	return true
+}
+
+// rangeEnd6 is the last address of an IPv6 prefix.
+func rangeEnd6(p netip.Prefix) [16]byte {
+	a := p.Masked().Addr().As16()
+	for i := p.Bits(); i < 128; i++ {
+		a[i/8] |= 0x80 >> (i % 8)
+	}
+	return a
+}
+
+// emitSorted emits IPv4 nodes in the kernel's dump order (fib_trie):
 // by address, and of prefixes on one address the longest first (a trie
 // leaf lists its aliases that way). all yields them by address, then
 // shortest first, so each run of one address is emitted backwards.

@@ -790,3 +790,31 @@ func TestImports(t *testing.T) {
 		}
 	}
 }
+
+// Routes dumps in the kernel's order, as `ip route show` printed it on
+// Linux 6.18 for the same prefixes: IPv4 by address with the longer
+// prefix of one address first (fib_trie), IPv6 children before their
+// parents and ::/0 last (the fib6 walk).
+func TestRoutesDumpOrder(t *testing.T) {
+	tx := Empty().Begin()
+	v4 := []string{"0.0.0.0/0", "10.0.0.0/8", "10.5.0.0/16", "10.5.0.0/24", "10.5.1.0/24", "10.6.0.0/24", "192.168.0.0/16"}
+	v6 := []string{"2001:db8::/64", "2001:db8::/48", "2001:db8:1::/64", "2001:db8:2::/48", "2001:db8:ffff::/48",
+		"2001:db8::/32", "2001:db9::/32", "2000::/3", "::/0"}
+	for _, list := range [][]string{v4, v6} {
+		for i := len(list) - 1; i >= 0; i-- { // added backwards: the order is the dump's own
+			mustAdd(t, tx, uni(list[i], 0, 1, ""), FlagsAdd)
+		}
+	}
+	f := tx.Commit()
+	for fam, want := range map[int][]string{4: {"0.0.0.0/0", "10.0.0.0/8", "10.5.0.0/24", "10.5.0.0/16", "10.5.1.0/24",
+		"10.6.0.0/24", "192.168.0.0/16"}, 6: v6} {
+		var got []string
+		f.Routes(TableMain, fam, func(r *Route) bool {
+			got = append(got, r.Prefix.String())
+			return true
+		})
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("IPv%d dump order:\n got  %v\n want %v", fam, got, want)
+		}
+	}
+}

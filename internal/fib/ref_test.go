@@ -1,6 +1,7 @@
 package fib
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -741,8 +742,16 @@ func (h *harness) refRoutes(v4 bool) []Route {
 		if c := cmp.Compare(a.table, b.table); c != 0 {
 			return c
 		}
-		// The kernel's dump order: by address, the longest prefix of
-		// an address first.
+		// The kernel's dump order. IPv4: by address, the longest
+		// prefix of an address first. IPv6: by the range's last
+		// address, the longest first (a children-first tree walk).
+		if a.pfx.Addr().Is6() && b.pfx.Addr().Is6() {
+			ea, eb := rangeEnd6(a.pfx), rangeEnd6(b.pfx)
+			if c := bytes.Compare(ea[:], eb[:]); c != 0 {
+				return c
+			}
+			return cmp.Compare(b.pfx.Bits(), a.pfx.Bits())
+		}
 		return a.pfx.Addr().Compare(b.pfx.Addr())*256 + cmp.Compare(b.pfx.Bits(), a.pfx.Bits())
 	})
 	for _, k := range keys {

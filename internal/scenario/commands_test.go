@@ -55,7 +55,9 @@ func TestInvalidCommandsChangeNothing(t *testing.T) {
 		{"gateway behind a gateway", route(api.Route{Dst: "10.9.0.0/24", Via: "10.8.0.1"}), "ENETUNREACH"},
 		{"gateway on a down link", route(api.Route{Dst: "10.9.0.0/24", Via: "10.3.0.1"}), "ENETUNREACH"},
 		{"device of a down link", route(api.Route{Dst: "10.9.0.0/24", Dev: "r3"}), "ENETDOWN"},
-		{"ipv6 gateway not reachable", route(api.Route{Dst: "fd00:9::/64", Via: "fd00:50::1"}), "ENETUNREACH"},
+		{"ipv6 gateway not reachable", route(api.Route{Dst: "fd00:9::/64", Via: "fd00:50::1"}), "EHOSTUNREACH"},
+		{"ipv4 gateway not reachable", route(api.Route{Dst: "10.9.0.0/24", Via: "10.50.0.1"}), "ENETUNREACH"},
+		{"ipv6 link-local gateway without a device", route(api.Route{Dst: "fd00:9::/64", Via: "fe80::1"}), "EINVAL"},
 		// The kernel takes an IPv4 local gateway unless onlink (checked
 		// on Linux 6.18); IPv6 never.
 		{"onlink gateway is a local address", route(api.Route{Dst: "10.9.0.0/24", Via: "10.1.0.254", Dev: "r1", Onlink: true}), "EINVAL"},
