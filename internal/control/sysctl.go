@@ -62,15 +62,7 @@ var sysctlTable = []sysctlEntry{
 			m.hashL4 = v == 1
 			return nil
 		}},
-	{"net.ipv4.conf.all.promote_secondaries",
-		func(m *Model) int { return boolInt(m.sys.promoteSecondaries) },
-		func(m *Model, v int) error {
-			if err := minmax(v, 0, 1); err != nil {
-				return err
-			}
-			m.sys.promoteSecondaries = v == 1
-			return nil
-		}},
+	boolSysctl("net.ipv4.conf.all.promote_secondaries", func(m *Model) *bool { return &m.sys.promoteSecondaries }),
 	{"net.ipv6.conf.all.keep_addr_on_down",
 		func(m *Model) int { return m.sys.keepAddrOnDown },
 		func(m *Model, v int) error {
@@ -89,15 +81,20 @@ var sysctlTable = []sysctlEntry{
 			m.sys.mplsDefaultTTL = uint8(v)
 			return nil
 		}},
-	{"net.mpls.ip_ttl_propagate",
-		func(m *Model) int { return boolInt(m.sys.mplsTTLPropagate) },
+	boolSysctl("net.mpls.ip_ttl_propagate", func(m *Model) *bool { return &m.sys.mplsTTLPropagate }),
+}
+
+// boolSysctl is a 0/1 tunable kept in the bool field points at.
+func boolSysctl(name string, field func(m *Model) *bool) sysctlEntry {
+	return sysctlEntry{name,
+		func(m *Model) int { return boolInt(*field(m)) },
 		func(m *Model, v int) error {
 			if err := minmax(v, 0, 1); err != nil {
 				return err
 			}
-			m.sys.mplsTTLPropagate = v == 1
+			*field(m) = v == 1
 			return nil
-		}},
+		}}
 }
 
 // sysctlName accepts the dotted name or the /proc/sys path form.
