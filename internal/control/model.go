@@ -545,6 +545,13 @@ func (m *Model) linkDel(name string) error {
 	}
 	txn := m.fib.Begin()
 	txn.FlushDevice(l.index)
+	// Its addresses go with it, and routes through other links that
+	// named one as their source with them (fib_del_ifaddr).
+	for _, p := range l.addrs {
+		if !m.addrElsewhere(l.index, p.Addr()) {
+			txn.FlushPrefsrc(p.Addr(), p.Addr().Is6())
+		}
+	}
 	txn.SetRuleDevice(l.name, 0)
 	m.mplsFlushDevice(l.index)
 	delete(m.links, l.index)

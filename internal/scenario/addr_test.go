@@ -120,6 +120,16 @@ func TestAddressesLikeKernel(t *testing.T) {
 		"broadcast 10.6.0.255 table 255 dev v2 src 10.6.0.5",
 	})
 
+	// A link that goes takes its addresses' source routes along.
+	route(api.Route{Dst: "10.9.4.0/24", Via: "10.6.0.2", Src: "10.5.0.9"})
+	h.do(api.Request{Op: api.OpLinkDel, Link: &api.Link{Name: "v1"}})
+	for _, l := range h.routeLinesSrc(4) {
+		if strings.Contains(l, "10.9.4.0") {
+			t.Fatalf("route with the source of a deleted link stayed: %s", l)
+		}
+	}
+	h.addLink("v1")
+
 	// Bad broadcasts are refused and change nothing.
 	before := h.state()
 	for _, c := range []struct{ pfx, brd string }{{"2001:db8:5::1/64", "+"}, {"10.7.0.1/24", "x"}, {"10.7.0.1/24", "2001:db8::ff"}} {
