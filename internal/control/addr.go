@@ -351,7 +351,9 @@ func addrRoutes(l *link) []fib.Route {
 		}
 		out = append(out, fib.Route{Table: fib.TableLocal, Prefix: netip.PrefixFrom(a, 128), Type: fib.RouteLocal,
 			Scope: fib.ScopeUniverse, Protocol: fib.ProtoKernel, Nexthops: nh})
-		if p.Bits() < 128 && !at.noPrefixRoute && !seen[p.Masked()] {
+		// Every IPv6 address has its prefix route, a /128 too
+		// (addrconf_prefix_route), but the loopback's own ::1.
+		if !at.noPrefixRoute && !seen[p.Masked()] && !(l.loopback && a == netip.IPv6Loopback()) {
 			seen[p.Masked()] = true
 			out = append(out, fib.Route{Table: fib.TableMain, Prefix: p.Masked(), Type: fib.RouteUnicast,
 				Scope: fib.ScopeUniverse, Protocol: fib.ProtoKernel, Metric: 256, Nexthops: nh})

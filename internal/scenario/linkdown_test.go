@@ -193,6 +193,13 @@ func TestRouteOpsLikeKernel(t *testing.T) {
 		t.Fatalf("route show table all: %d IPv4 and %d IPv6 routes, want both", fams[false], fams[true])
 	}
 
+	// An IPv6 /128 gets a prefix route of its own, as addrconf gives it.
+	h.do(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "v1", Prefix: "2001:db8:3::1/128"}})
+	if r := h.do(api.Request{Op: api.OpRouteShow, Filter: &api.Filter{Family: 6, Prefix: "2001:db8:3::1/128"}}).Routes; len(r) != 1 ||
+		r[0].Dev != "v1" || r[0].Metric != 256 {
+		t.Fatalf("prefix route of a /128: %+v", r)
+	}
+
 	lo := func() []string {
 		var out []string
 		for _, r := range h.do(api.Request{Op: api.OpRouteShow, Filter: &api.Filter{Table: api.TableAll, Dev: "lo"}}).Routes {
