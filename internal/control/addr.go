@@ -87,6 +87,7 @@ func (m *Model) addrAdd(a *api.Addr) error {
 		return err
 	}
 	l := cur.clone()
+	had4 := hasIPv4(l)
 	l.addrs = append(l.addrs, p)
 	if at != (addrAttrs{}) {
 		if l.attrs == nil {
@@ -95,6 +96,10 @@ func (m *Model) addrAdd(a *api.Addr) error {
 		l.attrs[p.Addr()] = at
 	}
 	txn := m.fib.Begin()
+	if !had4 && p.Addr().Is4() {
+		// IPv4 on again: the legs its loss killed live (fib_sync_up).
+		txn.EnableIPv4(l.index)
+	}
 	if err := m.syncKernelRoutes(txn, l); err != nil {
 		return fmt.Errorf("address %s: %w", p, err)
 	}
@@ -165,12 +170,16 @@ func (m *Model) addrDel(a *api.Addr) error {
 		}
 	}
 	txn := m.fib.Begin()
-	if err := m.removeAddrs(txn, l, gone); err != nil {
+	ipv4Off, err := m.removeAddrs(txn, l, gone)
+	if err != nil {
 		return err
 	}
 	m.links[l.index] = l
 	m.fib = txn.Commit()
 	m.publish()
+	if ipv4Off {
+		m.e.Neigh().FlushDeviceIPv4(l.index)
+	}
 	return nil
 }
 
@@ -179,7 +188,13 @@ func (m *Model) addrDel(a *api.Addr) error {
 // does to routes that name it as their source: IPv4 routes go
 // (fib_sync_down_addr), IPv6 routes forget it (rt6_remove_prefsrc). Then
 // l's own address routes are brought in line.
-func (m *Model) removeAddrs(txn *fib.Txn, l *link, gone []netip.Prefix) error {
+//
+// When l's last IPv4 address goes, IPv4 is off on it (fib_disable_ip):
+// the IPv4 routes through it go or lose those legs (fib.DisableIPv4), and
+// ipv4Off tells the caller to flush its ARP entries once the change is
+// published.
+func (m *Model) removeAddrs(txn *fib.Txn, l *link, gone []netip.Prefix) (ipv4Off bool, err error) {
+	had4 := hasIPv4(l)
 	l.addrs = slices.DeleteFunc(l.addrs, func(p netip.Prefix) bool { return slices.Contains(gone, p) })
 	for _, p := range gone {
 		delete(l.attrs, p.Addr())
@@ -188,7 +203,16 @@ func (m *Model) removeAddrs(txn *fib.Txn, l *link, gone []netip.Prefix) error {
 		}
 		txn.FlushPrefsrc(p.Addr(), p.Addr().Is6())
 	}
-	return m.syncKernelRoutes(txn, l)
+	if had4 && !hasIPv4(l) {
+		txn.DisableIPv4(l.index)
+		ipv4Off = true
+	}
+	return ipv4Off, m.syncKernelRoutes(txn, l)
+}
+
+// hasIPv4 reports whether l has an IPv4 address.
+func hasIPv4(l *link) bool {
+	return slices.ContainsFunc(l.addrs, func(p netip.Prefix) bool { return p.Addr().Is4() })
 }
 
 // addrElsewhere reports whether a link other than index has address a.
@@ -217,12 +241,16 @@ func (m *Model) addrFlush(f *api.Filter) error {
 		}
 	}
 	txn := m.fib.Begin()
-	if err := m.removeAddrs(txn, l, gone); err != nil {
+	ipv4Off, err := m.removeAddrs(txn, l, gone)
+	if err != nil {
 		return err
 	}
 	m.links[l.index] = l
 	m.fib = txn.Commit()
 	m.publish()
+	if ipv4Off {
+		m.e.Neigh().FlushDeviceIPv4(l.index)
+	}
 	return nil
 }
 

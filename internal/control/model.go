@@ -510,6 +510,7 @@ func (m *Model) setLinkUp(txn *fib.Txn, l *link, up bool) error {
 		if auto.IsValid() && !hasAddr(l.addrs, auto.Addr()) {
 			l.addrs = append(l.addrs, auto)
 		}
+		txn.EnableIPv4(l.index) // fib_sync_up on NETDEV_UP
 	} else {
 		txn.FlushDeadRoutes(l.index)
 		// Link-local addresses go even when addresses are kept; the
@@ -521,7 +522,8 @@ func (m *Model) setLinkUp(txn *fib.Txn, l *link, up bool) error {
 				gone = append(gone, p)
 			}
 		}
-		return m.removeAddrs(txn, l, gone)
+		_, err := m.removeAddrs(txn, l, gone) // IPv6 only: IPv4 stays on
+		return err
 	}
 	return m.syncKernelRoutes(txn, l)
 }

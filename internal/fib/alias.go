@@ -22,7 +22,8 @@ func sameInfo(a, b *Route) bool {
 	}
 	for i := range a.Nexthops {
 		x, y := &a.Nexthops[i], &b.Nexthops[i]
-		if x.Gateway != y.Gateway || x.Dev != y.Dev || x.Weight != y.Weight || x.Flags != y.Flags || !x.Encap.Equal(y.Encap) {
+		if x.Gateway != y.Gateway || x.Dev != y.Dev || x.Weight != y.Weight || x.Flags&^nhDeadFlags != y.Flags&^nhDeadFlags ||
+			!x.Encap.Equal(y.Encap) {
 			return false
 		}
 	}
@@ -66,13 +67,17 @@ func dupNexthop(a, b *Route) bool {
 func setBounds(nhs []Nexthop) {
 	var total uint64
 	for i := range nhs {
-		total += uint64(nhs[i].Weight)
-	}
-	if total == 0 {
-		return
+		if nhs[i].Flags&NHDead == 0 {
+			total += uint64(nhs[i].Weight)
+		}
 	}
 	var w uint64
 	for i := range nhs {
+		// A stored-dead leg never wins (fib_rebalance gives it -1).
+		if total == 0 || nhs[i].Flags&NHDead != 0 {
+			nhs[i].upper = -1
+			continue
+		}
 		w += uint64(nhs[i].Weight)
 		nhs[i].upper = int32((w<<31+total/2)/total) - 1
 	}

@@ -372,13 +372,14 @@ func (f *FIB) selectNH(r *Route, oif uint32, h int32) int {
 	nhs := r.Nexthops
 	if oif != 0 || len(nhs) == 1 {
 		for i := range nhs {
-			if (oif == 0 || nhs[i].Dev == oif) && !(f.anyDown && f.isDown(nhs[i].Dev)) {
+			if (oif == 0 || nhs[i].Dev == oif) && !(f.anyDown && f.isDown(nhs[i].Dev)) && nhs[i].Flags&NHDead == 0 {
 				return i
 			}
 		}
 		return -1
 	}
 	if !f.anyDown {
+		// The bounds already leave out stored-dead legs (setBounds).
 		for i := range nhs {
 			if h <= nhs[i].upper {
 				return i
@@ -390,7 +391,7 @@ func (f *FIB) selectNH(r *Route, oif uint32, h int32) int {
 	// the kernel's fib_rebalance does when a nexthop dies.
 	var total uint64
 	for i := range nhs {
-		if !f.isDown(nhs[i].Dev) {
+		if !f.isDown(nhs[i].Dev) && nhs[i].Flags&NHDead == 0 {
 			total += uint64(nhs[i].Weight)
 		}
 	}
@@ -399,7 +400,7 @@ func (f *FIB) selectNH(r *Route, oif uint32, h int32) int {
 	}
 	var w uint64
 	for i := range nhs {
-		if f.isDown(nhs[i].Dev) {
+		if f.isDown(nhs[i].Dev) || nhs[i].Flags&NHDead != 0 {
 			continue
 		}
 		w += uint64(nhs[i].Weight)

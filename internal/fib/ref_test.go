@@ -139,7 +139,7 @@ func (m *refModel) flushDeadRoutes(dev uint32) {
 			via, live := false, false
 			for _, nh := range r.Nexthops {
 				via = via || nh.Dev == dev
-				live = live || !m.down[nh.Dev]
+				live = live || (!m.down[nh.Dev] && nh.Flags&NHDead == 0)
 			}
 			if r.Type == RouteLocal || !via || live {
 				out = append(out, r)
@@ -150,6 +150,59 @@ func (m *refModel) flushDeadRoutes(dev uint32) {
 		} else {
 			m.routes[k] = out
 		}
+	}
+}
+
+// disableIPv4 drops the IPv4 routes through dev with no other live leg
+// and marks the legs through dev dead in the others; enableIPv4 revives
+// them.
+func (m *refModel) disableIPv4(dev uint32) {
+	for k, list := range m.routes {
+		if !k.pfx.Addr().Is4() {
+			continue
+		}
+		var out []Route
+		for _, r := range list {
+			via, live := false, false
+			for _, nh := range r.Nexthops {
+				via = via || nh.Dev == dev
+				live = live || (nh.Dev != dev && !m.down[nh.Dev] && nh.Flags&NHDead == 0)
+			}
+			if via && !live {
+				continue
+			}
+			if via {
+				r.Nexthops = slices.Clone(r.Nexthops)
+				for i := range r.Nexthops {
+					if r.Nexthops[i].Dev == dev {
+						r.Nexthops[i].Flags |= NHDead | NHLinkDown
+					}
+				}
+				setBounds(r.Nexthops) // the dump shows the bounds
+			}
+			out = append(out, r)
+		}
+		if len(out) == 0 {
+			delete(m.routes, k)
+		} else {
+			m.routes[k] = out
+		}
+	}
+}
+
+func (m *refModel) enableIPv4(dev uint32) {
+	for k, list := range m.routes {
+		out := slices.Clone(list)
+		for j := range out {
+			out[j].Nexthops = slices.Clone(out[j].Nexthops)
+			for i := range out[j].Nexthops {
+				if out[j].Nexthops[i].Dev == dev {
+					out[j].Nexthops[i].Flags &^= NHDead | NHLinkDown
+				}
+			}
+			setBounds(out[j].Nexthops)
+		}
+		m.routes[k] = out
 	}
 }
 
@@ -405,9 +458,10 @@ func (m *refModel) lookupTable(table uint32, dst netip.Addr, oif uint32, hash ui
 // pick is the kernel's nexthop choice with bounds recomputed over the live
 // legs on every call (fib_rebalance + fib_select_multipath).
 func (m *refModel) pick(r *Route, oif uint32, h uint32) int {
+	dead := func(nh Nexthop) bool { return m.down[nh.Dev] || nh.Flags&NHDead != 0 }
 	if oif != 0 || len(r.Nexthops) == 1 {
 		for i, nh := range r.Nexthops {
-			if (oif == 0 || nh.Dev == oif) && !m.down[nh.Dev] {
+			if (oif == 0 || nh.Dev == oif) && !dead(nh) {
 				return i
 			}
 		}
@@ -415,13 +469,13 @@ func (m *refModel) pick(r *Route, oif uint32, h uint32) int {
 	}
 	total := 0.0
 	for _, nh := range r.Nexthops {
-		if !m.down[nh.Dev] {
+		if !dead(nh) {
 			total += float64(nh.Weight)
 		}
 	}
 	w := 0.0
 	for i, nh := range r.Nexthops {
-		if m.down[nh.Dev] {
+		if dead(nh) {
 			continue
 		}
 		w += float64(nh.Weight)
@@ -755,8 +809,16 @@ func (h *harness) refRoutes(v4 bool) []Route {
 		return a.pfx.Addr().Compare(b.pfx.Addr())*256 + cmp.Compare(b.pfx.Bits(), a.pfx.Bits())
 	})
 	for _, k := range keys {
-		if k.pfx.Addr().Is4() == v4 {
-			out = append(out, h.ref.routes[k]...)
+		if k.pfx.Addr().Is4() != v4 {
+			continue
+		}
+		for _, r := range h.ref.routes[k] {
+			// Compared without the dead flags, as the FIB's dump is.
+			r.Nexthops = slices.Clone(r.Nexthops)
+			for i := range r.Nexthops {
+				r.Nexthops[i].Flags &^= NHDead | NHLinkDown
+			}
+			out = append(out, r)
 		}
 	}
 	return out
@@ -804,6 +866,17 @@ func (h *harness) step(c chooser) error {
 			}
 		}
 	case op < 18:
+		if k := c.intn(6); k < 2 {
+			dev := uint32(1 + c.intn(5))
+			if k == 0 {
+				h.tx.DisableIPv4(dev)
+				h.ref.disableIPv4(dev)
+			} else {
+				h.tx.EnableIPv4(dev)
+				h.ref.enableIPv4(dev)
+			}
+			return nil
+		}
 		if c.intn(3) == 0 {
 			a := randPrefsrc(c, v4)
 			h.tx.FlushPrefsrc(a, !v4)

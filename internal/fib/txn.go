@@ -291,11 +291,85 @@ func (t *Txn) FlushDeadRoutes(dev uint32) {
 		if r.Type == RouteLocal || !slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return nh.Dev == dev }) {
 			return true
 		}
-		return slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return !isDown(nh.Dev) })
+		return slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return !isDown(nh.Dev) && nh.Flags&NHDead == 0 })
 	}
 	t.editRoutes(func(list []Route) ([]Route, bool) {
 		out := slices.DeleteFunc(slices.Clone(list), func(r Route) bool { return !keep(&r) })
 		return out, len(out) != len(list)
+	})
+}
+
+// DisableIPv4 is what the kernel does to IPv4 routes when dev loses its
+// last IPv4 address (fib_disable_ip, forced): a route with a nexthop
+// through dev goes unless another of its nexthops is alive; in that one
+// the legs through dev are marked dead and linkdown and left out of the
+// hash until EnableIPv4. Local routes go too (the forced sync spares no
+// scope). IPv6 routes are not touched.
+func (t *Txn) DisableIPv4(dev uint32) {
+	if dev == 0 {
+		return
+	}
+	isDown := func(d uint32) bool {
+		if w := d >> 6; w < uint32(len(t.downR())) {
+			return t.downR()[w]&(1<<(d&63)) != 0
+		}
+		_, ok := t.downHiR()[d]
+		return ok
+	}
+	t.editRoutes(func(list []Route) ([]Route, bool) {
+		if len(list) == 0 || !list[0].Prefix.Addr().Is4() ||
+			!slices.ContainsFunc(list, func(r Route) bool { return r.usesDev(dev) }) {
+			return list, false
+		}
+		var out []Route
+		for _, r := range list {
+			if !r.usesDev(dev) {
+				out = append(out, r)
+				continue
+			}
+			live := slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool {
+				return nh.Dev != dev && !isDown(nh.Dev) && nh.Flags&NHDead == 0
+			})
+			if !live {
+				continue
+			}
+			r.Nexthops = slices.Clone(r.Nexthops)
+			for i := range r.Nexthops {
+				if r.Nexthops[i].Dev == dev {
+					r.Nexthops[i].Flags |= nhDeadFlags
+				}
+			}
+			setBounds(r.Nexthops)
+			out = append(out, r)
+		}
+		return out, true
+	})
+}
+
+// EnableIPv4 revives the IPv4 legs DisableIPv4 marked dead on dev, when
+// it has an IPv4 address again or comes up (fib_sync_up).
+func (t *Txn) EnableIPv4(dev uint32) {
+	t.editRoutes(func(list []Route) ([]Route, bool) {
+		dead := func(r Route) bool {
+			return slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return nh.Dev == dev && nh.Flags&NHDead != 0 })
+		}
+		if !slices.ContainsFunc(list, dead) {
+			return list, false
+		}
+		out := slices.Clone(list)
+		for k := range out {
+			if !dead(out[k]) {
+				continue
+			}
+			out[k].Nexthops = slices.Clone(out[k].Nexthops)
+			for i := range out[k].Nexthops {
+				if out[k].Nexthops[i].Dev == dev {
+					out[k].Nexthops[i].Flags &^= nhDeadFlags
+				}
+			}
+			setBounds(out[k].Nexthops)
+		}
+		return out, true
 	})
 }
 

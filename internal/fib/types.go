@@ -3,6 +3,7 @@ package fib
 import (
 	"flowpath/internal/tunnel"
 	"net/netip"
+	"slices"
 	"strconv"
 )
 
@@ -156,12 +157,17 @@ const (
 	// NHOnLink: the gateway is on the link even if no route says so
 	// (`onlink`). Given by the user; kept.
 	NHOnLink NHFlags = 1 << iota
-	// NHDead and NHLinkDown are never stored: Routes reports them for a
-	// nexthop whose device is down (SetDeviceUp), and AddRoute rejects
-	// them, as the kernel does.
+	// NHDead and NHLinkDown: Routes reports them for a nexthop whose
+	// device is down (SetDeviceUp); they are stored only on the IPv4
+	// legs through a device that lost its last IPv4 address
+	// (DisableIPv4), until EnableIPv4. AddRoute rejects them, as the
+	// kernel does, and route identity ignores them.
 	NHDead
 	NHLinkDown
 )
+
+// nhDeadFlags are the flags route identity does not see.
+const nhDeadFlags = NHDead | NHLinkDown
 
 // Nexthop is one path of a route.
 type Nexthop struct {
@@ -345,4 +351,9 @@ type RuleMatch struct {
 	Action      RuleAction
 	SetAction   bool
 	Table       uint32 // 0 = any
+}
+
+// usesDev reports whether a nexthop of r goes through dev.
+func (r *Route) usesDev(dev uint32) bool {
+	return slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return nh.Dev == dev })
 }

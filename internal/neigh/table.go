@@ -363,19 +363,28 @@ func (t *Table) Flush(filter func(Entry) bool) int {
 
 // FlushDevice drops every entry of dev, permanent ones included: the device
 // is gone (the kernel's neigh_ifdown).
-func (t *Table) FlushDevice(dev uint32) { t.flushDev(dev, false) }
+func (t *Table) FlushDevice(dev uint32) { t.flushDev(dev, func(*entry) bool { return true }) }
+
+// FlushDeviceIPv4 drops every IPv4 entry of dev, permanent ones included:
+// the device lost its last IPv4 address (arp_ifdown from fib_disable_ip).
+func (t *Table) FlushDeviceIPv4(dev uint32) {
+	t.flushDev(dev, func(x *entry) bool { return x.key.Addr.Is4() })
+}
 
 // CarrierDown drops dev's entries except PERMANENT ones: the link went down
 // and what was learned on it may be wrong when it comes back
 // (neigh_carrier_down).
-func (t *Table) CarrierDown(dev uint32) { t.flushDev(dev, true) }
+func (t *Table) CarrierDown(dev uint32) {
+	t.flushDev(dev, func(x *entry) bool { return x.state&Permanent == 0 })
+}
 
-func (t *Table) flushDev(dev uint32, keepPermanent bool) {
+// flushDev drops the entries of dev that drop says yes to.
+func (t *Table) flushDev(dev uint32, drop func(*entry) bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var victims []*entry
 	for _, x := range t.all {
-		if x.key.Dev == dev && !(keepPermanent && x.state&Permanent != 0) {
+		if x.key.Dev == dev && drop(x) {
 			victims = append(victims, x)
 		}
 	}

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -168,4 +169,60 @@ func (h *harness) routeLinesSrc(fam int) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// The last IPv4 address of a link going turns IPv4 off on it, as on Linux
+// 6.18 here (fib_disable_ip): every IPv4 route through it goes, in every
+// table, but a multipath route with another live leg, whose leg through
+// it is dead and linkdown and carries no flow until the link has an IPv4
+// address again; its ARP entries go, its IPv6 ones and routes stay.
+func TestLastIPv4AddressLikeKernel(t *testing.T) {
+	h := newHarness(t, false)
+	h.addLink("v1", "10.5.0.1/24", "2001:db8::1/64")
+	h.addLink("v2", "10.6.0.1/24")
+	route := func(r api.Route) { h.do(api.Request{Op: api.OpRouteAdd, Route: &r}) }
+	route(api.Route{Dst: "10.9.0.0/24", Dev: "v1"})
+	route(api.Route{Dst: "10.9.1.0/24", Via: "10.5.0.2"})
+	route(api.Route{Dst: "10.9.3.0/24", Dev: "v1", Table: 100})
+	route(api.Route{Dst: "10.9.2.0/24", Nexthops: []api.Nexthop{{Via: "10.5.0.2", Dev: "v1"}, {Via: "10.6.0.2", Dev: "v2"}}})
+	route(api.Route{Dst: "2001:db8:9::/64", Dev: "v1"})
+	h.neigh("v1", netip.MustParseAddr("10.5.0.2"), [6]byte{2, 0, 0, 0, 0, 2})
+	h.neigh("v1", netip.MustParseAddr("2001:db8::2"), [6]byte{2, 0, 0, 0, 0, 3})
+	h.neigh("v2", netip.MustParseAddr("10.6.0.2"), [6]byte{2, 0, 0, 0, 0, 4})
+
+	h.do(api.Request{Op: api.OpAddrDel, Addr: &api.Addr{Dev: "v1", Prefix: "10.5.0.1/24"}})
+	wantLines(t, "IPv4 routes", h.routeLines(4), []string{
+		"10.6.0.0/24 table 254 via  dev v2",
+		"10.9.2.0/24 table 254 | via 10.5.0.2 dev v1 dead,linkdown | via 10.6.0.2 dev v2",
+		"broadcast 10.6.0.255 table 255 via  dev v2",
+		"local 10.6.0.1 table 255 via  dev v2",
+	})
+	wantLines(t, "IPv6 routes", h.routeLines(6), []string{
+		"2001:db8:9::/64 table 254 via  dev v1",
+		"2001:db8::/64 table 254 via  dev v1",
+		"local 2001:db8::1 table 255 via  dev v1",
+	})
+	var neighs []string
+	for _, n := range h.do(api.Request{Op: api.OpNeighShow, Filter: &api.Filter{}}).Neighs {
+		neighs = append(neighs, n.Dst+" "+n.Dev)
+	}
+	wantLines(t, "neighbours", neighs, []string{"2001:db8::2 v1", "10.6.0.2 v2"})
+	// Every flow takes the live leg.
+	for i := range 32 {
+		g := h.routeGet(api.RouteGet{Dst: fmt.Sprintf("10.9.2.%d", i+1)})
+		if g.Dev != "v2" {
+			t.Fatalf("10.9.2.%d goes out %s while v1 has no IPv4", i+1, g.Dev)
+		}
+	}
+
+	h.do(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "v1", Prefix: "10.5.0.7/24"}})
+	wantLines(t, "IPv4 routes with an address again", h.routeLines(4), []string{
+		"10.5.0.0/24 table 254 via  dev v1",
+		"10.6.0.0/24 table 254 via  dev v2",
+		"10.9.2.0/24 table 254 | via 10.5.0.2 dev v1 | via 10.6.0.2 dev v2",
+		"broadcast 10.5.0.255 table 255 via  dev v1",
+		"broadcast 10.6.0.255 table 255 via  dev v2",
+		"local 10.5.0.7 table 255 via  dev v1",
+		"local 10.6.0.1 table 255 via  dev v2",
+	})
 }
