@@ -340,6 +340,8 @@ type RouteGetResult struct {
 	PathMTU uint32 `json:"pathmtu,omitempty"` // what forwarding would enforce
 	Iif     string `json:"iif,omitempty"`
 	Mark    uint32 `json:"mark,omitempty"`
+	// Encap is the chosen nexthop's encapsulation, if it has one.
+	Encap *Encap `json:"encap,omitempty"`
 	// Explain lists every decision on the way: rules tried, table and
 	// prefix matched, nexthop chosen (and why, for ECMP), neighbour state.
 	Explain []string `json:"explain,omitempty"`

@@ -159,6 +159,9 @@ func FormatRouteGet(q *api.RouteGet, g *api.RouteGetResult) string {
 		dst = q.Dst
 	}
 	b.WriteString(dst + " ")
+	// The kernel prints the nexthop's encapsulation right after the
+	// destination, as in a route.
+	b.WriteString(formatEncap(g.Encap))
 	if q.From != "" {
 		b.WriteString("from " + q.From + " ")
 	}

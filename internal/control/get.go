@@ -81,6 +81,7 @@ func (m *Model) routeGet(g *api.RouteGet) (*api.Response, error) {
 		if nh.Gateway.IsValid() {
 			out.Via = nh.Gateway.String()
 		}
+		out.Encap = fromEncap(nh.Encap)
 		if len(r.Nexthops) > 1 {
 			explain = append(explain, fmt.Sprintf("multipath: nexthop %d of %d chosen by hash %#08x (weight %d)",
 				res.NHIndex+1, len(r.Nexthops), hash, nh.Weight))
