@@ -41,6 +41,16 @@ func (m *Model) routeGet(g *api.RouteGet) (*api.Response, error) {
 			return nil, err
 		}
 		fl.IIF = l.index
+		// A packet that would arrive there from a martian is dropped
+		// before routing; the kernel answers the lookup with EINVAL.
+		if src := fl.Src; dst.Is4() && !l.loopback {
+			if !src.IsValid() {
+				src = netip.IPv4Unspecified()
+			}
+			if why, bad := m.e.Snapshot().Martian4(src, dst); bad {
+				return nil, fmt.Errorf("from %s to %s on %s: %s: %w", src, dst, l.name, strings.ReplaceAll(why, "_", " "), errs.ErrInvalid)
+			}
+		}
 	}
 	if g.Oif != "" {
 		l, err := m.linkByName(g.Oif)

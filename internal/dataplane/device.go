@@ -201,6 +201,8 @@ type Snapshot struct {
 
 	// tunnels is built by Publish from the devices' Tunnel configs.
 	tunnels map[uint16]*udpTunnels
+	// local4 is built by Publish: the devices' IPv4 addresses.
+	local4 addrSet4
 }
 
 // buildTunnels indexes the tunnel devices by UDP port and VNI.

@@ -114,6 +114,7 @@ func (e *Engine) Publish(s *Snapshot) {
 		}
 	}
 	s.buildTunnels()
+	s.buildLocal4()
 	e.snap.Store(s)
 	e.quiesce(s.Gen)
 }

@@ -25,8 +25,41 @@ func l4Ports(proto uint8, l4 []byte) (sport, dport uint16) {
 // zeroNet reports whether a is in 0.0.0.0/8 ("this network").
 func zeroNet(a netip.Addr) bool { return a.Is4() && a.As4()[0] == 0 }
 
+// martian4 is the kernel's verdict on the addresses of an IPv4 packet
+// arriving on an interface, before any route (ip_route_input_slow, and
+// fib_validate_source with rp_filter off): a multicast, limited broadcast,
+// loopback or zero-network source, a loopback or zero-network
+// destination, or a source that is one of our addresses (not for a packet
+// we looped to ourselves). Zero-network sources are fine towards the
+// limited broadcast (a DHCP client's first packets).
+func (s *Snapshot) martian4(src, dst netip.Addr, looped bool) (DropReason, bool) {
+	switch {
+	case src.IsMulticast() || src == limitedBroadcast || src.IsLoopback():
+		return DropMartianSource, true
+	case dst.IsLoopback() || zeroNet(dst):
+		return DropMartianDest, true
+	case zeroNet(src) && dst != limitedBroadcast:
+		return DropMartianSource, true
+	case !looped && s.local4.has(src):
+		return DropMartianSource, true
+	}
+	return 0, false
+}
+
+// Martian4 is martian4 for the control plane (route get with iif): the
+// drop reason's name, "martian_source" or "martian_destination".
+func (s *Snapshot) Martian4(src, dst netip.Addr) (string, bool) {
+	r, bad := s.martian4(src, dst, false)
+	if !bad {
+		return "", false
+	}
+	return r.String(), true
+}
+
 // ip4Input validates an IPv4 packet received on in and routes it.
 func (w *worker) ip4Input(in *Device, p *pkt.Packet) {
+	looped := w.looped
+	w.looped = false
 	ip := hdr.IPv4(p.Bytes()[p.L3:])
 	if !ip.IsValid() {
 		w.dropIn(in.Index, p, DropIPv4Invalid)
@@ -42,12 +75,9 @@ func (w *worker) ip4Input(in *Device, p *pkt.Packet) {
 		ip = hdr.IPv4(p.Bytes()[p.L3:])
 	}
 	src, dst := ip.Src(), ip.Dst()
-	if src.IsMulticast() || src == limitedBroadcast || src.IsLoopback() {
-		w.dropIn(in.Index, p, DropMartianSource)
-		return
-	}
-	if dst.IsLoopback() || dst.IsUnspecified() {
-		w.dropIn(in.Index, p, DropMartianDest)
+	s := w.snap
+	if r, bad := s.martian4(src, dst, looped); bad {
+		w.dropIn(in.Index, p, r)
 		return
 	}
 	if dst.IsMulticast() {
@@ -58,18 +88,6 @@ func (w *worker) ip4Input(in *Device, p *pkt.Packet) {
 		w.dropIn(in.Index, p, DropBroadcast)
 		return
 	}
-	// Zero-network addresses (0.0.0.0/8) are accepted only towards the
-	// limited broadcast (a DHCP client's first packets), as the kernel's
-	// ip_route_input_slow does.
-	if zeroNet(src) {
-		w.dropIn(in.Index, p, DropMartianSource)
-		return
-	}
-	if zeroNet(dst) {
-		w.dropIn(in.Index, p, DropMartianDest)
-		return
-	}
-	s := w.snap
 	fl := fib.Flow{Dst: dst, Src: src, IIF: in.Index, Mark: p.Mark, Proto: ip.Protocol(), TunID: rxTunID(p)}
 	if s.HashL4 && !ip.IsFragment() {
 		fl.SrcPort, fl.DstPort = l4Ports(fl.Proto, ip.Payload())

@@ -669,7 +669,13 @@ func (w *worker) tunnelLoopback(dev, owner *Device, p *pkt.Packet) {
 	eth.SetSrc(owner.MAC)
 	p.InPort = owner.Index
 	w.depth++
+	// Our own packet, delivered to ourselves: the kernel hands it over
+	// through lo with its route attached, so its source (ours) is not
+	// checked again. ip4Input takes the flag on entry, so packets this
+	// one turns into are checked.
+	w.looped = p.EtherType == hdr.EtherTypeIPv4
 	w.ipInput(owner, p, p.EtherType)
+	w.looped = false
 	w.depth--
 }
 

@@ -52,10 +52,13 @@ type worker struct {
 
 	pending    *neigh.Pending
 	pendingLen atomic.Int64
-	rxBatch    int                        // packets asked of the next Receive (see sizeBatch)
-	depth      int                        // tunnel nesting of the packet being processed
-	failedQ    [pkt.BatchSize]*pkt.Packet // neighbour failures to answer after a Resolve walk
-	nfailed    int
+	rxBatch    int // packets asked of the next Receive (see sizeBatch)
+	depth      int // tunnel nesting of the packet being processed
+	// looped is set while a tunnel packet to one of our own addresses is
+	// handed to ip4Input (tunnelLoopback), which clears it on entry.
+	looped  bool
+	failedQ [pkt.BatchSize]*pkt.Packet // neighbour failures to answer after a Resolve walk
+	nfailed int
 
 	snap  *Snapshot
 	now   int64 // monotonic ns at the start of the batch

@@ -3,6 +3,7 @@ package scenario
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -159,3 +160,41 @@ func TestDirectedBroadcast(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// A packet arriving with one of the router's own addresses as its source
+// is a martian, as in the kernel's fib_validate_source (rp_filter off): it
+// is dropped and counted whichever of our addresses it claims, while the
+// same packet from a real host address is forwarded; route get with iif
+// gives EINVAL for it, as `ip route get ... iif` does.
+func TestOwnAddressSourceIsMartian(t *testing.T) {
+	h, h1, h2 := twoHosts(t, false)
+	h1.permanent()
+	h2.permanent()
+	send := func(src string) {
+		ip := h1.ip4hdr("10.2.0.1", layers.IPProtocolUDP, 64)
+		ip.SrcIP = netip.MustParseAddr(src).AsSlice()
+		udp := &layers.UDP{SrcPort: 1000, DstPort: 2000}
+		_ = udp.SetNetworkLayerForChecksum(ip)
+		h1.send(h1.eth(layers.EthernetTypeIPv4), ip, udp, layersPayload("spoof"))
+	}
+	for i, src := range []string{"10.2.0.254", "10.1.0.254", "127.0.0.1"} {
+		send(src)
+		h.waitDrop("martian_source", uint64(i+1))
+	}
+	h2.expectNone(50 * time.Millisecond)
+	send("10.1.0.1")
+	if p := h2.recv(); addrOf(ip4Of(t, p).SrcIP).String() != "10.1.0.1" {
+		t.Fatalf("forwarded %v", p)
+	}
+	for _, c := range []struct{ from, dst string }{
+		{"10.2.0.254", "10.2.0.1"}, {"127.0.0.1", "10.2.0.1"}, {"10.1.0.1", "127.0.0.1"}, {"", "10.2.0.1"},
+	} {
+		resp := h.try(api.Request{Op: api.OpRouteGet, RouteGet: &api.RouteGet{Dst: c.dst, From: c.from, Iif: "r1"}})
+		if resp.Code != "EINVAL" {
+			t.Errorf("route get %s from %q iif r1: %q (%s), want EINVAL", c.dst, c.from, resp.Error, resp.Code)
+		}
+	}
+	if g := h.routeGet(api.RouteGet{Dst: "10.2.0.1", From: "10.1.0.1", Iif: "r1"}); g.Dev != "r2" {
+		t.Fatalf("route get from a host: %+v", g)
+	}
+}
