@@ -158,7 +158,7 @@ func (m *Model) addrDel(a *api.Addr) error {
 		return fmt.Errorf("address %s on %s: %w", a.Prefix, a.Dev, errs.ErrAddrNotAvail)
 	}
 	gone := []netip.Prefix{l.addrs[at]}
-	if !secondary(l, at) && !m.sys.promoteSecondaries {
+	if !secondary(l, at) && m.sys.promoteSecondaries == 0 {
 		// Without promote_secondaries the secondaries of a deleted
 		// primary go with it (__inet_del_ifa); with it, the next one
 		// becomes the primary.

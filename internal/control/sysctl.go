@@ -20,9 +20,10 @@ type sysctls struct {
 	// keeps a link's IPv6 addresses when it goes down, else they go.
 	keepAddrOnDown int
 	// promoteSecondaries is net.ipv4.conf.all.promote_secondaries (0):
-	// deleting a primary IPv4 address makes its first secondary the
-	// primary instead of deleting the secondaries too.
-	promoteSecondaries bool
+	// when not 0, deleting a primary IPv4 address makes its first
+	// secondary the primary instead of deleting the secondaries too.
+	// Any int is taken, as devinet's proc_dointvec does.
+	promoteSecondaries int
 }
 
 func defaultSysctls() sysctls { return sysctls{mplsTTLPropagate: true, mplsDefaultTTL: 255} }
@@ -62,16 +63,8 @@ var sysctlTable = []sysctlEntry{
 			m.hashL4 = v == 1
 			return nil
 		}},
-	boolSysctl("net.ipv4.conf.all.promote_secondaries", func(m *Model) *bool { return &m.sys.promoteSecondaries }),
-	{"net.ipv6.conf.all.keep_addr_on_down",
-		func(m *Model) int { return m.sys.keepAddrOnDown },
-		func(m *Model, v int) error {
-			if err := minmax(v, math.MinInt32, math.MaxInt32); err != nil {
-				return err
-			}
-			m.sys.keepAddrOnDown = v
-			return nil
-		}},
+	intSysctl("net.ipv4.conf.all.promote_secondaries", func(m *Model) *int { return &m.sys.promoteSecondaries }),
+	intSysctl("net.ipv6.conf.all.keep_addr_on_down", func(m *Model) *int { return &m.sys.keepAddrOnDown }),
 	{"net.mpls.default_ttl",
 		func(m *Model) int { return int(m.sys.mplsDefaultTTL) },
 		func(m *Model, v int) error {
@@ -82,6 +75,20 @@ var sysctlTable = []sysctlEntry{
 			return nil
 		}},
 	boolSysctl("net.mpls.ip_ttl_propagate", func(m *Model) *bool { return &m.sys.mplsTTLPropagate }),
+}
+
+// intSysctl is a tunable that takes any C int (proc_dointvec), kept in
+// the int field points at.
+func intSysctl(name string, field func(m *Model) *int) sysctlEntry {
+	return sysctlEntry{name,
+		func(m *Model) int { return *field(m) },
+		func(m *Model, v int) error {
+			if err := minmax(v, math.MinInt32, math.MaxInt32); err != nil {
+				return err
+			}
+			*field(m) = v
+			return nil
+		}}
 }
 
 // boolSysctl is a 0/1 tunable kept in the bool field points at.

@@ -98,8 +98,9 @@ func TestAddressesLikeKernel(t *testing.T) {
 	// A primary takes its secondaries with it...
 	del("v2", "10.6.0.1/24")
 	wantLines(t, "v2 after deleting its primary", h.addrLines("v2"), []string{"2001:db8:1::1/64"})
-	// ...unless they are promoted.
-	h.do(api.Request{Op: api.OpSysctlSet, Sysctl: &api.Sysctl{Name: "net.ipv4.conf.all.promote_secondaries", Value: "1"}})
+	// ...unless they are promoted (any value but 0: the kernel takes any
+	// int there and tests it for non-zero).
+	h.do(api.Request{Op: api.OpSysctlSet, Sysctl: &api.Sysctl{Name: "net.ipv4.conf.all.promote_secondaries", Value: "2"}})
 	addr("v2", "10.6.0.1/24", "")
 	addr("v2", "10.6.0.5/24", "")
 	addr("v2", "10.6.0.6/24", "")
