@@ -145,11 +145,16 @@ func (m *refModel) flushDeadRoutes(dev uint32) {
 				out = append(out, r)
 			}
 		}
-		if len(out) == 0 {
-			delete(m.routes, k)
-		} else {
-			m.routes[k] = out
-		}
+		m.setList(k, out)
+	}
+}
+
+// setList stores a prefix's route list, or forgets the prefix if empty.
+func (m *refModel) setList(k refKey, out []Route) {
+	if len(out) == 0 {
+		delete(m.routes, k)
+	} else {
+		m.routes[k] = out
 	}
 }
 
@@ -182,11 +187,7 @@ func (m *refModel) disableIPv4(dev uint32) {
 			}
 			out = append(out, r)
 		}
-		if len(out) == 0 {
-			delete(m.routes, k)
-		} else {
-			m.routes[k] = out
-		}
+		m.setList(k, out)
 	}
 }
 
@@ -221,11 +222,7 @@ func (m *refModel) flushPrefsrc(a netip.Addr, clear bool) {
 			}
 			out = append(out, r)
 		}
-		if len(out) == 0 {
-			delete(m.routes, k)
-		} else {
-			m.routes[k] = out
-		}
+		m.setList(k, out)
 	}
 }
 

@@ -280,18 +280,11 @@ func (t *Txn) FlushDeadRoutes(dev uint32) {
 	if dev == 0 {
 		return
 	}
-	isDown := func(d uint32) bool {
-		if w := d >> 6; w < uint32(len(t.downR())) {
-			return t.downR()[w]&(1<<(d&63)) != 0
-		}
-		_, ok := t.downHiR()[d]
-		return ok
-	}
 	keep := func(r *Route) bool {
 		if r.Type == RouteLocal || !slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return nh.Dev == dev }) {
 			return true
 		}
-		return slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return !isDown(nh.Dev) && nh.Flags&NHDead == 0 })
+		return slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return !t.devDown(nh.Dev) && nh.Flags&NHDead == 0 })
 	}
 	t.editRoutes(func(list []Route) ([]Route, bool) {
 		out := slices.DeleteFunc(slices.Clone(list), func(r Route) bool { return !keep(&r) })
@@ -309,13 +302,6 @@ func (t *Txn) DisableIPv4(dev uint32) {
 	if dev == 0 {
 		return
 	}
-	isDown := func(d uint32) bool {
-		if w := d >> 6; w < uint32(len(t.downR())) {
-			return t.downR()[w]&(1<<(d&63)) != 0
-		}
-		_, ok := t.downHiR()[d]
-		return ok
-	}
 	t.editRoutes(func(list []Route) ([]Route, bool) {
 		if len(list) == 0 || !list[0].Prefix.Addr().Is4() ||
 			!slices.ContainsFunc(list, func(r Route) bool { return r.usesDev(dev) }) {
@@ -328,7 +314,7 @@ func (t *Txn) DisableIPv4(dev uint32) {
 				continue
 			}
 			live := slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool {
-				return nh.Dev != dev && !isDown(nh.Dev) && nh.Flags&NHDead == 0
+				return nh.Dev != dev && !t.devDown(nh.Dev) && nh.Flags&NHDead == 0
 			})
 			if !live {
 				continue
@@ -432,6 +418,15 @@ func (t *Txn) editRoutes(edit func([]Route) ([]Route, bool)) {
 			tt.t.nroutes += len(c.list) - c.old
 		}
 	}
+}
+
+// devDown reports whether d is down as this transaction has it.
+func (t *Txn) devDown(d uint32) bool {
+	if w := d >> 6; w < uint32(len(t.downR())) {
+		return t.downR()[w]&(1<<(d&63)) != 0
+	}
+	_, ok := t.downHiR()[d]
+	return ok
 }
 
 // downR and downHiR are the device states as this transaction has them.
