@@ -82,6 +82,9 @@ func (m *Model) addrAdd(a *api.Addr) error {
 	if p.Addr().IsMulticast() || p.Addr().IsUnspecified() {
 		return fmt.Errorf("address %s: %w", p, errs.ErrInvalid)
 	}
+	if p.Addr().Is6() && cur.ipv6Off() {
+		return fmt.Errorf("address %s: IPv6 is off on %s (mtu %d < %d): %w", p, a.Dev, cur.mtu, ipv6MinMTU, errs.ErrInvalid)
+	}
 	at, err := parseAddrAttrs(a, p)
 	if err != nil {
 		return err

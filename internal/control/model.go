@@ -53,8 +53,11 @@ type link struct {
 	// attrs are what an address was added with beyond its prefix.
 	attrs   map[netip.Addr]addrAttrs
 	kroutes []fib.Route // routes this link's addresses put in the FIB
-	tun     *tunnelLink // vxlan and geneve links
-	vlan    *vlanLink   // vlan links
+	// ipv6Flush asks the change being built to flush the link's IPv6
+	// neighbours once published (its IPv6 went with its MTU).
+	ipv6Flush bool
+	tun       *tunnelLink // vxlan and geneve links
+	vlan      *vlanLink   // vlan links
 }
 
 func (l *link) clone() *link {
@@ -463,6 +466,9 @@ func (m *Model) linkSet(a *api.Link) error {
 			return fmt.Errorf("link %s: %w", a.Name, err)
 		}
 	}
+	if err := m.mtuChanged(txn, l, cur.mtu); err != nil {
+		return fmt.Errorf("link %s: %w", a.Name, err)
+	}
 	// The VLANs on this link follow it (down, up, a smaller MTU).
 	stacked, err := m.followParent(txn, l, nil)
 	if err != nil {
@@ -477,6 +483,12 @@ func (m *Model) linkSet(a *api.Link) error {
 		m.e.Neigh().FlushDevice(l.index)
 		for _, c := range stacked {
 			m.e.Neigh().FlushDevice(c.index)
+		}
+	}
+	for _, x := range append([]*link{l}, stacked...) {
+		if x.ipv6Flush {
+			x.ipv6Flush = false
+			m.e.Neigh().FlushDeviceIPv6(x.index)
 		}
 	}
 	m.publish()
@@ -504,7 +516,7 @@ func (m *Model) setLinkUp(txn *fib.Txn, l *link, up bool) error {
 		switch {
 		case l.loopback:
 			auto = netip.MustParsePrefix("::1/128")
-		case l.mac != (hdr.MAC{}):
+		case l.mac != (hdr.MAC{}) && !l.ipv6Off():
 			auto = linkLocal(l.mac)
 		}
 		if auto.IsValid() && !hasAddr(l.addrs, auto.Addr()) {
@@ -526,6 +538,44 @@ func (m *Model) setLinkUp(txn *fib.Txn, l *link, up bool) error {
 		return err
 	}
 	return m.syncKernelRoutes(txn, l)
+}
+
+// ipv6MinMTU is IPV6_MIN_MTU: below it a link has no IPv6.
+const ipv6MinMTU = 1280
+
+// ipv6Off reports whether IPv6 is off on l: a link whose MTU is below
+// IPv6's minimum has no IPv6 (addrconf tears it down); the loopback keeps
+// it.
+func (l *link) ipv6Off() bool { return !l.loopback && l.mtu < ipv6MinMTU }
+
+// mtuChanged applies what an MTU change from old means for IPv6 on l (a
+// clone the caller publishes), as addrconf's NETDEV_CHANGEMTU does: below
+// 1280 the link's IPv6 goes as if it were unregistered (addresses, routes
+// through it, multipath legs through it, neighbours after the publish);
+// back at 1280 or more an up link gets a link-local address again, the
+// other addresses do not return.
+func (m *Model) mtuChanged(txn *fib.Txn, l *link, old uint32) error {
+	wasOff := !l.loopback && old < ipv6MinMTU
+	switch {
+	case l.ipv6Off() && !wasOff:
+		var gone []netip.Prefix
+		for _, p := range l.addrs {
+			if p.Addr().Is6() {
+				gone = append(gone, p)
+			}
+		}
+		txn.FlushDeviceIPv6(l.index)
+		if _, err := m.removeAddrs(txn, l, gone); err != nil {
+			return err
+		}
+		l.ipv6Flush = true
+	case !l.ipv6Off() && wasOff && l.up && l.mac != (hdr.MAC{}):
+		if ll := linkLocal(l.mac); !hasAddr(l.addrs, ll.Addr()) {
+			l.addrs = append(l.addrs, ll)
+		}
+		return m.syncKernelRoutes(txn, l)
+	}
+	return nil
 }
 
 // linkDel removes a device: its routes, neighbours and workers go; rules

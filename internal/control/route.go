@@ -193,6 +193,11 @@ func (m *Model) resolveNexthop(via, dev string, weight int, onlink bool, family 
 	if l == nil {
 		return nh, fmt.Errorf("nexthop needs a gateway or a device: %w", errs.ErrInvalid)
 	}
+	if family == 6 && l.ipv6Off() {
+		// No IPv6 on the device (mtu under 1280): the kernel finds no
+		// inet6_dev for it.
+		return nh, fmt.Errorf("nexthop device %s has no IPv6 (mtu %d): %w", l.name, l.mtu, errs.ErrNoDevice)
+	}
 	if !l.up {
 		return nh, fmt.Errorf("nexthop device %s is not up: %w", l.name, errs.ErrNetDown)
 	}

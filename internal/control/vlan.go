@@ -148,6 +148,9 @@ func (m *Model) followParent(txn *fib.Txn, parent *link, changed []*link) ([]*li
 				return nil, err
 			}
 		}
+		if err := m.mtuChanged(txn, n, c.mtu); err != nil {
+			return nil, err
+		}
 		changed = append(changed, n)
 		var err error
 		if changed, err = m.followParent(txn, n, changed); err != nil {

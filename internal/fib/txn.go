@@ -270,6 +270,21 @@ func (t *Txn) FlushDevice(dev uint32) {
 	t.SetDeviceUp(dev, true)
 }
 
+// FlushDeviceIPv6 is FlushDevice for IPv6 routes alone: what the kernel
+// does when IPv6 goes off on a device (an MTU under 1280), as if it were
+// unregistered for IPv6.
+func (t *Txn) FlushDeviceIPv6(dev uint32) {
+	if dev == 0 {
+		return
+	}
+	t.editRoutes(func(list []Route) ([]Route, bool) {
+		if len(list) == 0 || list[0].Prefix.Addr().Is4() {
+			return list, false
+		}
+		return flushList(list, dev)
+	})
+}
+
 // FlushDeadRoutes removes, after SetDeviceUp(dev, false), the routes that
 // have a nexthop through dev and none through a device that is up: the
 // kernel's fib_sync_down_dev and fib_flush (IPv4), fib6_ifdown (IPv6) on an

@@ -371,6 +371,12 @@ func (t *Table) FlushDeviceIPv4(dev uint32) {
 	t.flushDev(dev, func(x *entry) bool { return x.key.Addr.Is4() })
 }
 
+// FlushDeviceIPv6 drops every IPv6 entry of dev, permanent ones included:
+// IPv6 went off on the device (addrconf_ifdown).
+func (t *Table) FlushDeviceIPv6(dev uint32) {
+	t.flushDev(dev, func(x *entry) bool { return x.key.Addr.Is6() })
+}
+
 // CarrierDown drops dev's entries except PERMANENT ones: the link went down
 // and what was learned on it may be wrong when it comes back
 // (neigh_carrier_down).

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -213,4 +214,43 @@ func TestRouteOpsLikeKernel(t *testing.T) {
 	wantLines(t, "lo routes while down", lo(), []string{"local 127.0.0.0/8", "local 127.0.0.1"})
 	h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "lo", Up: &up}})
 	wantLines(t, "lo routes up again", lo(), []string{"local 127.0.0.0/8", "local 127.0.0.1", "broadcast 127.255.255.255", "local ::1"})
+}
+
+// An MTU under 1280 turns IPv6 off on a link, as addrconf does on Linux
+// 6.18 here: its IPv6 addresses, the IPv6 routes and multipath legs
+// through it and its IPv6 neighbours go (IPv4 stays); while it is off an
+// IPv6 address is EINVAL and an IPv6 route through it ENODEV; back at
+// 1500 it gets a link-local address, not the others.
+func TestIPv6OffBelowMinMTU(t *testing.T) {
+	h := newHarness(t, false)
+	h.addLink("v1", "10.5.0.1/24", "2001:db8::1/64")
+	h.addLink("v2", "10.6.0.1/24")
+	route := func(r api.Route) { h.do(api.Request{Op: api.OpRouteAdd, Route: &r}) }
+	route(api.Route{Dst: "2001:db8:9::/64", Via: "2001:db8::2"})
+	route(api.Route{Dst: "2001:db8:7::/64", Nexthops: []api.Nexthop{{Via: "2001:db8::2", Dev: "v1"}, {Via: "fe80::2", Dev: "v2"}}})
+	h.neigh("v1", netip.MustParseAddr("2001:db8::2"), [6]byte{2, 0, 0, 0, 0, 2})
+	h.neigh("v1", netip.MustParseAddr("10.5.0.2"), [6]byte{2, 0, 0, 0, 0, 3})
+	mtu := func(n int) { h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "v1", MTU: n}}) }
+
+	mtu(1200)
+	wantLines(t, "v1 addresses at mtu 1200", h.addrList("v1"), []string{"10.5.0.1/24"})
+	wantLines(t, "IPv6 routes at mtu 1200", h.routeLines(6), []string{"2001:db8:7::/64 table 254 via fe80::2 dev v2"})
+	var neighs []string
+	for _, n := range h.do(api.Request{Op: api.OpNeighShow, Filter: &api.Filter{}}).Neighs {
+		neighs = append(neighs, n.Dst)
+	}
+	wantLines(t, "neighbours", neighs, []string{"10.5.0.2"})
+	if c := h.try(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "v1", Prefix: "2001:db8::1/64"}}).Code; c != "EINVAL" {
+		t.Errorf("IPv6 address on a link without IPv6: %s, want EINVAL", c)
+	}
+	if c := h.try(api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "2001:db8:6::/64", Dev: "v1"}}).Code; c != "ENODEV" {
+		t.Errorf("IPv6 route through a link without IPv6: %s, want ENODEV", c)
+	}
+
+	mtu(1500)
+	wantLines(t, "v1 addresses back at 1500", h.addrList("v1"), []string{"10.5.0.1/24", "fe80::"})
+	wantLines(t, "IPv6 routes back at 1500", h.routeLines(6), []string{"2001:db8:7::/64 table 254 via fe80::2 dev v2"})
+	if r := h.do(api.Request{Op: api.OpRouteShow, Filter: &api.Filter{Family: 6, Dev: "v1", Prefix: "fe80::/64"}}).Routes; len(r) != 1 {
+		t.Fatalf("v1's fe80::/64 route back at 1500: %+v", r)
+	}
 }
