@@ -128,6 +128,8 @@ type Link struct {
 	MTU    int    `json:"mtu,omitempty"`
 	// Up: in link.set, nil = unchanged; in show, the admin state.
 	Up *bool `json:"up,omitempty"`
+	// NewName renames the link (link.set; the link must be down).
+	NewName string `json:"new_name,omitempty"`
 	// OperState in show: "UP", "DOWN", "UNKNOWN".
 	OperState string `json:"operstate,omitempty"`
 	// Flags in show, like iproute2: BROADCAST, MULTICAST, UP, LOWER_UP, LOOPBACK.

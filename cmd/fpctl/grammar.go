@@ -369,13 +369,17 @@ func parseKindArgs(l *api.Link, p *args) error {
 func ParseLinkSet(argv []string) (*api.Link, error) {
 	p := &args{a: argv}
 	l := &api.Link{}
-	var gotMTU, gotAddr bool
+	var gotMTU, gotAddr, gotName bool
 	for ; p.more(); p.i++ {
 		a := p.cur()
 		switch {
 		case a == "up" || a == "down":
 			up := a == "up"
 			l.Up = &up
+		case a == "name":
+			if err := p.once("name", &gotName, str(&l.NewName)); err != nil {
+				return nil, err
+			}
 		case a == "mtu":
 			if err := p.once("mtu", &gotMTU, mtuArg(&l.MTU)); err != nil {
 				return nil, err
@@ -384,7 +388,7 @@ func ParseLinkSet(argv []string) (*api.Link, error) {
 			if err := p.once("address", &gotAddr, lladdrArg(&l.MAC)); err != nil {
 				return nil, err
 			}
-		case a == "name" || isUnsupportedLinkWord(a):
+		case isUnsupportedLinkWord(a):
 			return nil, notSupported(a)
 		case a == "help":
 			return nil, usageError("link")

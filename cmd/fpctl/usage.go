@@ -11,7 +11,7 @@ Exit status: 0 ok, 1 bad address or device, cannot reach flowpathd;
 2 flowpathd refused ("RTNETLINK answers: ..."); 255 command line error.
 `,
 	"link": `Usage: fpctl link add [ link DEV ] [ name ] NAME [ mtu MTU ] [ address LLADDR ] type TYPE [ ARGS ]
-       fpctl link set [ dev ] NAME [ up | down ] [ mtu MTU ] [ address LLADDR ]
+       fpctl link set [ dev ] NAME [ up | down ] [ mtu MTU ] [ address LLADDR ] [ name NEWNAME ]
        fpctl link delete [ dev ] NAME
        fpctl link show [ [ dev ] NAME ]
 TYPE ARGS := afpacket ifname IFNAME [ queues N ] | tap ifname IFNAME [ queues N ] | dummy |

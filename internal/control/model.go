@@ -423,6 +423,17 @@ func (m *Model) linkSet(a *api.Link) error {
 		return err
 	}
 	l := cur.clone()
+	if a.NewName != "" && a.NewName != l.name {
+		// dev_change_name; since Linux 6.2 a running device may be
+		// renamed too.
+		if !validName(a.NewName) {
+			return fmt.Errorf("link %s: name %q: %w", a.Name, a.NewName, errs.ErrInvalid)
+		}
+		if _, err := m.linkByName(a.NewName); err == nil {
+			return fmt.Errorf("link %s: name %s: %w", a.Name, a.NewName, errs.ErrExists)
+		}
+		l.name = a.NewName
+	}
 	if a.MTU != 0 {
 		if err := checkMTU(a.MTU); err != nil {
 			return fmt.Errorf("link %s: %w", a.Name, err)
@@ -461,6 +472,12 @@ func (m *Model) linkSet(a *api.Link) error {
 		}
 	}
 	txn := m.fib.Begin()
+	if l.name != cur.name {
+		// Rules name devices: those naming the old name lose the link,
+		// those naming the new one find it (fib_rules' NETDEV_CHANGENAME).
+		txn.SetRuleDevice(cur.name, 0)
+		txn.SetRuleDevice(l.name, l.index)
+	}
 	if l.up != wasUp {
 		if err := m.setLinkUp(txn, l, l.up); err != nil {
 			return fmt.Errorf("link %s: %w", a.Name, err)

@@ -254,3 +254,35 @@ func TestIPv6OffBelowMinMTU(t *testing.T) {
 		t.Fatalf("v1's fe80::/64 route back at 1500: %+v", r)
 	}
 }
+
+// Renaming a link, as on Linux 6.18 here (running links may be renamed
+// since 6.2): its routes and addresses follow it, rules naming the old
+// name are left detached and rules naming the new one take it; a taken
+// name is EEXIST and changes nothing.
+func TestLinkRenameLikeKernel(t *testing.T) {
+	h := newHarness(t, false)
+	h.addLink("v1", "10.5.0.1/24")
+	h.addLink("v2", "10.6.0.1/24")
+	h.do(api.Request{Op: api.OpRuleAdd, Rule: &api.Rule{Iif: "v1", Table: 100}})
+	h.do(api.Request{Op: api.OpRuleAdd, Rule: &api.Rule{Iif: "v9", Table: 200}})
+	h.do(api.Request{Op: api.OpRouteAdd, Route: &api.Route{Dst: "10.9.0.0/24", Via: "10.6.0.2", Table: 200}})
+	h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "v1", NewName: "v9"}})
+	var rules []string
+	for _, r := range h.do(api.Request{Op: api.OpRuleShow, Filter: &api.Filter{Family: 4}}).Rules {
+		if r.Iif != "" {
+			rules = append(rules, fmt.Sprintf("%d iif %s detached=%v table %d", r.Priority, r.Iif, r.IifDetached, r.Table))
+		}
+	}
+	wantLines(t, "rules", rules, []string{"32764 iif v9 detached=false table 200", "32765 iif v1 detached=true table 100"})
+	if g := h.routeGet(api.RouteGet{Dst: "10.9.0.1", From: "10.5.0.9", Iif: "v9"}); g.Table != 200 || g.Dev != "v2" {
+		t.Fatalf("route get iif v9 after the rename: %+v", g)
+	}
+	wantLines(t, "v9 addresses", h.addrList("v9"), []string{"10.5.0.1/24", "fe80::"})
+	before := h.state()
+	if c := h.try(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "v9", NewName: "v2"}}).Code; c != "EEXIST" {
+		t.Fatalf("rename onto a taken name: %s", c)
+	}
+	if h.state() != before {
+		t.Fatal("a refused rename changed the state")
+	}
+}
