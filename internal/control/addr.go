@@ -270,7 +270,7 @@ func (m *Model) addrShow(f *api.Filter) (*api.Response, error) {
 		}
 		// The kernel keeps a link's IPv4 primaries ahead of its
 		// secondaries, each in the order added.
-		var prim, sec []api.Addr
+		var prim, sec, v6 []api.Addr
 		for i, p := range l.addrs {
 			fam := 4
 			if !p.Addr().Is4() {
@@ -294,15 +294,31 @@ func (m *Model) addrShow(f *api.Filter) (*api.Response, error) {
 			if at.noPrefixRoute {
 				a.Flags = append(a.Flags, "noprefixroute")
 			}
-			if isSec {
+			switch {
+			case fam == 6:
+				v6 = append(v6, a)
+			case isSec:
 				sec = append(sec, a)
-			} else {
+			default:
 				prim = append(prim, a)
 			}
 		}
 		out = append(append(out, prim...), sec...)
+		out = append(out, ipv6Order(v6)...)
 	}
 	return &api.Response{Addrs: out}, nil
+}
+
+// ipv6Order puts a link's IPv6 addresses (given in the order added) in
+// the kernel's order: by scope, global before link before host, and the
+// newest first within a scope (ipv6_link_dev_addr inserts each before the
+// first of its scope).
+func ipv6Order(as []api.Addr) []api.Addr {
+	rank := map[string]int{"global": 0, "link": 1, "host": 2}
+	out := slices.Clone(as)
+	slices.Reverse(out)
+	slices.SortStableFunc(out, func(a, b api.Addr) int { return rank[a.Scope] - rank[b.Scope] })
+	return out
 }
 
 func addrScope(a netip.Addr) string {
@@ -398,15 +414,35 @@ func addrRoutes(l *link) []fib.Route {
 // (if the user has not already), the new ones added. l.kroutes records
 // what was added.
 func (m *Model) syncKernelRoutes(txn *fib.Txn, l *link) error {
+	want := kernelRoutes(l)
+	// Routes that stay are left where they are, as the kernel only
+	// adds and removes what an address change adds or removes: the
+	// order of equal prefixes in a dump stays the kernel's, and a kernel
+	// route the user deleted is not brought back by an unrelated change.
+	same := func(a, b *fib.Route) bool {
+		return a.Table == b.Table && a.Prefix == b.Prefix && a.Type == b.Type && a.Scope == b.Scope &&
+			a.Metric == b.Metric && a.PrefSrc == b.PrefSrc
+	}
+	in := func(list []fib.Route, r *fib.Route) bool {
+		return slices.ContainsFunc(list, func(x fib.Route) bool { return same(&x, r) })
+	}
+	var kept []fib.Route
 	for _, r := range l.kroutes {
+		if in(want, &r) {
+			kept = append(kept, r)
+			continue
+		}
 		err := txn.DelRoute(fib.RouteMatch{Table: r.Table, Prefix: r.Prefix, Type: r.Type, SetType: true,
 			Protocol: fib.ProtoKernel, SetProto: true, Dev: l.index, Metric: r.Metric})
 		if err != nil && !errors.Is(err, errs.ErrNotFound) {
 			return err
 		}
 	}
-	l.kroutes = l.kroutes[:0]
-	for _, r := range kernelRoutes(l) {
+	l.kroutes = kept
+	for _, r := range want {
+		if in(kept, &r) {
+			continue
+		}
 		// The kernel adds these without NLM_F_EXCL: IPv4 appends
 		// (fib_magic: create|append), IPv6 just creates (addrconf, no
 		// netlink header). So two devices on one prefix, like every

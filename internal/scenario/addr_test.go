@@ -10,7 +10,8 @@ import (
 )
 
 // addrLines renders a link's addresses as `ip addr` prints their fields:
-// "prefix [brd B] [flags]" in the daemon's order.
+// "prefix [brd B] [flags]" in the daemon's order (the kernel's: IPv4
+// primaries, IPv4 secondaries, IPv6 by scope and newest first).
 func (h *harness) addrLines(dev string) []string {
 	h.t.Helper()
 	var out []string
@@ -70,7 +71,7 @@ func TestAddressesLikeKernel(t *testing.T) {
 	wantLines(t, "v1 addresses", h.addrLines("v1"), []string{
 		"10.5.0.1/24", "10.5.0.9/16 brd 10.5.255.255", "10.5.0.7/24 secondary", "10.5.0.10/24 brd 10.5.0.200 secondary"})
 	wantLines(t, "v2 addresses", h.addrLines("v2"), []string{
-		"10.6.0.1/24", "10.6.0.5/24 secondary noprefixroute", "2001:db8::1/64 nodad noprefixroute", "2001:db8:1::1/64"})
+		"10.6.0.1/24", "10.6.0.5/24 secondary noprefixroute", "2001:db8:1::1/64", "2001:db8::1/64 nodad noprefixroute"})
 
 	del("v1", "10.5.0.7/24")
 	wantLines(t, "IPv4 routes", h.routeLinesSrc(4), []string{
