@@ -76,7 +76,11 @@ func (m *Model) addrAdd(a *api.Addr) error {
 	if err != nil {
 		return err
 	}
-	if hasAddr(cur.addrs, p.Addr()) {
+	// IPv4 takes one address twice with different prefix lengths
+	// (inet_insert_ifa compares address and mask); IPv6 does not.
+	if slices.ContainsFunc(cur.addrs, func(q netip.Prefix) bool {
+		return q.Addr() == p.Addr() && (q.Bits() == p.Bits() || p.Addr().Is6())
+	}) {
 		return fmt.Errorf("address %s on %s: %w", p, a.Dev, errs.ErrExists)
 	}
 	if p.Addr().IsMulticast() || p.Addr().IsUnspecified() {
@@ -94,9 +98,9 @@ func (m *Model) addrAdd(a *api.Addr) error {
 	l.addrs = append(l.addrs, p)
 	if at != (addrAttrs{}) {
 		if l.attrs == nil {
-			l.attrs = map[netip.Addr]addrAttrs{}
+			l.attrs = map[netip.Prefix]addrAttrs{}
 		}
-		l.attrs[p.Addr()] = at
+		l.attrs[p] = at
 	}
 	txn := m.fib.Begin()
 	if !had4 && p.Addr().Is4() {
@@ -200,9 +204,9 @@ func (m *Model) removeAddrs(txn *fib.Txn, l *link, gone []netip.Prefix) (ipv4Off
 	had4 := hasIPv4(l)
 	l.addrs = slices.DeleteFunc(l.addrs, func(p netip.Prefix) bool { return slices.Contains(gone, p) })
 	for _, p := range gone {
-		delete(l.attrs, p.Addr())
-		if m.addrElsewhere(l.index, p.Addr()) {
-			continue
+		delete(l.attrs, p)
+		if hasAddr(l.addrs, p.Addr()) || m.addrElsewhere(l.index, p.Addr()) {
+			continue // still ours
 		}
 		txn.FlushPrefsrc(p.Addr(), p.Addr().Is6())
 	}
@@ -280,7 +284,7 @@ func (m *Model) addrShow(f *api.Filter) (*api.Response, error) {
 				continue
 			}
 			a := api.Addr{Dev: l.name, Prefix: p.String(), Family: fam, Scope: addrScope(p.Addr())}
-			at := l.attrs[p.Addr()]
+			at := l.attrs[p]
 			if at.brd.IsValid() {
 				a.Broadcast = at.brd.String()
 			}
@@ -367,7 +371,7 @@ func addrRoutes(l *link) []fib.Route {
 	seen := map[netip.Prefix]bool{}
 	for i, p := range l.addrs {
 		a := p.Addr()
-		at := l.attrs[a]
+		at := l.attrs[p]
 		if a.Is4() {
 			prim := primaryFor(l, p)
 			out = append(out, fib.Route{Table: fib.TableLocal, Prefix: netip.PrefixFrom(a, 32), Type: fib.RouteLocal,

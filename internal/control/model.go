@@ -51,7 +51,7 @@ type link struct {
 	port     port.Port
 	addrs    []netip.Prefix // in the order added
 	// attrs are what an address was added with beyond its prefix.
-	attrs   map[netip.Addr]addrAttrs
+	attrs   map[netip.Prefix]addrAttrs
 	kroutes []fib.Route // routes this link's addresses put in the FIB
 	// ipv6Flush asks the change being built to flush the link's IPv6
 	// neighbours once published (its IPv6 went with its MTU).

@@ -123,6 +123,26 @@ func TestAddressesLikeKernel(t *testing.T) {
 		"broadcast 10.6.0.255 table 255 dev v2 src 10.6.0.5",
 	})
 
+	// One IPv4 address with two prefix lengths is two addresses (not
+	// with the same length twice); an IPv6 address is one whatever its
+	// length. Deleting one of the two keeps the address's local route.
+	addr("v2", "10.8.0.1/24", "")
+	addr("v2", "10.8.0.1/16", "")
+	for _, pfx := range []string{"10.8.0.1/24", "2001:db8:1::1/48"} {
+		if c := h.try(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "v2", Prefix: pfx}}).Code; c != "EEXIST" {
+			t.Errorf("add %s again: %s, want EEXIST", pfx, c)
+		}
+	}
+	del("v2", "10.8.0.1/24")
+	var v8 []string
+	for _, l := range h.routeLinesSrc(4) {
+		if strings.Contains(l, "10.8.") {
+			v8 = append(v8, l)
+		}
+	}
+	wantLines(t, "10.8.0.1/16 left", v8, []string{"10.8.0.0/16 table 254 dev v2 src 10.8.0.1",
+		"local 10.8.0.1 table 255 dev v2 src 10.8.0.1", "broadcast 10.8.255.255 table 255 dev v2 src 10.8.0.1"})
+
 	// A link that goes takes its addresses' source routes along.
 	route(api.Route{Dst: "10.9.4.0/24", Via: "10.6.0.2", Src: "10.5.0.9"})
 	h.do(api.Request{Op: api.OpLinkDel, Link: &api.Link{Name: "v1"}})
