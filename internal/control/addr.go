@@ -29,6 +29,9 @@ type addrAttrs struct {
 	brd           netip.Addr // IPv4 broadcast given with brd (invalid: none)
 	nodad         bool
 	noPrefixRoute bool // IFA_F_NOPREFIXROUTE: no connected route
+	// addedDown: an IPv6 address added while its link is down, which
+	// has its local route until the link changes state.
+	addedDown bool
 }
 
 // parseAddrAttrs reads an add request's broadcast and flags for p.
@@ -93,6 +96,7 @@ func (m *Model) addrAdd(a *api.Addr) error {
 	if err != nil {
 		return err
 	}
+	at.addedDown = p.Addr().Is6() && !cur.up
 	l := cur.clone()
 	had4 := hasIPv4(l)
 	l.addrs = append(l.addrs, p)
@@ -355,7 +359,20 @@ func kernelRoutes(l *link) []fib.Route {
 		// A down link keeps only its IPv4 local routes: the kernel does
 		// not kill host-scope nexthops (fib_sync_down_dev), so its
 		// addresses still answer; the rest goes until it is up again.
-		out = slices.DeleteFunc(out, func(r fib.Route) bool { return r.Type != fib.RouteLocal || r.Prefix.Addr().Is6() })
+		// An IPv6 address added while the link is down has its local
+		// route from the start (addrconf adds it with the address) until
+		// the link next changes state.
+		out = slices.DeleteFunc(out, func(r fib.Route) bool {
+			if r.Type != fib.RouteLocal {
+				return true
+			}
+			if r.Prefix.Addr().Is4() {
+				return false
+			}
+			return !slices.ContainsFunc(l.addrs, func(p netip.Prefix) bool {
+				return p.Addr() == r.Prefix.Addr() && l.attrs[p].addedDown
+			})
+		})
 	}
 	return out
 }

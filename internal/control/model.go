@@ -525,6 +525,12 @@ func (m *Model) linkSet(a *api.Link) error {
 //     address; the routes that went do not come back.
 func (m *Model) setLinkUp(txn *fib.Txn, l *link, up bool) error {
 	l.up = up
+	for p, at := range l.attrs {
+		if at.addedDown {
+			at.addedDown = false
+			l.attrs[p] = at
+		}
+	}
 	txn.SetDeviceUp(l.index, up)
 	if up {
 		// What addrconf gives a link coming up: ::1 on a loopback, an

@@ -137,6 +137,16 @@ func TestLinkDownLikeKernel(t *testing.T) {
 		"2001:db8::/64 table 254 via  dev v1",
 		"local 2001:db8::1 table 255 via  dev v1",
 	})
+
+	// An IPv6 address added to a down link has its local route at once,
+	// until the link next changes state (the kernel's addrconf).
+	h.do(api.Request{Op: api.OpSysctlSet, Sysctl: &api.Sysctl{Name: "net.ipv6.conf.all.keep_addr_on_down", Value: "0"}})
+	setUp(&down)
+	h.do(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "v1", Prefix: "2001:db8:5::1/64"}})
+	wantLines(t, "IPv6 routes of an address added while down", h.routeLines(6), []string{
+		"2001:db8:8::/64 table 254 | via 2001:db8::2 dev v1 dead,linkdown | via fe80::2 dev v2",
+		"local 2001:db8:5::1 table 255 via  dev v1",
+	})
 }
 
 // Route commands next to add and replace, checked against the kernel the
