@@ -31,16 +31,17 @@ func zeroNet(a netip.Addr) bool { return a.Is4() && a.As4()[0] == 0 }
 // loopback or zero-network source, a loopback or zero-network
 // destination, or a source that is one of our addresses (not for a packet
 // we looped to ourselves). Zero-network sources are fine towards the
-// limited broadcast (a DHCP client's first packets).
-func (s *Snapshot) martian4(src, dst netip.Addr, looped bool) (DropReason, bool) {
+// limited broadcast (a DHCP client's first packets). src and dst are the
+// addresses as big-endian words: a few integer tests, no netip calls.
+func (s *Snapshot) martian4(src, dst uint32, looped bool) (DropReason, bool) {
 	switch {
-	case src.IsMulticast() || src == limitedBroadcast || src.IsLoopback():
+	case src>>28 == 0xe || src == 0xffffffff || src>>24 == 127:
 		return DropMartianSource, true
-	case dst.IsLoopback() || zeroNet(dst):
+	case dst>>24 == 127 || dst>>24 == 0:
 		return DropMartianDest, true
-	case zeroNet(src) && dst != limitedBroadcast:
+	case src>>24 == 0 && dst != 0xffffffff:
 		return DropMartianSource, true
-	case !looped && s.local4.has(src):
+	case !looped && s.local4.has32(src):
 		return DropMartianSource, true
 	}
 	return 0, false
@@ -49,7 +50,7 @@ func (s *Snapshot) martian4(src, dst netip.Addr, looped bool) (DropReason, bool)
 // Martian4 is martian4 for the control plane (route get with iif): the
 // drop reason's name, "martian_source" or "martian_destination".
 func (s *Snapshot) Martian4(src, dst netip.Addr) (string, bool) {
-	r, bad := s.martian4(src, dst, false)
+	r, bad := s.martian4(key4(src), key4(dst), false)
 	if !bad {
 		return "", false
 	}
@@ -76,7 +77,7 @@ func (w *worker) ip4Input(in *Device, p *pkt.Packet) {
 	}
 	src, dst := ip.Src(), ip.Dst()
 	s := w.snap
-	if r, bad := s.martian4(src, dst, looped); bad {
+	if r, bad := s.martian4(binary.BigEndian.Uint32(ip[12:16]), binary.BigEndian.Uint32(ip[16:20]), looped); bad {
 		w.dropIn(in.Index, p, r)
 		return
 	}

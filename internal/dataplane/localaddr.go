@@ -13,7 +13,14 @@ import (
 type addrSet4 struct {
 	keys []uint32 // 0 is empty: 0.0.0.0 is never an interface address
 	mask uint32
+	// filter has a bit set for every key's hash (its low bits): most
+	// sources are not ours and most are turned away by one bit test,
+	// which a branch predictor learns, instead of a probe whose outcome
+	// depends on the address.
+	filter [filterWords]uint64
 }
+
+const filterWords = 16 // 1024 bits
 
 func newAddrSet4(addrs []netip.Addr) addrSet4 {
 	n := 8
@@ -31,6 +38,8 @@ func newAddrSet4(addrs []netip.Addr) addrSet4 {
 			i = (i + 1) & s.mask
 		}
 		s.keys[i] = k
+		h := hash4(k) % (filterWords * 64)
+		s.filter[h/64] |= 1 << (h % 64)
 	}
 	return s
 }
@@ -45,12 +54,15 @@ func key4(a netip.Addr) uint32 {
 func hash4(k uint32) uint32 { return (k * 0x9e3779b1) >> 16 }
 
 // has reports whether IPv4 address a is in the set.
-func (s *addrSet4) has(a netip.Addr) bool {
-	k := key4(a)
-	if len(s.keys) == 0 || k == 0 { // 0 marks an empty slot
+func (s *addrSet4) has(a netip.Addr) bool { return s.has32(key4(a)) }
+
+// has32 is has for an address as a big-endian word.
+func (s *addrSet4) has32(k uint32) bool {
+	h := hash4(k)
+	if s.filter[h/64%filterWords]&(1<<(h%64)) == 0 || k == 0 { // 0 marks an empty slot
 		return false
 	}
-	for i := hash4(k) & s.mask; ; i = (i + 1) & s.mask {
+	for i := h & s.mask; ; i = (i + 1) & s.mask {
 		switch s.keys[i] {
 		case k:
 			return true
