@@ -151,6 +151,11 @@ func TestAgainstRealDaemon(t *testing.T) {
 	if out = must("rule", "show"); !strings.Contains(out, "tun_id 10 lookup 100") {
 		t.Errorf("rule show:\n%s", out)
 	}
+	// A nop rule matches and does nothing, printed as ip rule does.
+	must("rule", "add", "nop", "pref", "50")
+	if out = must("rule", "show"); !strings.Contains(out, "50:\tfrom all nop\n") {
+		t.Errorf("rule show with a nop rule:\n%s", out)
+	}
 	// A lookup ending in a reject route fails as ip route get does
 	// (exit 2, the route's error), after saying which route it was.
 	for _, c := range []struct{ typ, msg string }{

@@ -1121,7 +1121,7 @@ func buildRule(command string, argv []string, family int) (*api.Request, error) 
 // ParseRule reads ip rule's SELECTOR and ACTION:
 //
 //	[not] [from PREFIX|all] [to PREFIX|all] [iif DEV] [oif DEV] [fwmark M[/MASK]]
-//	[tun_id N] [priority|pref|order N] [lookup|table ID | blackhole|unreachable|prohibit]
+//	[tun_id N] [priority|pref|order N] [lookup|table ID | blackhole|unreachable|prohibit | nop]
 //
 // Family: -4/-6, else that of the prefixes, else IPv4. For add, the
 // action defaults to "lookup main"; a fwmark without a mask gets the full
@@ -1212,6 +1212,8 @@ func ParseRule(argv []string, family int, del bool) (*api.Rule, error) {
 			matches(a, "nat") || matches(a, "map-to") || a == "ipproto" ||
 			a == "sport" || a == "dport" || a == "goto":
 			return nil, notSupported(a)
+		case a == "nop":
+			r.Action = "nop" // FR_ACT_NOP: the rule matches and does nothing
 		case a == "help":
 			return nil, usageError("rule")
 		default:

@@ -185,6 +185,8 @@ var validCases = []grammarCase{
 			From: "10.3.0.0/24", To: "10.4.0.0/16", Oif: "d1", TunID: 9, Action: "blackhole"}}},
 	{"rule", "add", 0, "fwmark 5",
 		&api.Request{Op: api.OpRuleAdd, Rule: &api.Rule{Family: 4, FwMark: 5, FwMask: 0xFFFFFFFF, Action: "lookup", Table: 254}}},
+	{"rule", "add", 0, "nop pref 50",
+		&api.Request{Op: api.OpRuleAdd, Rule: &api.Rule{Family: 4, Priority: 50, SetPriority: true, Action: "nop"}}},
 	{"rule", "add", 0, "from all to all fwmark 0 table main order 0",
 		&api.Request{Op: api.OpRuleAdd, Rule: &api.Rule{Family: 4, SetPriority: true, FwMask: 0xFFFFFFFF, Action: "lookup", Table: 254}}},
 	{"rule", "add", 0, "from 2001:db8::/32 lookup 300",
