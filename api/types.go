@@ -362,11 +362,15 @@ type Rule struct {
 	FwMark      uint32 `json:"fwmark,omitempty"`
 	FwMask      uint32 `json:"fwmask,omitempty"`
 	TunID       uint64 `json:"tun_id,omitempty"`
-	Action      string `json:"action,omitempty"` // "lookup" (default), "blackhole", "unreachable", "prohibit"
+	Action      string `json:"action,omitempty"` // "lookup" (default), "blackhole", "unreachable", "prohibit", "nop", "goto"
 	Table       uint32 `json:"table,omitempty"`
 	// Detached in show: the iif/oif device does not exist now.
 	IifDetached bool `json:"iif_detached,omitempty"`
 	OifDetached bool `json:"oif_detached,omitempty"`
+	// Goto is the target priority of Action "goto"; Unresolved in show:
+	// no rule has that priority now (the goto is skipped).
+	Goto       uint32 `json:"goto,omitempty"`
+	Unresolved bool   `json:"unresolved,omitempty"`
 }
 
 // Neigh is a neighbour entry.

@@ -151,6 +151,17 @@ func TestAgainstRealDaemon(t *testing.T) {
 	if out = must("rule", "show"); !strings.Contains(out, "tun_id 10 lookup 100") {
 		t.Errorf("rule show:\n%s", out)
 	}
+	// A goto rule jumps to the first rule of its target priority; with
+	// none there it is shown [unresolved] and skipped, as ip rule shows.
+	must("rule", "add", "to", "10.77.0.0/16", "goto", "600", "pref", "60")
+	if out = must("rule", "show"); !strings.Contains(out, "60:\tfrom all to 10.77.0.0/16 goto 600 [unresolved]\n") {
+		t.Errorf("rule show with an unresolved goto:\n%s", out)
+	}
+	must("rule", "add", "lookup", "77", "pref", "600")
+	if out = must("rule", "show"); !strings.Contains(out, "60:\tfrom all to 10.77.0.0/16 goto 600\n") {
+		t.Errorf("rule show with a resolved goto:\n%s", out)
+	}
+	fails(2, "Invalid argument", "rule", "add", "goto", "10", "pref", "70")
 	// A nop rule matches and does nothing, printed as ip rule does.
 	must("rule", "add", "nop", "pref", "50")
 	if out = must("rule", "show"); !strings.Contains(out, "50:\tfrom all nop\n") {

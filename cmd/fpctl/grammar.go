@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"flowpath/api"
@@ -1121,7 +1122,7 @@ func buildRule(command string, argv []string, family int) (*api.Request, error) 
 // ParseRule reads ip rule's SELECTOR and ACTION:
 //
 //	[not] [from PREFIX|all] [to PREFIX|all] [iif DEV] [oif DEV] [fwmark M[/MASK]]
-//	[tun_id N] [priority|pref|order N] [lookup|table ID | blackhole|unreachable|prohibit | nop]
+//	[tun_id N] [priority|pref|order N] [lookup|table ID | blackhole|unreachable|prohibit | nop | goto PRIO]
 //
 // Family: -4/-6, else that of the prefixes, else IPv4. For add, the
 // action defaults to "lookup main"; a fwmark without a mask gets the full
@@ -1210,8 +1211,18 @@ func ParseRule(argv []string, family int, del bool) (*api.Rule, error) {
 			matches(a, "protocol") || matches(a, "suppress_prefixlength") ||
 			matches(a, "suppress_ifgroup") || a == "l3mdev" || a == "uidrange" ||
 			matches(a, "nat") || matches(a, "map-to") || a == "ipproto" ||
-			a == "sport" || a == "dport" || a == "goto":
+			a == "sport" || a == "dport":
 			return nil, notSupported(a)
+		case a == "goto":
+			var v string
+			if err := p.nextTo(&v); err != nil {
+				return nil, err
+			}
+			n, err := strconv.ParseUint(v, 0, 32)
+			if err != nil {
+				return nil, invarg("invalid target", v)
+			}
+			r.Action, r.Goto = "goto", uint32(n)
 		case a == "nop":
 			r.Action = "nop" // FR_ACT_NOP: the rule matches and does nothing
 		case a == "help":

@@ -185,6 +185,9 @@ var validCases = []grammarCase{
 			From: "10.3.0.0/24", To: "10.4.0.0/16", Oif: "d1", TunID: 9, Action: "blackhole"}}},
 	{"rule", "add", 0, "fwmark 5",
 		&api.Request{Op: api.OpRuleAdd, Rule: &api.Rule{Family: 4, FwMark: 5, FwMask: 0xFFFFFFFF, Action: "lookup", Table: 254}}},
+	{"rule", "add", 0, "from 10.1.0.0/24 goto 32766 pref 100",
+		&api.Request{Op: api.OpRuleAdd, Rule: &api.Rule{Family: 4, Priority: 100, SetPriority: true, From: "10.1.0.0/24",
+			Action: "goto", Goto: 32766}}},
 	{"rule", "add", 0, "nop pref 50",
 		&api.Request{Op: api.OpRuleAdd, Rule: &api.Rule{Family: 4, Priority: 50, SetPriority: true, Action: "nop"}}},
 	{"rule", "add", 0, "from all to all fwmark 0 table main order 0",
@@ -377,7 +380,7 @@ var invalidCases = []struct {
 	{"rule", "add", 0, "from 10.0.0.0/8 to", `Command line is not complete. Try option "help"`, 255},
 	{"rule", "add", 0, "iif", `Command line is not complete. Try option "help"`, 255},
 	{"rule", "add", 0, "lookup 5 blackhole", `Error: a blackhole rule has no table.`, 255},
-	{"rule", "add", 0, "goto 5", `Error: "goto" is not supported by flowpath.`, 255},
+	{"rule", "add", 0, "goto abc", `Error: argument "abc" is wrong: invalid target`, 255},
 	{"rule", "show", 0, "table 5", `Error: "rule show table" is not supported by flowpath.`, 255},
 
 	{"stats", "show", 0, "x", `Error: either "stats" is duplicate, or "x" is a garbage.`, 255},

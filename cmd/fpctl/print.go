@@ -241,6 +241,11 @@ func FormatRule(r *api.Rule) string {
 	switch r.Action {
 	case "", "lookup":
 		b.WriteString(" lookup " + tableName(r.Table))
+	case "goto":
+		b.WriteString(" goto " + strconv.FormatUint(uint64(r.Goto), 10))
+		if r.Unresolved {
+			b.WriteString(" [unresolved]")
+		}
 	default:
 		b.WriteString(" " + r.Action)
 	}

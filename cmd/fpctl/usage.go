@@ -66,7 +66,7 @@ route get prints ip's line, then how flowpathd decided, one step a line.
        fpctl rule show
 SELECTOR := [ not ] [ from PREFIX ] [ to PREFIX ] [ fwmark FWMARK[/MASK] ]
             [ iif STRING ] [ oif STRING ] [ tun_id TUN_ID ] [ pref NUMBER ]
-ACTION := [ table TABLE_ID ] | [ blackhole | unreachable | prohibit ] | nop
+ACTION := [ table TABLE_ID ] | [ blackhole | unreachable | prohibit ] | nop | goto PRIORITY
 TABLE_ID := [ local | main | default | NUMBER ]
 `,
 	"neighbour": `Usage: fpctl neigh { add | del | change | replace }

@@ -3,6 +3,7 @@ package control
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"flowpath/api"
 	"flowpath/internal/errs"
@@ -10,7 +11,8 @@ import (
 )
 
 var ruleActions = map[string]fib.RuleAction{"": fib.RuleToTable, "lookup": fib.RuleToTable, "table": fib.RuleToTable,
-	"blackhole": fib.RuleBlackhole, "unreachable": fib.RuleUnreachable, "prohibit": fib.RuleProhibit, "nop": fib.RuleNop}
+	"blackhole": fib.RuleBlackhole, "unreachable": fib.RuleUnreachable, "prohibit": fib.RuleProhibit, "nop": fib.RuleNop,
+	"goto": fib.RuleGoto}
 
 func parseSelector(s string, family int) (netip.Prefix, error) {
 	if s == "" || s == "all" {
@@ -43,6 +45,15 @@ func (m *Model) ruleAdd(a *api.Rule) error {
 	}
 	r := fib.Rule{Priority: a.Priority, AutoPriority: !a.SetPriority, Family: family, IIF: a.Iif, OIF: a.Oif,
 		FwMark: a.FwMark, FwMask: a.FwMask, TunID: a.TunID, Invert: a.Not, Action: act, Table: a.Table}
+	switch {
+	case act == fib.RuleGoto && a.Goto == 0:
+		// FRA_GOTO is required with FR_ACT_GOTO.
+		return fmt.Errorf("goto rule without a target: %w", errs.ErrInvalid)
+	case act == fib.RuleGoto:
+		r.Goto = a.Goto
+	case a.Goto != 0:
+		return fmt.Errorf("goto %d with action %s: %w", a.Goto, a.Action, errs.ErrInvalid)
+	}
 	var err error
 	if r.Src, err = parseSelector(a.From, family); err != nil {
 		return err
@@ -112,7 +123,8 @@ func (m *Model) ruleShow(f *api.Filter) (*api.Response, error) {
 		family = 6
 	}
 	var out []api.Rule
-	for _, r := range m.fib.Rules(family) {
+	rules := m.fib.Rules(family)
+	for _, r := range rules {
 		a := api.Rule{Family: family, Priority: r.Priority, SetPriority: true, Not: r.Invert, Iif: r.IIF, Oif: r.OIF,
 			FwMark: r.FwMark, FwMask: r.FwMask, TunID: r.TunID, Action: r.Action.String(), Table: r.Table,
 			IifDetached: r.IIF != "" && r.IIFIndex == 0 && r.IIF != "lo", OifDetached: r.OIF != "" && r.OIFIndex == 0}
@@ -124,6 +136,10 @@ func (m *Model) ruleShow(f *api.Filter) (*api.Response, error) {
 		}
 		if r.Action != fib.RuleToTable {
 			a.Table = 0
+		}
+		if r.Action == fib.RuleGoto {
+			a.Goto = r.Goto
+			a.Unresolved = !slices.ContainsFunc(rules, func(x fib.Rule) bool { return x.Priority == r.Goto })
 		}
 		out = append(out, a)
 	}
