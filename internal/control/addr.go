@@ -120,28 +120,24 @@ func (m *Model) addrAdd(a *api.Addr) error {
 	return nil
 }
 
+// sameSubnet4 reports whether IPv4 addresses p and q are in one subnet
+// with one prefix length, which makes the later one a secondary
+// (inet_insert_ifa).
+func sameSubnet4(p, q netip.Prefix) bool {
+	return p.Addr().Is4() && q.Addr().Is4() && q.Bits() == p.Bits() && q.Masked() == p.Masked()
+}
+
 // secondary reports whether l.addrs[i] is an IPv4 secondary address: an
-// earlier address has the same prefix length and subnet (inet_insert_ifa).
+// earlier address is in its subnet with its prefix length.
 func secondary(l *link, i int) bool {
-	p := l.addrs[i]
-	if !p.Addr().Is4() {
-		return false
-	}
-	for _, q := range l.addrs[:i] {
-		if q.Addr().Is4() && q.Bits() == p.Bits() && q.Masked() == p.Masked() {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(l.addrs[:i], func(q netip.Prefix) bool { return sameSubnet4(l.addrs[i], q) })
 }
 
 // primaryFor is the primary address of the subnet of IPv4 address p on l
 // (p itself if p is primary).
 func primaryFor(l *link, p netip.Prefix) netip.Addr {
-	for _, q := range l.addrs {
-		if q.Addr().Is4() && q.Bits() == p.Bits() && q.Masked() == p.Masked() {
-			return q.Addr()
-		}
+	if i := slices.IndexFunc(l.addrs, func(q netip.Prefix) bool { return sameSubnet4(p, q) }); i >= 0 {
+		return l.addrs[i].Addr()
 	}
 	return p.Addr()
 }
@@ -173,9 +169,8 @@ func (m *Model) addrDel(a *api.Addr) error {
 		// Without promote_secondaries the secondaries of a deleted
 		// primary go with it (__inet_del_ifa); with it, the next one
 		// becomes the primary.
-		q := l.addrs[at]
-		for i := at + 1; i < len(l.addrs); i++ {
-			if r := l.addrs[i]; r.Addr().Is4() && r.Bits() == q.Bits() && r.Masked() == q.Masked() {
+		for _, r := range l.addrs[at+1:] {
+			if sameSubnet4(l.addrs[at], r) {
 				gone = append(gone, r)
 			}
 		}

@@ -53,11 +53,8 @@ type link struct {
 	// attrs are what an address was added with beyond its prefix.
 	attrs   map[netip.Prefix]addrAttrs
 	kroutes []fib.Route // routes this link's addresses put in the FIB
-	// ipv6Flush asks the change being built to flush the link's IPv6
-	// neighbours once published (its IPv6 went with its MTU).
-	ipv6Flush bool
-	tun       *tunnelLink // vxlan and geneve links
-	vlan      *vlanLink   // vlan links
+	tun     *tunnelLink // vxlan and geneve links
+	vlan    *vlanLink   // vlan links
 }
 
 func (l *link) clone() *link {
@@ -491,6 +488,10 @@ func (m *Model) linkSet(a *api.Link) error {
 	if err != nil {
 		return fmt.Errorf("link %s: %w", a.Name, err)
 	}
+	before := map[uint32]*link{l.index: cur}
+	for _, c := range stacked {
+		before[c.index] = m.links[c.index]
+	}
 	m.links[l.index] = l
 	for _, c := range stacked {
 		m.links[c.index] = c
@@ -503,9 +504,8 @@ func (m *Model) linkSet(a *api.Link) error {
 		}
 	}
 	for _, x := range append([]*link{l}, stacked...) {
-		if x.ipv6Flush {
-			x.ipv6Flush = false
-			m.e.Neigh().FlushDeviceIPv6(x.index)
+		if x.ipv6Off() && !before[x.index].ipv6Off() {
+			m.e.Neigh().FlushDeviceIPv6(x.index) // its IPv6 went with its MTU
 		}
 	}
 	m.publish()
@@ -533,18 +533,7 @@ func (m *Model) setLinkUp(txn *fib.Txn, l *link, up bool) error {
 	}
 	txn.SetDeviceUp(l.index, up)
 	if up {
-		// What addrconf gives a link coming up: ::1 on a loopback, an
-		// EUI-64 link-local address on the others.
-		var auto netip.Prefix
-		switch {
-		case l.loopback:
-			auto = netip.MustParsePrefix("::1/128")
-		case l.mac != (hdr.MAC{}) && !l.ipv6Off():
-			auto = linkLocal(l.mac)
-		}
-		if auto.IsValid() && !hasAddr(l.addrs, auto.Addr()) {
-			l.addrs = append(l.addrs, auto)
-		}
+		l.addAutoAddr()
 		txn.EnableIPv4(l.index) // fib_sync_up on NETDEV_UP
 	} else {
 		txn.FlushDeadRoutes(l.index)
@@ -591,14 +580,27 @@ func (m *Model) mtuChanged(txn *fib.Txn, l *link, old uint32) error {
 		if _, err := m.removeAddrs(txn, l, gone); err != nil {
 			return err
 		}
-		l.ipv6Flush = true
-	case !l.ipv6Off() && wasOff && l.up && l.mac != (hdr.MAC{}):
-		if ll := linkLocal(l.mac); !hasAddr(l.addrs, ll.Addr()) {
-			l.addrs = append(l.addrs, ll)
-		}
+	case !l.ipv6Off() && wasOff && l.up:
+		l.addAutoAddr()
 		return m.syncKernelRoutes(txn, l)
 	}
 	return nil
+}
+
+// addAutoAddr gives l what addrconf gives a link when its IPv6 starts (up,
+// or an MTU back at 1280): ::1 on a loopback, an EUI-64 link-local
+// address on the others, none while IPv6 is off.
+func (l *link) addAutoAddr() {
+	var auto netip.Prefix
+	switch {
+	case l.loopback:
+		auto = netip.MustParsePrefix("::1/128")
+	case l.mac != (hdr.MAC{}) && !l.ipv6Off():
+		auto = linkLocal(l.mac)
+	}
+	if auto.IsValid() && !hasAddr(l.addrs, auto.Addr()) {
+		l.addrs = append(l.addrs, auto)
+	}
 }
 
 // linkDel removes a device: its routes, neighbours and workers go; rules
@@ -622,10 +624,8 @@ func (m *Model) linkDel(name string) error {
 	txn.FlushDevice(l.index)
 	// Its addresses go with it, and routes through other links that
 	// named one as their source with them (fib_del_ifaddr).
-	for _, p := range l.addrs {
-		if !m.addrElsewhere(l.index, p.Addr()) {
-			txn.FlushPrefsrc(p.Addr(), p.Addr().Is6())
-		}
+	if _, err := m.removeAddrs(txn, l.clone(), l.addrs); err != nil {
+		return err
 	}
 	txn.SetRuleDevice(l.name, 0)
 	m.mplsFlushDevice(l.index)

@@ -22,9 +22,6 @@ func l4Ports(proto uint8, l4 []byte) (sport, dport uint16) {
 	return 0, 0
 }
 
-// zeroNet reports whether a is in 0.0.0.0/8 ("this network").
-func zeroNet(a netip.Addr) bool { return a.Is4() && a.As4()[0] == 0 }
-
 // martian4 is the kernel's verdict on the addresses of an IPv4 packet
 // arriving on an interface, before any route (ip_route_input_slow, and
 // fib_validate_source with rp_filter off): a multicast, limited broadcast,

@@ -53,10 +53,8 @@ func key4(a netip.Addr) uint32 {
 // well-mixed ones.
 func hash4(k uint32) uint32 { return (k * 0x9e3779b1) >> 16 }
 
-// has reports whether IPv4 address a is in the set.
-func (s *addrSet4) has(a netip.Addr) bool { return s.has32(key4(a)) }
-
-// has32 is has for an address as a big-endian word.
+// has32 reports whether the IPv4 address k (a big-endian word) is in
+// the set.
 func (s *addrSet4) has32(k uint32) bool {
 	h := hash4(k)
 	if s.filter[h/64%filterWords]&(1<<(h%64)) == 0 || k == 0 { // 0 marks an empty slot

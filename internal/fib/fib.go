@@ -338,8 +338,11 @@ func (f *FIB) lookupIn(t *table, c *Cache, dst netip.Addr, oif uint32, h int32, 
 				// A local route lives on while its device is down (the
 				// kernel does not kill host-scope nexthops): the address
 				// still answers.
-				k := slices.IndexFunc(r.Nexthops, func(nh Nexthop) bool { return oif == 0 || nh.Dev == oif })
-				if k < 0 {
+				k := 0
+				for k < len(r.Nexthops) && oif != 0 && r.Nexthops[k].Dev != oif {
+					k++
+				}
+				if k == len(r.Nexthops) {
 					continue
 				}
 				*res = Result{Type: r.Type, Table: t.id, Route: r, Nexthop: &r.Nexthops[k], NHIndex: k}

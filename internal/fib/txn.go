@@ -299,7 +299,7 @@ func (t *Txn) FlushDeadRoutes(dev uint32) {
 		if r.Type == RouteLocal || !slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return nh.Dev == dev }) {
 			return true
 		}
-		return slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return !t.devDown(nh.Dev) && nh.Flags&NHDead == 0 })
+		return slices.ContainsFunc(r.Nexthops, t.nhAlive)
 	}
 	t.editRoutes(func(list []Route) ([]Route, bool) {
 		out := slices.DeleteFunc(slices.Clone(list), func(r Route) bool { return !keep(&r) })
@@ -328,19 +328,11 @@ func (t *Txn) DisableIPv4(dev uint32) {
 				out = append(out, r)
 				continue
 			}
-			live := slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool {
-				return nh.Dev != dev && !t.devDown(nh.Dev) && nh.Flags&NHDead == 0
-			})
+			live := slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return nh.Dev != dev && t.nhAlive(nh) })
 			if !live {
 				continue
 			}
-			r.Nexthops = slices.Clone(r.Nexthops)
-			for i := range r.Nexthops {
-				if r.Nexthops[i].Dev == dev {
-					r.Nexthops[i].Flags |= nhDeadFlags
-				}
-			}
-			setBounds(r.Nexthops)
+			r.Nexthops = markLegs(r.Nexthops, dev, true)
 			out = append(out, r)
 		}
 		return out, true
@@ -362,17 +354,33 @@ func (t *Txn) EnableIPv4(dev uint32) {
 			if !dead(out[k]) {
 				continue
 			}
-			out[k].Nexthops = slices.Clone(out[k].Nexthops)
-			for i := range out[k].Nexthops {
-				if out[k].Nexthops[i].Dev == dev {
-					out[k].Nexthops[i].Flags &^= nhDeadFlags
-				}
-			}
-			setBounds(out[k].Nexthops)
+			out[k].Nexthops = markLegs(out[k].Nexthops, dev, false)
 		}
 		return out, true
 	})
 }
+
+// markLegs returns a copy of nhs with the legs through dev marked dead
+// (and linkdown) or alive, and the hash bounds redone to match.
+func markLegs(nhs []Nexthop, dev uint32, dead bool) []Nexthop {
+	out := slices.Clone(nhs)
+	for i := range out {
+		if out[i].Dev != dev {
+			continue
+		}
+		if dead {
+			out[i].Flags |= nhDeadFlags
+		} else {
+			out[i].Flags &^= nhDeadFlags
+		}
+	}
+	setBounds(out)
+	return out
+}
+
+// nhAlive reports whether nh can carry traffic as this transaction has
+// the devices: its device is up and it is not stored dead.
+func (t *Txn) nhAlive(nh Nexthop) bool { return !t.devDown(nh.Dev) && nh.Flags&NHDead == 0 }
 
 // FlushPrefsrc is what the kernel does to routes whose preferred source
 // is an address no device has any more: IPv4 routes go
