@@ -55,7 +55,8 @@ else
     tcp_once() {
         local ns=$1 dst=$2 tag=$3
         local f="$RAW/$tag.json"
-        ip netns exec "$ns" iperf3 -c "$dst" -p 5201 -t "$DUR" -J >"$f" 2>&1
+        # shellcheck disable=SC2086
+        ip netns exec "$ns" iperf3 -c "$dst" -p 5201 -t "$DUR" ${TCP_ARGS:-} -J >"$f" 2>&1
         jq -r 'if .error then "nan nan nan" else
                  (.end.sum_received.bits_per_second/1e9*1000|round/1000|tostring) + " " +
                  (.end.cpu_utilization_percent.host_total|round|tostring) + " " +

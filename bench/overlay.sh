@@ -13,6 +13,9 @@
 #                      (same addresses as kernel)
 #   ftap     bn-ov-t*: as flowpath, but each host's eth0 is a TAP whose other end is
 #                      flowpathd's hv port (no host veth); the underlay is the same veth
+#   fppoll   bn-ov-p*: as flowpath, with `--rx-wait ppoll` (idle workers block in ppoll on
+#                      their own threads instead of parking in the Go runtime's poller);
+#                      not in the default set: an A/B of the wait in one run
 #   ovs      bn-ov-o*: one ovs-vswitchd per VTEP, br-int{hv, vx0 vxlan key=10} + br-phy{u}
 #                      (baselines/04 vxlan), 10.30.0.1 <-> 10.30.0.2; only if OVS is installed,
 #                      else the row is RESULTS.md 4d and marked as not measured here
@@ -24,6 +27,7 @@
 #        VARIANTS="kernel kbridge flowpath ftap ovs"   RAW=/tmp/bench-raw/overlay
 #        FPD_ARGS="" (extra flowpathd flags)      PROFILE=1 (flowpathd --cpuprofile into RAW)
 #        FPD_ENV="" (environment for flowpathd, e.g. GOMAXPROCS=4)
+#        TCP_ARGS="" (extra iperf3 client flags for TCP, e.g. "-C cubic"; all variants)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -47,7 +51,7 @@ BIN=""
 OVSROOT=/tmp/bn-ov-ovs      # private OVS instances (not baselines/04's /tmp/bn-ovs)
 HAVE_OVS=0
 ALLNS=""
-for p in k b f t o; do ALLNS="$ALLNS bn-ov-${p}h1 bn-ov-${p}v1 bn-ov-${p}v2 bn-ov-${p}h2"; done
+for p in k b f t p o; do ALLNS="$ALLNS bn-ov-${p}h1 bn-ov-${p}v1 bn-ov-${p}v2 bn-ov-${p}h2"; done
 
 # --- private Open vSwitch instances (as shared/bench/baselines/ovs-lib.sh) ---
 ovs_envrun() { local d=$OVSROOT/$1; shift; OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d OVS_SYSCONFDIR=$d "$@"; }
@@ -194,6 +198,10 @@ flowpath_vteps() {
 }
 setup_flowpath() { flowpath_vteps bn-ov-f afpacket && DST[flowpath]=10.12.0.1; }
 setup_ftap() { flowpath_vteps bn-ov-t tap && DST[ftap]=10.12.0.1; }
+setup_fppoll() {
+    local FPD_ARGS="$FPD_ARGS --rx-wait ppoll"
+    flowpath_vteps bn-ov-p afpacket && DST[fppoll]=10.12.0.1
+}
 
 setup_ovs() {   # shared/bench/baselines/04-ovs-userspace.sh vxlan
     local p=bn-ov-o n loc rem
@@ -229,6 +237,7 @@ for v in $VARIANTS; do
         kbridge) p=bn-ov-b ;;
         flowpath) p=bn-ov-f ;;
         ftap) p=bn-ov-t ;;
+        fppoll) p=bn-ov-p ;;
         ovs)
             p=bn-ov-o
             if ! command -v ovs-vswitchd >/dev/null 2>&1; then
@@ -259,10 +268,9 @@ if [ "$HAVE_OVS" = 1 ]; then
 else
     ovsname="OVS (RESULTS.md 4d)"
 fi
-for v in flowpath ftap; do
+for v in flowpath ftap fppoll; do
     [ -n "${TCP[$v]:-}" ] || continue
-    p=bn-ov-f
-    [ $v = ftap ] && p=bn-ov-t
+    case $v in flowpath) p=bn-ov-f ;; ftap) p=bn-ov-t ;; fppoll) p=bn-ov-p ;; esac
     for n in 1 2; do
         echo "   flowpathd ${p}v$n drops: $("$BIN/fpctl" --socket "$BIN/${p}v$n.sock" -j stats 2>/dev/null |
             jq -c '[.. | objects | select(has("drops")) | .drops | objects | to_entries[] | select(.value > 0)] | from_entries' 2>/dev/null | head -c 400)"
@@ -277,6 +285,7 @@ for v in "${ACTIVE[@]}"; do
         kbridge) name="kernel VXLAN bridged" ;;
         flowpath) name="flowpath VTEPs (afpacket)" ;;
         ftap) name="flowpath VTEPs (tap hosts)" ;;
+        fppoll) name="flowpath VTEPs (ppoll wait)" ;;
         ovs) name="OVS userspace VXLAN" ;;
     esac
     printf '%-28s %10s %12s %12s %8s\n' "$name" "${TCP[$v]}" "${RX[$v]}" "${TX[$v]}" "${LOSS[$v]}"
@@ -287,7 +296,7 @@ if [ "$HAVE_OVS" = 0 ]; then
 fi
 echo
 printf '%-44s %8s %10s %8s\n' "ratio" "TCP" "UDP64 rx" "target"
-for v in flowpath ftap; do
+for v in flowpath ftap fppoll; do
     [ -n "${TCP[$v]:-}" ] || continue
     [ -n "${TCP[kernel]:-}" ] &&
         printf '%-44s %8s %10s %8s\n' "$v / kernel VXLAN lwt-external" "$(ratio "${TCP[$v]}" "${TCP[kernel]}")" "$(ratio "${RX[$v]}" "${RX[kernel]}")" ">= 0.6"

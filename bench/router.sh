@@ -18,12 +18,15 @@
 # Usage: sudo bench/router.sh            env: DUR=5 (s per run) REPS=3 (median of)
 #        VARIANTS="kernel afpacket afring afollow tap tfollow"  SEARCH=1 (0 skips the no-loss search)
 #        STEP=2 (s per search step)      RAW=/tmp/bench-raw/router (iperf3 JSON)
+#        FPD_ARGS="" (extra flowpathd flags)  FPD_ENV="" (its environment, e.g. GOMAXPROCS=1)
+#        TCP_ARGS="" (extra iperf3 client flags for TCP, e.g. "-C cubic"; all variants)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 : "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/router}"
 : "${VARIANTS:=kernel afpacket afring afollow tap tfollow}" "${SEARCH:=1}" "${STEP:=2}"
+: "${FPD_ARGS:=}" "${FPD_ENV:=}"
 export DUR REPS RAW
 
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -83,7 +86,8 @@ afpacket_topo() {
         ip netns exec "${p}r" sysctl -qw "net.ipv6.conf.r-h$i.disable_ipv6=1"
         ip -n "${p}r" link set "r-h$i" up
     done
-    start_fpd "${p}r" --afpacket-rx "$mode" "$@" || return 1
+    # shellcheck disable=SC2086
+    start_fpd "${p}r" $FPD_ENV --afpacket-rx "$mode" "$@" $FPD_ARGS || return 1
     for i in 1 2; do
         $c link add "h$i" type afpacket ifname "r-h$i" && $c link set "h$i" up &&
             $c addr add "10.$i.0.254/24" dev "h$i" || return 1
@@ -102,7 +106,8 @@ tap_topo() {
     local p=$1 c="$BIN/fpctl --socket $BIN/${1}r.sock" i
     shift
     ns_add "${p}h1" "${p}r" "${p}h2"
-    start_fpd "${p}r" "$@" || return 1
+    # shellcheck disable=SC2086
+    start_fpd "${p}r" $FPD_ENV "$@" $FPD_ARGS || return 1
     for i in 1 2; do
         # flowpathd makes the TAP in its namespace; its kernel end goes to the host
         $c link add "h$i" type tap ifname "t-h$i" || return 1

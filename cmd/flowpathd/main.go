@@ -40,6 +40,8 @@ func run(args []string) int {
 	blockSize := fs.Int("afpacket-block-size", 0, "AF_PACKET ring block size in bytes (default 1 MiB)")
 	blocks := fs.Int("afpacket-blocks", 0, "AF_PACKET ring blocks per queue (default 32)")
 	afRx := fs.String("afpacket-rx", "recvmmsg", "AF_PACKET receive: recvmmsg (one copy, per-frame wake-up) or ring (TPACKET_V3, cheaper per small frame)")
+	rxWait := fs.String("rx-wait", "poller", "how an idle AF_PACKET or TAP worker waits: poller (parked in the Go runtime's poller, holding no thread) "+
+		"or ppoll (blocked in ppoll(2) on its own thread)")
 	fs.BoolVar(&followSenders, "follow-senders", false, "bind each AF_PACKET and TAP worker to the CPU its frames arrive on (its sender's), "+
 		"as the kernel forwards in the sender's softirq: a flooding sender then slows down instead of the receiver losing packets; "+
 		"an eBPF socket filter counts arrivals per CPU")
@@ -79,6 +81,14 @@ func run(args []string) int {
 	}
 	logger := log.New(os.Stderr, "flowpathd: ", log.LstdFlags)
 	afpacketCfg.BlockSize, afpacketCfg.NumBlocks = *blockSize, *blocks
+	switch *rxWait {
+	case "poller":
+	case "ppoll":
+		afpacketCfg.Ppoll, tapPpoll = true, true
+	default:
+		fmt.Fprintf(os.Stderr, "flowpathd: --rx-wait must be poller or ppoll, not %q\n", *rxWait)
+		return 2
+	}
 	switch *afRx {
 	case "ring":
 	case "recvmmsg":
@@ -142,6 +152,9 @@ func run(args []string) int {
 // afpacketCfg holds the ring geometry from the command line.
 var afpacketCfg afpacket.Config
 
+// tapPpoll: --rx-wait ppoll for TAP ports.
+var tapPpoll bool
+
 // followSenders: --follow-senders.
 var followSenders bool
 
@@ -159,7 +172,7 @@ func openPort(l *api.Link) (port.Port, error) {
 		c.CountCPUs = followSenders
 		return afpacket.Open(l.IfName, c)
 	case "tap":
-		return tap.Open(l.IfName, tap.Config{Queues: queues, NumTx: dataplane.TxQueues, CountCPUs: followSenders})
+		return tap.Open(l.IfName, tap.Config{Queues: queues, NumTx: dataplane.TxQueues, CountCPUs: followSenders, Ppoll: tapPpoll})
 	}
 	return nil, fmt.Errorf("link type %s: %w", l.Kind, errs.ErrNotSupported)
 }

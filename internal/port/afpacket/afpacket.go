@@ -46,6 +46,10 @@ type Config struct {
 	// every frame and saves the copy out of the ring, at the cost of a
 	// syscall per batch. BlockSize, NumBlocks and FrameTimeout are unused.
 	Recvmmsg bool
+	// Ppoll makes an idle Receive wait in ppoll(2), blocking its thread,
+	// instead of parking in the Go runtime's poller (port.RxWaiter, the
+	// default, which holds no thread while idle).
+	Ppoll bool
 	// CountCPUs attaches a socket filter counting the frames received on
 	// each CPU (sys.CPUCounter), for workers that follow their senders.
 	CountCPUs bool
@@ -96,6 +100,9 @@ type rxQueue struct {
 	bs   int // block size
 	nb   int // number of blocks
 	pfd  [2]sys.PollFd
+	// waiter parks an idle Receive in the runtime poller (default);
+	// nil with Config.Ppoll.
+	waiter *port.RxWaiter
 
 	// Read position, owned by the receiving goroutine.
 	cur  int    // current block
@@ -275,6 +282,11 @@ func (p *Port) openRx(cfg Config, i int, fanoutID *uint16) (*rxQueue, error) {
 	}
 	q.pfd[0] = sys.PollFd{Fd: int32(fd), Events: sys.POLLIN | sys.POLLERR}
 	q.pfd[1] = sys.PollFd{Fd: int32(p.wakeFd), Events: sys.POLLIN}
+	if !cfg.Ppoll {
+		if q.waiter, err = port.NewRxWaiter(fd, q.receive, p.gate.Closed); err != nil {
+			return q, err
+		}
+	}
 	return q, nil
 }
 
@@ -306,6 +318,9 @@ func (p *Port) openTx() (*txQueue, error) {
 // in use.
 func (p *Port) release() {
 	for _, q := range p.rx {
+		if q.waiter != nil {
+			q.waiter.Close() // its duplicate descriptor; again after Close is harmless
+		}
 		if q.ring != nil {
 			sys.Munmap(q.ring)
 			q.ring = nil
@@ -409,6 +424,11 @@ func (p *Port) Close() error {
 		return nil
 	}
 	err := sys.EventfdSignal(p.wakeFd)
+	for _, q := range p.rx {
+		if q.waiter != nil {
+			q.waiter.Close() // wakes a Receive parked in the poller
+		}
+	}
 	p.gate.Wait()
 	p.pollKernelDrops()
 	p.release()

@@ -21,10 +21,22 @@ import (
 var _ port.Port = (*Port)(nil)
 
 // rxModes are the two receive paths; the tests that move frames run in both.
-var rxModes = []struct {
-	name string
-	recv bool
-}{{"ring", false}, {"recvmmsg", true}}
+var rxModes = []rxMode{
+	{"ring", false, false}, {"recvmmsg", false, true},
+	{"ring-ppoll", true, false}, {"recvmmsg-ppoll", true, true},
+}
+
+// rxMode is a receive path and a way of waiting for it.
+type rxMode struct {
+	name        string
+	ppoll, recv bool
+}
+
+// cfg is c with the mode's receive path and wait.
+func (m rxMode) cfg(c Config) Config {
+	c.Recvmmsg, c.Ppoll = m.recv, m.ppoll
+	return c
+}
 
 const testEtherType = 0x88b5 // IEEE local experimental: the kernel ignores it
 
@@ -110,15 +122,15 @@ func TestOpenErrors(t *testing.T) {
 // end of a veth: byte-identical, VLAN tag restored, own frames not seen.
 func TestFrames(t *testing.T) {
 	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testFrames(t, mode.recv) })
+		t.Run(mode.name, func(t *testing.T) { testFrames(t, mode) })
 	}
 }
 
-func testFrames(t *testing.T, recv bool) {
+func testFrames(t *testing.T, mode rxMode) {
 	ns := nstest.New(t, "port")
 	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", Config{NumTx: 2, Recvmmsg: recv})
-	b := open(t, ns, "pb", Config{Recvmmsg: recv})
+	a := open(t, ns, "pa", mode.cfg(Config{NumTx: 2}))
+	b := open(t, ns, "pb", mode.cfg(Config{}))
 	if a.Kind() != "afpacket" || a.MTU() != 1500 || a.HardwareAddr() == ([6]byte{}) || a.NumTx() != 2 ||
 		!a.Offloads().RxGSO || !a.Offloads().TxGSO {
 		t.Fatalf("port identity: %v %v %v", a.MTU(), a.HardwareAddr(), a.Offloads())
@@ -165,14 +177,14 @@ func testFrames(t *testing.T, recv bool) {
 
 func TestCloseUnblocks(t *testing.T) {
 	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testCloseUnblocks(t, mode.recv) })
+		t.Run(mode.name, func(t *testing.T) { testCloseUnblocks(t, mode) })
 	}
 }
 
-func testCloseUnblocks(t *testing.T, recv bool) {
+func testCloseUnblocks(t *testing.T, mode rxMode) {
 	ns := nstest.New(t, "portcl")
 	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", Config{Queues: 2, Recvmmsg: recv})
+	a := open(t, ns, "pa", mode.cfg(Config{Queues: 2}))
 	pool := pkt.NewPool("t", 8)
 	var wg sync.WaitGroup
 	var after atomic.Int32
@@ -210,15 +222,15 @@ func testCloseUnblocks(t *testing.T, recv bool) {
 // exactly once, and both queues get some.
 func TestFanout(t *testing.T) {
 	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testFanout(t, mode.recv) })
+		t.Run(mode.name, func(t *testing.T) { testFanout(t, mode) })
 	}
 }
 
-func testFanout(t *testing.T, recv bool) {
+func testFanout(t *testing.T, mode rxMode) {
 	ns := nstest.New(t, "portfo")
 	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", Config{Recvmmsg: recv})
-	b := open(t, ns, "pb", Config{Queues: 2, Recvmmsg: recv})
+	a := open(t, ns, "pa", mode.cfg(Config{}))
+	b := open(t, ns, "pb", mode.cfg(Config{Queues: 2}))
 	pool := pkt.NewPool("t", 512)
 	const n = 200
 	frames := make([][]byte, n)
@@ -273,15 +285,15 @@ func testFanout(t *testing.T, recv bool) {
 
 func TestNoAllocs(t *testing.T) {
 	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testNoAllocs(t, mode.recv) })
+		t.Run(mode.name, func(t *testing.T) { testNoAllocs(t, mode) })
 	}
 }
 
-func testNoAllocs(t *testing.T, recv bool) {
+func testNoAllocs(t *testing.T, mode rxMode) {
 	ns := nstest.New(t, "portal")
 	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", Config{Recvmmsg: recv})
-	b := open(t, ns, "pb", Config{Recvmmsg: recv})
+	a := open(t, ns, "pa", mode.cfg(Config{}))
+	b := open(t, ns, "pb", mode.cfg(Config{}))
 	txPool, rxPool := pkt.NewPool("tx", 64), pkt.NewPool("rx", 64)
 	batch := make([]*pkt.Packet, 32)
 	for i := range batch {
@@ -324,15 +336,15 @@ func threadCPU() time.Duration {
 // its timeout without spinning, and the frames are still there after.
 func TestPoolEmpty(t *testing.T) {
 	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testPoolEmpty(t, mode.recv) })
+		t.Run(mode.name, func(t *testing.T) { testPoolEmpty(t, mode) })
 	}
 }
 
-func testPoolEmpty(t *testing.T, recv bool) {
+func testPoolEmpty(t *testing.T, mode rxMode) {
 	ns := nstest.New(t, "portpe")
 	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", Config{Recvmmsg: recv})
-	b := open(t, ns, "pb", Config{Recvmmsg: recv})
+	a := open(t, ns, "pa", mode.cfg(Config{}))
+	b := open(t, ns, "pb", mode.cfg(Config{}))
 	pool := pkt.NewPool("t", 64)
 	dst, src := b.HardwareAddr(), a.HardwareAddr()
 	if send(t, a.TxQueue(0), pool, testFrame(dst, src, 100, 1), testFrame(dst, src, 100, 2)) != 2 {
@@ -365,23 +377,23 @@ func testPoolEmpty(t *testing.T, recv bool) {
 // counts.
 func TestArrivalCPUs(t *testing.T) {
 	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testArrivalCPUs(t, mode.recv) })
+		t.Run(mode.name, func(t *testing.T) { testArrivalCPUs(t, mode) })
 	}
 }
 
-func testArrivalCPUs(t *testing.T, recv bool) {
+func testArrivalCPUs(t *testing.T, mode rxMode) {
 	ns := nstest.New(t, "portcpu")
 	// The kernel's own IPv6 frames (router solicitations, MLD) would be
 	// counted too.
 	ns.Exec(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
 	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", Config{Recvmmsg: recv})
-	b := open(t, ns, "pb", Config{Recvmmsg: recv, CountCPUs: true})
+	a := open(t, ns, "pa", mode.cfg(Config{}))
+	b := open(t, ns, "pb", mode.cfg(Config{CountCPUs: true}))
 	if a.RxQueues()[0].(port.ArrivalCounter).ArrivalCPUs() != nil {
 		t.Fatal("a port without CountCPUs has counts")
 	}
 	// In a fanout group each queue counts its own arrivals.
-	m := open(t, ns, "pa", Config{Recvmmsg: recv, Queues: 2, CountCPUs: true})
+	m := open(t, ns, "pa", mode.cfg(Config{Queues: 2, CountCPUs: true}))
 	c0, c1 := m.RxQueues()[0].(port.ArrivalCounter).ArrivalCPUs(), m.RxQueues()[1].(port.ArrivalCounter).ArrivalCPUs()
 	if c0 == nil || c1 == nil || c0 == c1 {
 		t.Fatal("the queues of a fanout group share their counts")
@@ -437,5 +449,47 @@ func testArrivalCPUs(t *testing.T, recv bool) {
 				t.Fatalf("sent on cpu %d: cpu %d counted %d, want %d", cpu, i, d, want)
 			}
 		}
+	}
+}
+
+// TestLinkDownWaits: after the link goes down the socket holds an error
+// (ENETDOWN) that keeps poll, and the runtime poller, returning at once; an
+// idle Receive must still sleep out its timeout instead of spinning, and
+// frames flow again once the link is back up.
+func TestLinkDownWaits(t *testing.T) {
+	for _, mode := range rxModes {
+		t.Run(mode.name, func(t *testing.T) { testLinkDownWaits(t, mode) })
+	}
+}
+
+func testLinkDownWaits(t *testing.T, mode rxMode) {
+	ns := nstest.New(t, "portld")
+	nstest.Veth(t, ns, "pa", ns, "pb")
+	a := open(t, ns, "pa", mode.cfg(Config{}))
+	b := open(t, ns, "pb", mode.cfg(Config{}))
+	pool := pkt.NewPool("t", 64)
+	got := make([]*pkt.Packet, 8)
+	ns.IP(t, "link", "set", "pb", "down")
+	time.Sleep(20 * time.Millisecond)
+	var rs0, rs1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &rs0)
+	t0, calls := time.Now(), 0
+	for time.Since(t0) < 300*time.Millisecond {
+		n := b.RxQueues()[0].Receive(pool, got, 50*time.Millisecond)
+		pool.PutBatch(got[:n])
+		calls++
+	}
+	syscall.Getrusage(syscall.RUSAGE_SELF, &rs1)
+	cpu := time.Duration(rs1.Utime.Nano()+rs1.Stime.Nano()) - time.Duration(rs0.Utime.Nano()+rs0.Stime.Nano())
+	if calls > 20 || cpu > 100*time.Millisecond {
+		t.Fatalf("link down: %d Receive calls and %v of CPU in 300 ms", calls, cpu)
+	}
+	ns.IP(t, "link", "set", "pb", "up")
+	time.Sleep(50 * time.Millisecond) // the veth carrier
+	if send(t, a.TxQueue(0), pool, testFrame(b.HardwareAddr(), a.HardwareAddr(), 100, 1)) != 1 {
+		t.Fatal("send after up")
+	}
+	if f := collect(t, b.RxQueues()[0], pool, 1, 2*time.Second); len(f) != 1 {
+		t.Fatal("no frame after the link came back")
 	}
 }

@@ -18,18 +18,18 @@ import (
 // their virtio-net header must deliver the exact bytes to h2.
 func TestTCPThroughPorts(t *testing.T) {
 	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testTCPThroughPorts(t, mode.recv) })
+		t.Run(mode.name, func(t *testing.T) { testTCPThroughPorts(t, mode) })
 	}
 }
 
-func testTCPThroughPorts(t *testing.T, recv bool) {
+func testTCPThroughPorts(t *testing.T, mode rxMode) {
 	h1, r, h2 := nstest.New(t, "porth1"), nstest.New(t, "portr"), nstest.New(t, "porth2")
 	nstest.Veth(t, h1, "eth0", r, "ra")
 	nstest.Veth(t, r, "rb", h2, "eth0")
 	h1.IP(t, "addr", "add", "10.9.0.1/24", "dev", "eth0")
 	h2.IP(t, "addr", "add", "10.9.0.2/24", "dev", "eth0")
-	a := open(t, r, "ra", Config{Recvmmsg: recv})
-	b := open(t, r, "rb", Config{Recvmmsg: recv})
+	a := open(t, r, "ra", mode.cfg(Config{}))
+	b := open(t, r, "rb", mode.cfg(Config{}))
 	var w nstest.Wire
 	w.Run(a.RxQueues()[0], b.TxQueue(0), a.MTU())
 	w.Run(b.RxQueues()[0], a.TxQueue(0), b.MTU())

@@ -22,7 +22,13 @@ func (q *rxQueue) Receive(pool *pkt.Pool, pkts []*pkt.Packet, timeout time.Durat
 	n, starved := q.receive(pool, pkts)
 	if n == 0 && timeout > 0 {
 		deadline := time.Now().Add(timeout)
-		for !starved {
+		polled := false
+		if q.waiter != nil && !starved {
+			if n, starved, polled = q.waiter.Wait(pool, pkts, deadline); !polled {
+				sys.SocketError(q.fd) // see RxWaiter.Wait; ppoll below
+			}
+		}
+		for !starved && !polled {
 			left := time.Until(deadline)
 			if left <= 0 {
 				break

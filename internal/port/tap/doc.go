@@ -28,8 +28,10 @@
 // Receive: a TAP has no batched read, so Receive reads one frame per
 // system call (readv of [virtio-net header, packet buffer at
 // DefaultHeadroom]) but drains up to len(pkts) frames per call without
-// waiting once one is ready; when none is, it sleeps in ppoll on the TAP and
-// the port's eventfd (signalled by Close).
+// waiting once one is ready; when none is, the worker parks in the Go
+// runtime's poller (port.RxWaiter), holding no thread, until the TAP is
+// readable, its timeout passes or Close wakes it; with Config.Ppoll it
+// blocks in ppoll on the TAP and the port's eventfd (signalled by Close).
 //
 // Transmit: one writev per frame, [virtio-net header from Packet.GSO,
 // frame], from arrays preallocated per queue. The header is not written into

@@ -36,6 +36,10 @@ type Config struct {
 	// follow their senders. The filter is the device's: with several
 	// queues, every queue sees the device's counts.
 	CountCPUs bool
+	// Ppoll makes an idle Receive wait in ppoll(2), blocking its thread,
+	// instead of parking in the Go runtime's poller (port.RxWaiter, the
+	// default, which holds no thread while idle).
+	Ppoll bool
 }
 
 // offloadsFull are the TUNSETOFFLOAD bits tried first; offloadsNoUSO is the
@@ -71,6 +75,9 @@ type rxQueue struct {
 	pfd  [2]sys.PollFd
 	hdr  [pkt.VnetTunnelHdrLen]byte
 	iov  [2]sys.Iovec
+	// waiter parks an idle Receive in the runtime poller (default);
+	// nil with Config.Ppoll.
+	waiter *port.RxWaiter
 
 	packets, bytes, dropped atomic.Uint64
 }
@@ -182,6 +189,11 @@ func Open(ifname string, cfg Config) (*Port, error) {
 		q.pfd[1] = sys.PollFd{Fd: int32(p.wakeFd), Events: sys.POLLIN}
 		sys.SetIovec(&q.iov[0], q.hdr[:p.hdrLen])
 		p.rx = append(p.rx, q)
+		if !cfg.Ppoll {
+			if q.waiter, err = port.NewRxWaiter(fd, q.drain, p.gate.Closed); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	for i := 0; i < cfg.NumTx; i++ {
 		q := &txQueue{p: p, fd: p.fds[i%len(p.fds)], slot: p.gate.NewSlot()}
@@ -192,6 +204,11 @@ func Open(ifname string, cfg Config) (*Port, error) {
 }
 
 func (p *Port) release() {
+	for _, q := range p.rx {
+		if q.waiter != nil {
+			q.waiter.Close() // its duplicate descriptor; again after Close is harmless
+		}
+	}
 	if p.cpus != nil {
 		if len(p.fds) > 0 {
 			// A persistent TAP outlives us: take the filter off.
@@ -280,6 +297,11 @@ func (p *Port) Close() error {
 		return nil
 	}
 	err := sys.EventfdSignal(p.wakeFd)
+	for _, q := range p.rx {
+		if q.waiter != nil {
+			q.waiter.Close() // wakes a Receive parked in the poller
+		}
+	}
 	p.gate.Wait()
 	p.release()
 	if err != nil {
@@ -296,7 +318,13 @@ func (q *rxQueue) Receive(pool *pkt.Pool, pkts []*pkt.Packet, timeout time.Durat
 	n, starved := q.drain(pool, pkts)
 	if n == 0 && timeout > 0 {
 		deadline := time.Now().Add(timeout)
-		for !starved {
+		polled := false
+		if q.waiter != nil && !starved {
+			// A TAP reports no socket errors; unpollable is not expected,
+			// and the ppoll loop below covers it if it happens.
+			n, starved, polled = q.waiter.Wait(pool, pkts, deadline)
+		}
+		for !starved && !polled {
 			left := time.Until(deadline)
 			if left <= 0 {
 				break

@@ -131,9 +131,18 @@ func hostSocket(t *testing.T, ns *nstest.NS, dev string) *net.UDPConn {
 	return conn
 }
 
-func TestFrames(t *testing.T) {
+// forWaits runs test with receivers parked in the runtime poller (the
+// default) and blocked in ppoll.
+func forWaits(t *testing.T, test func(t *testing.T, ppoll bool)) {
+	t.Run("poller", func(t *testing.T) { test(t, false) })
+	t.Run("ppoll", func(t *testing.T) { test(t, true) })
+}
+
+func TestFrames(t *testing.T) { forWaits(t, testFrames) }
+
+func testFrames(t *testing.T, ppoll bool) {
 	ns := nstest.New(t, "porttap")
-	p := open(t, ns, "fptap0", Config{NumTx: 2, MTU: 1400})
+	p := open(t, ns, "fptap0", Config{NumTx: 2, MTU: 1400, Ppoll: ppoll})
 	if p.Kind() != "tap" || p.Name() != "fptap0" || p.MTU() != 1400 || p.HardwareAddr() == ([6]byte{}) ||
 		!p.Offloads().RxGSO || !p.Offloads().TxGSO {
 		t.Fatalf("identity: %s %d %v %v", p.Name(), p.MTU(), p.HardwareAddr(), p.Offloads())
@@ -211,10 +220,12 @@ func TestFrames(t *testing.T) {
 //
 // TCP must arrive intact, and the kernel must have handed port A GSO
 // super-frames (TSO through TUNSETOFFLOAD) that port B wrote back whole.
-func TestTCPThroughTaps(t *testing.T) {
+func TestTCPThroughTaps(t *testing.T) { forWaits(t, testTCPThroughTaps) }
+
+func testTCPThroughTaps(t *testing.T, ppoll bool) {
 	h1, r, h2 := nstest.New(t, "porttaph1"), nstest.New(t, "porttapr"), nstest.New(t, "porttaph2")
-	a := open(t, r, "fpta", Config{})
-	b := open(t, r, "fptb", Config{})
+	a := open(t, r, "fpta", Config{Ppoll: ppoll})
+	b := open(t, r, "fptb", Config{Ppoll: ppoll})
 	r.IP(t, "link", "set", "fpta", "netns", h1.Name)
 	r.IP(t, "link", "set", "fptb", "netns", h2.Name)
 	h1.IP(t, "addr", "add", "10.10.0.1/24", "dev", "fpta")
@@ -242,9 +253,11 @@ func TestTCPThroughTaps(t *testing.T) {
 
 // TestMultiQueue opens a two-queue TAP and checks Close wakes receivers
 // blocked on both queues.
-func TestMultiQueueClose(t *testing.T) {
+func TestMultiQueueClose(t *testing.T) { forWaits(t, testMultiQueueClose) }
+
+func testMultiQueueClose(t *testing.T, ppoll bool) {
 	ns := nstest.New(t, "porttapmq")
-	p := open(t, ns, "fptmq", Config{Queues: 2, NumTx: 3})
+	p := open(t, ns, "fptmq", Config{Queues: 2, NumTx: 3, Ppoll: ppoll})
 	if len(p.RxQueues()) != 2 || p.NumTx() != 3 {
 		t.Fatal("queues")
 	}
@@ -307,9 +320,11 @@ func echoFrame(dst, src [6]byte, sip, dip netip.Addr, seq uint16) []byte {
 // TestNoAllocs: Transmit and Receive on a TAP allocate nothing. The kernel
 // answers our ICMP echo requests (echo replies are not rate limited), so
 // the test drives both directions without a socket of its own.
-func TestNoAllocs(t *testing.T) {
+func TestNoAllocs(t *testing.T) { forWaits(t, testNoAllocs) }
+
+func testNoAllocs(t *testing.T, ppoll bool) {
 	ns := nstest.New(t, "porttapal")
-	p := open(t, ns, "fptal", Config{})
+	p := open(t, ns, "fptal", Config{Ppoll: ppoll})
 	ns.IP(t, "addr", "add", "10.8.0.1/24", "dev", "fptal")
 	ns.IP(t, "neigh", "add", "10.8.0.2", "lladdr", "02:00:00:00:00:02", "dev", "fptal", "nud", "permanent")
 	pool := pkt.NewPool("t", 64)
