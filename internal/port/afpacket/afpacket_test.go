@@ -32,6 +32,21 @@ type rxMode struct {
 	ppoll, recv bool
 }
 
+// forModes runs test in every receive mode.
+func forModes(t *testing.T, test func(*testing.T, rxMode)) {
+	for _, mode := range rxModes {
+		t.Run(mode.name, func(t *testing.T) { test(t, mode) })
+	}
+}
+
+// vethPorts opens ports pa and pb, in mode, on the two ends of a veth in a
+// new namespace.
+func vethPorts(t *testing.T, nsName string, mode rxMode) (ns *nstest.NS, a, b *Port) {
+	ns = nstest.New(t, nsName)
+	nstest.Veth(t, ns, "pa", ns, "pb")
+	return ns, open(t, ns, "pa", mode.cfg(Config{})), open(t, ns, "pb", mode.cfg(Config{}))
+}
+
 // cfg is c with the mode's receive path and wait.
 func (m rxMode) cfg(c Config) Config {
 	c.Recvmmsg, c.Ppoll = m.recv, m.ppoll
@@ -120,11 +135,7 @@ func TestOpenErrors(t *testing.T) {
 
 // TestFrames sends frames through one port and receives them on the other
 // end of a veth: byte-identical, VLAN tag restored, own frames not seen.
-func TestFrames(t *testing.T) {
-	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testFrames(t, mode) })
-	}
-}
+func TestFrames(t *testing.T) { forModes(t, testFrames) }
 
 func testFrames(t *testing.T, mode rxMode) {
 	ns := nstest.New(t, "port")
@@ -175,11 +186,7 @@ func testFrames(t *testing.T, mode rxMode) {
 	}
 }
 
-func TestCloseUnblocks(t *testing.T) {
-	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testCloseUnblocks(t, mode) })
-	}
-}
+func TestCloseUnblocks(t *testing.T) { forModes(t, testCloseUnblocks) }
 
 func testCloseUnblocks(t *testing.T, mode rxMode) {
 	ns := nstest.New(t, "portcl")
@@ -220,11 +227,7 @@ func testCloseUnblocks(t *testing.T, mode rxMode) {
 
 // TestFanout spreads flows over two receive queues: every frame arrives
 // exactly once, and both queues get some.
-func TestFanout(t *testing.T) {
-	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testFanout(t, mode) })
-	}
-}
+func TestFanout(t *testing.T) { forModes(t, testFanout) }
 
 func testFanout(t *testing.T, mode rxMode) {
 	ns := nstest.New(t, "portfo")
@@ -283,17 +286,10 @@ func testFanout(t *testing.T, mode rxMode) {
 	t.Logf("queues got %v", perQ)
 }
 
-func TestNoAllocs(t *testing.T) {
-	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testNoAllocs(t, mode) })
-	}
-}
+func TestNoAllocs(t *testing.T) { forModes(t, testNoAllocs) }
 
 func testNoAllocs(t *testing.T, mode rxMode) {
-	ns := nstest.New(t, "portal")
-	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", mode.cfg(Config{}))
-	b := open(t, ns, "pb", mode.cfg(Config{}))
+	_, a, b := vethPorts(t, "portal", mode)
 	txPool, rxPool := pkt.NewPool("tx", 64), pkt.NewPool("rx", 64)
 	batch := make([]*pkt.Packet, 32)
 	for i := range batch {
@@ -334,17 +330,10 @@ func threadCPU() time.Duration {
 
 // TestPoolEmpty: with frames waiting and an empty pool, Receive sleeps out
 // its timeout without spinning, and the frames are still there after.
-func TestPoolEmpty(t *testing.T) {
-	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testPoolEmpty(t, mode) })
-	}
-}
+func TestPoolEmpty(t *testing.T) { forModes(t, testPoolEmpty) }
 
 func testPoolEmpty(t *testing.T, mode rxMode) {
-	ns := nstest.New(t, "portpe")
-	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", mode.cfg(Config{}))
-	b := open(t, ns, "pb", mode.cfg(Config{}))
+	_, a, b := vethPorts(t, "portpe", mode)
 	pool := pkt.NewPool("t", 64)
 	dst, src := b.HardwareAddr(), a.HardwareAddr()
 	if send(t, a.TxQueue(0), pool, testFrame(dst, src, 100, 1), testFrame(dst, src, 100, 2)) != 2 {
@@ -375,11 +364,7 @@ func testPoolEmpty(t *testing.T, mode rxMode) {
 // whose softirq received it, which on a veth is the sending thread's CPU,
 // and the counting filter keeps frames whole; without it there are no
 // counts.
-func TestArrivalCPUs(t *testing.T) {
-	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testArrivalCPUs(t, mode) })
-	}
-}
+func TestArrivalCPUs(t *testing.T) { forModes(t, testArrivalCPUs) }
 
 func testArrivalCPUs(t *testing.T, mode rxMode) {
 	ns := nstest.New(t, "portcpu")
@@ -456,17 +441,10 @@ func testArrivalCPUs(t *testing.T, mode rxMode) {
 // (ENETDOWN) that keeps poll, and the runtime poller, returning at once; an
 // idle Receive must still sleep out its timeout instead of spinning, and
 // frames flow again once the link is back up.
-func TestLinkDownWaits(t *testing.T) {
-	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testLinkDownWaits(t, mode) })
-	}
-}
+func TestLinkDownWaits(t *testing.T) { forModes(t, testLinkDownWaits) }
 
 func testLinkDownWaits(t *testing.T, mode rxMode) {
-	ns := nstest.New(t, "portld")
-	nstest.Veth(t, ns, "pa", ns, "pb")
-	a := open(t, ns, "pa", mode.cfg(Config{}))
-	b := open(t, ns, "pb", mode.cfg(Config{}))
+	ns, a, b := vethPorts(t, "portld", mode)
 	pool := pkt.NewPool("t", 64)
 	got := make([]*pkt.Packet, 8)
 	ns.IP(t, "link", "set", "pb", "down")

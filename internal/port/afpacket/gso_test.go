@@ -16,11 +16,7 @@ import (
 // The sending kernel uses TSO on its veth, so port A must see GSO
 // super-frames larger than the MTU, and transmitting them on port B with
 // their virtio-net header must deliver the exact bytes to h2.
-func TestTCPThroughPorts(t *testing.T) {
-	for _, mode := range rxModes {
-		t.Run(mode.name, func(t *testing.T) { testTCPThroughPorts(t, mode) })
-	}
-}
+func TestTCPThroughPorts(t *testing.T) { forModes(t, testTCPThroughPorts) }
 
 func testTCPThroughPorts(t *testing.T, mode rxMode) {
 	h1, r, h2 := nstest.New(t, "porth1"), nstest.New(t, "portr"), nstest.New(t, "porth2")
