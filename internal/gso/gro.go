@@ -24,17 +24,34 @@ type seg struct {
 	l4      int // transport header offset
 	hlen    int // offset of the payload
 	payload int
+	mss     int // payload per segment: payload, or GSO.Size of a super-frame
+	segs    int // segments: 1, or those a super-frame is cut into
+	super   bool
 	seq     uint32
 	id      uint16
 	flags   uint8
 }
 
-// parseSeg reports whether p is a candidate and fills s.
+// parseSeg reports whether p is a candidate and fills s. Besides plain
+// segments, a TCP super-frame with a partial checksum is one (as
+// MergeTunnelUSO leaves a decapsulated half of a sender's super-frame):
+// built on this host, its checksum is not verified, as the kernel trusts
+// CHECKSUM_PARTIAL.
 func parseSeg(p *pkt.Packet, s *seg) bool {
-	if p.GSO.Type != pkt.GSONone || p.GSO.NeedsCsum {
-		return false
+	g := &p.GSO
+	switch {
+	case g.Type == pkt.GSONone && !g.NeedsCsum:
+		return parseFrame(p.Bytes(), s)
+	case (g.Type == pkt.GSOTCPv4 || g.Type == pkt.GSOTCPv6) && g.NeedsCsum && g.Size > 0 && g.OuterL4 == 0:
+		if !parseFrame(p.Bytes(), s) || s.udp || s.v4 != (g.Type == pkt.GSOTCPv4) ||
+			int(g.HdrLen) != s.hlen || int(g.CsumStart) != s.l4 || g.CsumOffset != 16 {
+			return false
+		}
+		s.mss, s.super = int(g.Size), true
+		s.segs = (s.payload + s.mss - 1) / s.mss
+		return true
 	}
-	return parseFrame(p.Bytes(), s)
+	return false
 }
 
 // parseFrame is parseSeg on the bytes of an Ethernet frame.
@@ -76,6 +93,7 @@ func parseFrame(b []byte, s *seg) bool {
 		}
 		s.hlen = s.l4 + hdr.UDPLen
 		s.payload = len(b) - s.hlen
+		s.mss, s.segs, s.super = s.payload, 1, false
 		s.seq, s.flags = 0, 0
 		return s.payload > 0
 	}
@@ -86,6 +104,7 @@ func parseFrame(b []byte, s *seg) bool {
 	}
 	s.hlen = s.l4 + doff
 	s.payload = len(b) - s.hlen
+	s.mss, s.segs, s.super = s.payload, 1, false
 	s.seq, s.flags = t.Seq(), t.Flags()
 	return s.payload > 0 && s.flags&tcpACK != 0 && s.flags&^(tcpACK|tcpPSH) == 0
 }
@@ -155,11 +174,17 @@ const maxCoalesced = 0xffff
 // or equal with DF), sequence numbers (contiguous) and checksums, no TCP
 // flag but ACK (PSH ends a run and is kept), every segment but the last of
 // the first one's size, each with a valid TCP checksum, at most 64 KiB of
-// IP packet.
+// IP packet. A TCP super-frame with a partial checksum counts as the
+// segments it would be cut into (its checksum unverified: built on this
+// host), and a PSH in it does not end the run (see runOpen): so the halves
+// MergeTunnelUSO makes of a sender's 64 KiB super-frame, which crossed the
+// tunnel as two datagram trains (an outer IP packet holds 64 KiB), leave
+// as one super-frame again, and the host behind gets half the frames.
 //
 // The merged frame is the run's first packet, with the payloads of the
 // others appended, its lengths and IPv4 header checksum fixed, and GSO set
-// (TCPv4 or TCPv6, Size the first segment's payload, a partial checksum:
+// (TCPv4 or TCPv6, Size the first segment's payload or the first
+// super-frame's Size, a partial checksum:
 // the TCP checksum field holds the pseudo-header sum). The other packets
 // of the run are freed. Frames that are not candidates keep their place.
 // Coalesce returns the number of frames left in pkts[:n]; pkts[n:] is
@@ -174,7 +199,8 @@ func CoalesceFor(pkts []*pkt.Packet, udp bool) (n, merged int) {
 	var (
 		head    *pkt.Packet // the run being built (pkts[n-1]), or nil
 		hs      seg         // head's headers
-		count   int         // segments in the run
+		count   int         // frames in the run
+		segs    int         // segments in the run
 		nextSeq uint32
 		open    bool // the run can take another segment
 		s       seg
@@ -193,11 +219,12 @@ func CoalesceFor(pkts []*pkt.Packet, udp bool) (n, merged int) {
 			continue
 		}
 		if head != nil && open && s.v4 == hs.v4 && s.udp == hs.udp && s.hlen == hs.hlen && s.seq == nextSeq &&
-			s.payload <= int(hs.payload) && head.Len()+s.payload-hdr.EthernetLen <= maxCoalesced &&
+			(s.mss == hs.mss || !s.super && s.payload <= hs.mss) &&
+			head.Len()+s.payload-hdr.EthernetLen <= maxCoalesced &&
 			s.payload <= head.Tailroom() && head.Len()+s.payload <= pkt.MaxFrame &&
-			(!s.v4 || s.id == hs.id+uint16(count) || (s.id == hs.id && hdr.IPv4(p.Bytes()[hdr.EthernetLen:]).DF())) &&
+			(!s.v4 || s.id == hs.id+uint16(segs) || (s.id == hs.id && hdr.IPv4(p.Bytes()[hdr.EthernetLen:]).DF())) &&
 			sameHeaders(head.Bytes(), p.Bytes(), s.v4, s.l4, s.hlen) &&
-			(count > 1 || segChecksumOK(head.Bytes(), &hs)) && segChecksumOK(p.Bytes(), &s) {
+			(count > 1 || hs.super || segChecksumOK(head.Bytes(), &hs)) && (s.super || segChecksumOK(p.Bytes(), &s)) {
 			b := p.Bytes()
 			copy(head.Append(s.payload), b[s.hlen:])
 			if s.flags&tcpPSH != 0 {
@@ -205,10 +232,11 @@ func CoalesceFor(pkts []*pkt.Packet, udp bool) (n, merged int) {
 				hb[hs.l4+13] |= tcpPSH
 			}
 			count++
+			segs += s.segs
 			if !s.udp {
 				nextSeq += uint32(s.payload)
 			}
-			open = s.payload == hs.payload && s.flags&tcpPSH == 0
+			open = runOpen(&s, hs.mss)
 			p.Free()
 			merged++
 			continue
@@ -216,16 +244,26 @@ func CoalesceFor(pkts []*pkt.Packet, udp bool) (n, merged int) {
 		finish()
 		pkts[n] = p
 		n++
-		head, hs, count = p, s, 1
+		head, hs, count, segs = p, s, 1, s.segs
 		nextSeq = s.seq
 		if !s.udp {
 			nextSeq += uint32(s.payload)
 		}
-		open = s.flags&tcpPSH == 0
+		open = runOpen(&s, hs.mss)
 	}
 	finish()
 	clear(pkts[n:])
 	return n, merged
+}
+
+// runOpen reports whether a run whose last frame is s, of segments of mss
+// bytes, can take another: s ended on a whole segment, and s had no PSH
+// unless it was a super-frame. The exception is MergeTunnelUSO's: a
+// super-frame here is half of a sender's, whose datagrams mixed the tail
+// of one host super-frame (PSH on its last segment) with the head of the
+// next; the merged frame carries PSH.
+func runOpen(s *seg, mss int) bool {
+	return s.payload%mss == 0 && (s.super || s.flags&tcpPSH == 0)
 }
 
 // finishRun turns the head of a merged run into a GSO super-frame.
@@ -238,7 +276,7 @@ func finishRun(p *pkt.Packet, s *seg) {
 // setGSO describes the merged frame of s, starting base bytes into the
 // packet, in g.
 func setGSO(g *pkt.GSO, s *seg, base int) {
-	*g = pkt.GSO{Size: uint16(s.payload), HdrLen: uint16(base + s.hlen), NeedsCsum: true,
+	*g = pkt.GSO{Size: uint16(s.mss), HdrLen: uint16(base + s.hlen), NeedsCsum: true,
 		CsumStart: uint16(base + s.l4), CsumOffset: 16}
 	switch {
 	case s.udp:

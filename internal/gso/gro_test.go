@@ -389,3 +389,98 @@ func TestCoalesceForNoUDP(t *testing.T) {
 		t.Fatal("pool leaked")
 	}
 }
+
+// TestCoalesceSuperFrames: super-frames with partial checksums (the halves
+// MergeTunnelUSO makes of a sender's super-frame that crossed a tunnel in
+// two datagram trains) merge like segments: the halves of one super-frame
+// become it again, byte for byte once completed, and segment into the same
+// segments; a PSH on a half does not end the run; plain segments join a
+// super-frame's run; what would not segment back the same stays apart.
+func TestCoalesceSuperFrames(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, v6 := range []bool{false, true} {
+		pool := pkt.NewPool("t", 512)
+		whole := frameSpec{v6: v6, payload: randPayload(r, 44*1448+700), mss: 1448, tcpOpts: tsOpt,
+			flags: hdr.TCPFlagACK | hdr.TCPFlagPSH, id: 0xfff0, seq: 0xffff0000, partial: true}
+		complete := whole
+		complete.partial = false
+		orig, _, _ := build(&complete)
+		wantSegs := segmentSpec(t, pool, &whole)
+		want := frameBytes(wantSegs)
+		freeAll(wantSegs)
+		half := func(from, to int, flags uint8) *pkt.Packet {
+			s := whole
+			s.payload, s.flags = whole.payload[from:to], flags
+			s.seq, s.id = whole.seq+uint32(from), whole.id+uint16(from/whole.mss)
+			return makePacket(t, pool, &s)
+		}
+		cut := 22 * 1448
+		// The first half carries PSH (the tail of a host super-frame
+		// inside it, as MergeTunnelUSO leaves it): still one run.
+		batch := []*pkt.Packet{half(0, cut, hdr.TCPFlagACK|hdr.TCPFlagPSH), half(cut, len(whole.payload), hdr.TCPFlagACK|hdr.TCPFlagPSH)}
+		n, merged := Coalesce(batch)
+		if n != 1 || merged != 1 {
+			t.Fatalf("v6=%v: two halves coalesced into %d (merged %d)", v6, n, merged)
+		}
+		p := batch[0]
+		if int(p.GSO.Size) != whole.mss || !p.GSO.NeedsCsum || int(p.GSO.HdrLen) != len(orig)-len(whole.payload) {
+			t.Fatalf("v6=%v: GSO %+v", v6, p.GSO)
+		}
+		got := resegment(t, pool, batch[:n])
+		if len(got) != len(want) {
+			t.Fatalf("v6=%v: resegmented into %d, want %d", v6, len(got), len(want))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("v6=%v: segment %d differs after the round trip", v6, i)
+			}
+		}
+		if !CompleteChecksum(p) || !bytes.Equal(p.Bytes(), orig) {
+			t.Fatalf("v6=%v: the merged halves are not the original super-frame", v6)
+		}
+		freeAll(batch[:n])
+
+		// A super-frame, then the plain segments that follow it: one run.
+		segs := segmentSpec(t, pool, &whole)
+		batch = append([]*pkt.Packet{half(0, cut, hdr.TCPFlagACK)}, segs[22:]...)
+		if n, _ := Coalesce(batch); n != 1 {
+			t.Fatalf("v6=%v: super-frame and %d segments coalesced into %d", v6, len(segs)-22, n)
+		}
+		if got := resegment(t, pool, batch[:1]); len(got) != len(want) || !bytes.Equal(got[len(got)-1], want[len(want)-1]) {
+			t.Fatalf("v6=%v: super-frame + segments do not segment back", v6)
+		}
+		freeAll(batch[:1])
+		freeAll(segs[:22])
+
+		// Not merged: a first half that ends mid-segment, another
+		// segment size, a gap in the sequence, a complete checksum
+		// (GSO without a partial checksum is not this host's).
+		for name, b := range map[string][]*pkt.Packet{
+			"short": {half(0, cut-1, hdr.TCPFlagACK), half(cut-1, len(whole.payload), hdr.TCPFlagACK)},
+			"gap":   {half(0, cut, hdr.TCPFlagACK), half(cut+1448, len(whole.payload), hdr.TCPFlagACK)},
+			"mss":   {half(0, cut, hdr.TCPFlagACK), func() *pkt.Packet { q := half(cut, len(whole.payload), hdr.TCPFlagACK); q.GSO.Size = 1000; return q }()},
+			"nocsum": {half(0, cut, hdr.TCPFlagACK), func() *pkt.Packet {
+				q := half(cut, len(whole.payload), hdr.TCPFlagACK)
+				q.GSO.NeedsCsum = false
+				return q
+			}()},
+			"wrongid": {half(0, cut, hdr.TCPFlagACK), func() *pkt.Packet {
+				s := whole
+				s.payload, s.seq, s.id, s.noDF = whole.payload[cut:], whole.seq+uint32(cut), 3, true
+				return makePacket(t, pool, &s)
+			}()},
+		} {
+			if v6 && name == "wrongid" {
+				freeAll(b)
+				continue
+			}
+			if n, merged := Coalesce(b); n != 2 || merged != 0 {
+				t.Errorf("v6=%v %s: coalesced into %d", v6, name, n)
+			}
+			freeAll(b)
+		}
+		if pool.Available() != pool.Size() {
+			t.Fatalf("v6=%v: leak", v6)
+		}
+	}
+}

@@ -242,5 +242,8 @@ func maskPSH(f []byte) []byte {
 	if len(f) >= 14+20+20 && f[12] == 0x08 && f[13] == 0x00 && f[14] == 0x45 && f[23] == 6 {
 		f[34+13] &^= tcpPSH
 	}
+	if len(f) >= 14+40+20 && f[12] == 0x86 && f[13] == 0xdd && f[20] == 6 {
+		f[54+13] &^= tcpPSH
+	}
 	return f
 }
