@@ -40,8 +40,8 @@ func run(args []string) int {
 	blockSize := fs.Int("afpacket-block-size", 0, "AF_PACKET ring block size in bytes (default 1 MiB)")
 	blocks := fs.Int("afpacket-blocks", 0, "AF_PACKET ring blocks per queue (default 32)")
 	afRx := fs.String("afpacket-rx", "recvmmsg", "AF_PACKET receive: recvmmsg (one copy, per-frame wake-up) or ring (TPACKET_V3, cheaper per small frame)")
-	rxWait := fs.String("rx-wait", "poller", "how an idle AF_PACKET or TAP worker waits: poller (parked in the Go runtime's poller, holding no thread) "+
-		"or ppoll (blocked in ppoll(2) on its own thread)")
+	rxWait := fs.String("rx-wait", "poller", "how an idle TAP or AF_PACKET recvmmsg worker waits: poller (parked in the Go runtime's poller, holding no thread) "+
+		"or ppoll (blocked in ppoll(2) on its own thread); the AF_PACKET ring always waits in ppoll")
 	fs.BoolVar(&followSenders, "follow-senders", false, "bind each AF_PACKET and TAP worker to the CPU its frames arrive on (its sender's), "+
 		"as the kernel forwards in the sender's softirq: a flooding sender then slows down instead of the receiver losing packets; "+
 		"an eBPF socket filter counts arrivals per CPU")

@@ -48,7 +48,8 @@ type Config struct {
 	Recvmmsg bool
 	// Ppoll makes an idle Receive wait in ppoll(2), blocking its thread,
 	// instead of parking in the Go runtime's poller (port.RxWaiter, the
-	// default, which holds no thread while idle).
+	// default with Recvmmsg, which holds no thread while idle). The ring
+	// always waits in ppoll.
 	Ppoll bool
 	// CountCPUs attaches a socket filter counting the frames received on
 	// each CPU (sys.CPUCounter), for workers that follow their senders.
@@ -100,8 +101,8 @@ type rxQueue struct {
 	bs   int // block size
 	nb   int // number of blocks
 	pfd  [2]sys.PollFd
-	// waiter parks an idle Receive in the runtime poller (default);
-	// nil with Config.Ppoll.
+	// waiter parks an idle Receive in the runtime poller (recvmmsg by
+	// default); nil with Config.Ppoll or the ring.
 	waiter *port.RxWaiter
 
 	// Read position, owned by the receiving goroutine.
@@ -282,7 +283,12 @@ func (p *Port) openRx(cfg Config, i int, fanoutID *uint16) (*rxQueue, error) {
 	}
 	q.pfd[0] = sys.PollFd{Fd: int32(fd), Events: sys.POLLIN | sys.POLLERR}
 	q.pfd[1] = sys.PollFd{Fd: int32(p.wakeFd), Events: sys.POLLIN}
-	if !cfg.Ppoll {
+	// The ring waits in ppoll whatever Ppoll says: parked in the runtime
+	// poller, TCP through ring ports ran at half the speed (5.1-6.1 vs
+	// 9.3-10.4 Gbit/s in bench/router.sh's afring), the block timer's
+	// hand-overs apparently not mixing with the poller's edge-triggered
+	// wake-ups.
+	if !cfg.Ppoll && q.recv {
 		if q.waiter, err = port.NewRxWaiter(fd, q.receive, p.gate.Closed); err != nil {
 			return q, err
 		}

@@ -21,10 +21,11 @@
 // far cheaper than the system calls it saves), decodes the virtio-net header
 // into Packet.GSO, reinserts a VLAN tag the kernel had moved to metadata,
 // skips the host's own outgoing frames, and gives the block back once read.
-// With nothing to read the worker parks in the Go runtime's poller
-// (port.RxWaiter), holding no thread, until the socket is readable, its
-// timeout passes or Close wakes it; with Config.Ppoll it blocks in ppoll on
-// the socket and the port's eventfd (which Close signals). It never spins,
+// With nothing to read it blocks in ppoll on the socket and the port's
+// eventfd (which Close signals). In recvmmsg mode (Config.Recvmmsg) the
+// worker instead parks in the Go runtime's poller (port.RxWaiter), holding
+// no thread, until the socket is readable, its timeout passes or Close
+// wakes it, unless Config.Ppoll (the ring ran TCP at half speed so). It never spins,
 // not even on the error a socket keeps after its link went down.
 //
 // Transmit side, one socket per TxQueue, bound with protocol 0 so it never
