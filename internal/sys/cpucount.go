@@ -148,17 +148,36 @@ func loadSocketFilter(prog []bpfInsn) (int, error) {
 	license := []byte("GPL\x00")
 	attr := progLoadAttr{progType: bpfProgTypeSockFiltr, insnCnt: uint32(len(prog)),
 		insns: unsafe.Pointer(&prog[0]), license: unsafe.Pointer(&license[0])}
-	fd, _, e := unix.Syscall(unix.SYS_BPF, bpfProgLoad, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	fd, e := progLoad(&attr)
 	if e == 0 {
-		return int(fd), nil
+		return fd, nil
 	}
 	log := make([]byte, 64<<10)
 	attr.logLevel, attr.logSize, attr.logBuf = 1, uint32(len(log)), unsafe.Pointer(&log[0])
-	fd, _, e2 := unix.Syscall(unix.SYS_BPF, bpfProgLoad, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	fd, e2 := progLoad(&attr)
 	if e2 == 0 { // a load that works only with a log: keep it
-		return int(fd), nil
+		return fd, nil
 	}
 	return -1, fmt.Errorf("bpf prog load: %w (%s)", wrap("", e), unix.ByteSliceToString(log))
+}
+
+// progLoad is BPF_PROG_LOAD, again while it fails with EAGAIN: the
+// verifier gives up with EAGAIN when a signal is pending, and the Go
+// runtime signals its threads (SIGURG) to preempt goroutines; a CI run
+// saw both loads of one filter fail so. 20 tries, as cilium/ebpf does
+// for the same reason; a verdict of the verifier comes back at once.
+func progLoad(attr *progLoadAttr) (int, unix.Errno) {
+	var (
+		fd uintptr
+		e  unix.Errno
+	)
+	for range 20 {
+		fd, _, e = unix.Syscall(unix.SYS_BPF, bpfProgLoad, uintptr(unsafe.Pointer(attr)), unsafe.Sizeof(*attr))
+		if e != unix.EAGAIN {
+			break
+		}
+	}
+	return int(fd), e
 }
 
 // Attach sets the counting filter on the packet socket fd.
