@@ -13,6 +13,10 @@
 #                      (same addresses as kernel)
 #   ftap     bn-ov-t*: as flowpath, but each host's eth0 is a TAP whose other end is
 #                      flowpathd's hv port (no host veth); the underlay is the same veth
+#   flowpath and ftap run VTEP n's flowpathd with `--cpus n-1` (VTEP_PIN=1, the default): each
+#   userspace VTEP on a CPU of its own, as such a dataplane is deployed (OVS's pmd-cpu-mask);
+#   the hosts' iperf3 and the kernel's work are not pinned.
+#   funpinned bn-ov-u*: as flowpath without --cpus (the scheduler places the VTEPs' threads)
 #   fppoll   bn-ov-p*: as flowpath, with `--rx-wait ppoll` (idle workers block in ppoll on
 #                      their own threads instead of parking in the Go runtime's poller);
 #                      not in the default set: an A/B of the wait in one run
@@ -24,7 +28,8 @@
 # turn (TCP, then UDP 64 B), so slow drift of the VM hits all of them alike.
 #
 # Usage: sudo bench/overlay.sh            env: DUR=5 (s per run) REPS=3 (median of)
-#        VARIANTS="kernel kbridge flowpath ftap ovs"   RAW=/tmp/bench-raw/overlay
+#        VARIANTS="kernel kbridge flowpath ftap funpinned ovs"   RAW=/tmp/bench-raw/overlay
+#        VTEP_PIN=1 (0: no --cpus for any variant)
 #        FPD_ARGS="" (extra flowpathd flags)      PROFILE=1 (flowpathd --cpuprofile into RAW)
 #        FPD_ENV="" (environment for flowpathd, e.g. GOMAXPROCS=4)
 #        TCP_ARGS="" (extra iperf3 client flags for TCP, e.g. "-C cubic"; all variants)
@@ -33,7 +38,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 : "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/overlay}"
-: "${VARIANTS:=kernel kbridge flowpath ftap ovs}" "${FPD_ARGS:=}" "${FPD_ENV:=}" "${PROFILE:=0}"
+: "${VARIANTS:=kernel kbridge flowpath ftap funpinned ovs}" "${FPD_ARGS:=}" "${FPD_ENV:=}" "${PROFILE:=0}"
+: "${VTEP_PIN:=1}"
 export DUR REPS RAW
 
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -51,7 +57,7 @@ BIN=""
 OVSROOT=/tmp/bn-ov-ovs      # private OVS instances (not baselines/04's /tmp/bn-ovs)
 HAVE_OVS=0
 ALLNS=""
-for p in k b f t p o; do ALLNS="$ALLNS bn-ov-${p}h1 bn-ov-${p}v1 bn-ov-${p}v2 bn-ov-${p}h2"; done
+for p in k b f t p u o; do ALLNS="$ALLNS bn-ov-${p}h1 bn-ov-${p}v1 bn-ov-${p}v2 bn-ov-${p}h2"; done
 
 # --- private Open vSwitch instances (as shared/bench/baselines/ovs-lib.sh) ---
 ovs_envrun() { local d=$OVSROOT/$1; shift; OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d OVS_SYSCONFDIR=$d "$@"; }
@@ -177,7 +183,12 @@ flowpath_vteps() {
         hnet=$((10 + n)) rnet=$((10 + m))
         # the VTEP namespace's kernel stays silent on flowpath's ports
         ip netns exec "${p}v$n" sysctl -qw "net.ipv6.conf.u$n.disable_ipv6=1"
-        fpd "${p}v$n" || return 1
+        if [ "$VTEP_PIN" = 1 ]; then
+            # shellcheck disable=SC2086
+            FPD_ARGS="$FPD_ARGS --cpus $(((n - 1) % $(nproc)))" fpd "${p}v$n" || return 1
+        else
+            fpd "${p}v$n" || return 1
+        fi
         if [ "$hp" = tap ]; then
             $c link add hv type tap ifname "t-h$n" || return 1
             ip -n "${p}v$n" link set "t-h$n" netns "${p}h$n" &&
@@ -201,6 +212,10 @@ setup_ftap() { flowpath_vteps bn-ov-t tap && DST[ftap]=10.12.0.1; }
 setup_fppoll() {
     local FPD_ARGS="$FPD_ARGS --rx-wait ppoll"
     flowpath_vteps bn-ov-p afpacket && DST[fppoll]=10.12.0.1
+}
+setup_funpinned() {
+    local VTEP_PIN=0
+    flowpath_vteps bn-ov-u afpacket && DST[funpinned]=10.12.0.1
 }
 
 setup_ovs() {   # shared/bench/baselines/04-ovs-userspace.sh vxlan
@@ -238,6 +253,7 @@ for v in $VARIANTS; do
         flowpath) p=bn-ov-f ;;
         ftap) p=bn-ov-t ;;
         fppoll) p=bn-ov-p ;;
+        funpinned) p=bn-ov-u ;;
         ovs)
             p=bn-ov-o
             if ! command -v ovs-vswitchd >/dev/null 2>&1; then
@@ -268,9 +284,9 @@ if [ "$HAVE_OVS" = 1 ]; then
 else
     ovsname="OVS (RESULTS.md 4d)"
 fi
-for v in flowpath ftap fppoll; do
+for v in flowpath ftap fppoll funpinned; do
     [ -n "${TCP[$v]:-}" ] || continue
-    case $v in flowpath) p=bn-ov-f ;; ftap) p=bn-ov-t ;; fppoll) p=bn-ov-p ;; esac
+    case $v in flowpath) p=bn-ov-f ;; ftap) p=bn-ov-t ;; fppoll) p=bn-ov-p ;; funpinned) p=bn-ov-u ;; esac
     for n in 1 2; do
         echo "   flowpathd ${p}v$n drops: $("$BIN/fpctl" --socket "$BIN/${p}v$n.sock" -j stats 2>/dev/null |
             jq -c '[.. | objects | select(has("drops")) | .drops | objects | to_entries[] | select(.value > 0)] | from_entries' 2>/dev/null | head -c 400)"
@@ -286,6 +302,7 @@ for v in "${ACTIVE[@]}"; do
         flowpath) name="flowpath VTEPs (afpacket)" ;;
         ftap) name="flowpath VTEPs (tap hosts)" ;;
         fppoll) name="flowpath VTEPs (ppoll wait)" ;;
+        funpinned) name="flowpath VTEPs (unpinned)" ;;
         ovs) name="OVS userspace VXLAN" ;;
     esac
     printf '%-28s %10s %12s %12s %8s\n' "$name" "${TCP[$v]}" "${RX[$v]}" "${TX[$v]}" "${LOSS[$v]}"
@@ -296,7 +313,7 @@ if [ "$HAVE_OVS" = 0 ]; then
 fi
 echo
 printf '%-44s %8s %10s %8s\n' "ratio" "TCP" "UDP64 rx" "target"
-for v in flowpath ftap fppoll; do
+for v in flowpath ftap fppoll funpinned; do
     [ -n "${TCP[$v]:-}" ] || continue
     [ -n "${TCP[kernel]:-}" ] &&
         printf '%-44s %8s %10s %8s\n' "$v / kernel VXLAN lwt-external" "$(ratio "${TCP[$v]}" "${TCP[kernel]}")" "$(ratio "${RX[$v]}" "${RX[kernel]}")" ">= 0.6"

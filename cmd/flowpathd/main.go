@@ -12,6 +12,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"flowpath/internal/port"
 	"flowpath/internal/port/afpacket"
 	"flowpath/internal/port/tap"
+	"flowpath/internal/sys"
 	"flowpath/internal/tunnel"
 )
 
@@ -42,6 +44,8 @@ func run(args []string) int {
 	afRx := fs.String("afpacket-rx", "recvmmsg", "AF_PACKET receive: recvmmsg (one copy, per-frame wake-up) or ring (TPACKET_V3, cheaper per small frame)")
 	rxWait := fs.String("rx-wait", "poller", "how an idle TAP or AF_PACKET recvmmsg worker waits: poller (parked in the Go runtime's poller, holding no thread) "+
 		"or ppoll (blocked in ppoll(2) on its own thread); the AF_PACKET ring always waits in ppoll")
+	cpus := fs.String("cpus", "", "run on these CPUs only (a list as taskset -c takes: 0, 0-3, 0,2), and with as many Go "+
+		"processors as CPUs: a userspace dataplane kept off the CPUs of other busy processes, as OVS's pmd-cpu-mask")
 	fs.BoolVar(&followSenders, "follow-senders", false, "bind each AF_PACKET and TAP worker to the CPU its frames arrive on (its sender's), "+
 		"as the kernel forwards in the sender's softirq: a flooding sender then slows down instead of the receiver losing packets; "+
 		"an eBPF socket filter counts arrivals per CPU")
@@ -88,6 +92,21 @@ func run(args []string) int {
 	default:
 		fmt.Fprintf(os.Stderr, "flowpathd: --rx-wait must be poller or ppoll, not %q\n", *rxWait)
 		return 2
+	}
+	if *cpus != "" {
+		if followSenders {
+			fmt.Fprintln(os.Stderr, "flowpathd: --cpus and --follow-senders exclude each other (following moves workers to other CPUs)")
+			return 2
+		}
+		set, err := sys.ParseCPUList(*cpus)
+		if err == nil {
+			err = sys.PinProcess(set)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "flowpathd: --cpus: %v\n", err)
+			return 2
+		}
+		runtime.GOMAXPROCS(set.Count())
 	}
 	switch *afRx {
 	case "ring":

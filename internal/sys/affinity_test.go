@@ -1,0 +1,90 @@
+package sys
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"testing"
+
+	"flowpath/internal/errs"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseCPUList(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []int
+	}{
+		{"0", []int{0}}, {"0-3", []int{0, 1, 2, 3}}, {"0,2,4-5", []int{0, 2, 4, 5}}, {" 1 , 3", []int{1, 3}},
+		{"7-7", []int{7}},
+	} {
+		set, err := ParseCPUList(c.in)
+		if err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if set.Count() != len(c.want) {
+			t.Fatalf("%q: %d CPUs, want %v", c.in, set.Count(), c.want)
+		}
+		for _, cpu := range c.want {
+			if !set.IsSet(cpu) {
+				t.Fatalf("%q: CPU %d not set", c.in, cpu)
+			}
+		}
+	}
+	for _, bad := range []string{"", "x", "-1", "3-1", "1-", "0,,1", "1-2-3", "99999"} {
+		if _, err := ParseCPUList(bad); !errors.Is(err, errs.ErrInvalid) {
+			t.Errorf("%q: %v, want EINVAL", bad, err)
+		}
+	}
+}
+
+// TestPinProcess binds every thread of the test process to one CPU (and
+// back): each thread's mask is the set, and a set of CPUs the process may
+// not use is refused with nothing changed.
+func TestPinProcess(t *testing.T) {
+	var orig unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &orig); err != nil {
+		t.Fatal(err)
+	}
+	first := -1
+	for c := 0; c < maxCPUs && first < 0; c++ {
+		if orig.IsSet(c) {
+			first = c
+		}
+	}
+	var one unix.CPUSet
+	one.Set(first)
+	if err := PinProcess(one); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := PinProcess(orig); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		tid, _ := strconv.Atoi(task.Name())
+		var got unix.CPUSet
+		if err := unix.SchedGetaffinity(tid, &got); err != nil {
+			continue // the thread ended
+		}
+		if got != one {
+			t.Fatalf("thread %d not bound to CPU %d", tid, first)
+		}
+	}
+	var none unix.CPUSet
+	none.Set(maxCPUs - 1)
+	if err := PinProcess(none); !errors.Is(err, errs.ErrInvalid) {
+		t.Fatalf("pin to CPU %d: %v, want EINVAL", maxCPUs-1, err)
+	}
+	var cur unix.CPUSet
+	unix.SchedGetaffinity(0, &cur)
+	if cur != one {
+		t.Fatal("a refused pin changed the mask")
+	}
+}
