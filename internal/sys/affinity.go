@@ -62,7 +62,7 @@ func PinProcess(set unix.CPUSet) error {
 		}
 	}
 	if !usable {
-		return fmt.Errorf("cpus: none of them is online and allowed: %w", errs.ErrInvalid)
+		return fmt.Errorf("no CPU of the set is online and allowed: %w", errs.ErrInvalid)
 	}
 	// A thread started during a pass by one not yet bound inherits the
 	// old set: pass again until a pass finds no thread it had not seen.
