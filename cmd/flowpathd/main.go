@@ -99,14 +99,15 @@ func run(args []string) int {
 			return 2
 		}
 		set, err := sys.ParseCPUList(*cpus)
+		n := 0
 		if err == nil {
-			err = sys.PinProcess(set)
+			n, err = sys.PinProcess(set)
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "flowpathd: --cpus: %v\n", err)
 			return 2
 		}
-		runtime.GOMAXPROCS(set.Count())
+		runtime.GOMAXPROCS(n)
 	}
 	switch *afRx {
 	case "ring":

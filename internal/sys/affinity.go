@@ -46,31 +46,31 @@ func ParseCPUList(s string) (unix.CPUSet, error) {
 	return set, nil
 }
 
-// PinProcess binds every thread of the process to set; threads created
-// later inherit it from their creator. It fails, binding nothing it can
-// undo, if set has no CPU the process may run on.
-func PinProcess(set unix.CPUSet) error {
-	var allowed unix.CPUSet
+// PinProcess binds every thread of the process to the CPUs of set it may
+// run on, and reports how many those are; threads created later inherit
+// the binding from their creator. If set has no such CPU it fails before
+// binding anything.
+func PinProcess(set unix.CPUSet) (int, error) {
+	var allowed, usable unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
-		return wrap("sched_getaffinity", err)
+		return 0, wrap("sched_getaffinity", err)
 	}
-	usable := false
 	for c := 0; c < maxCPUs; c++ {
 		if set.IsSet(c) && allowed.IsSet(c) {
-			usable = true
-			break
+			usable.Set(c)
 		}
 	}
-	if !usable {
-		return fmt.Errorf("no CPU of the set is online and allowed: %w", errs.ErrInvalid)
+	if usable.Count() == 0 {
+		return 0, fmt.Errorf("no CPU of the set is online and allowed: %w", errs.ErrInvalid)
 	}
+	set = usable
 	// A thread started during a pass by one not yet bound inherits the
 	// old set: pass again until a pass finds no thread it had not seen.
 	seen := map[int]bool{}
 	for pass := 0; pass < 10; pass++ {
 		tasks, err := os.ReadDir("/proc/self/task")
 		if err != nil {
-			return fmt.Errorf("threads: %w", err)
+			return 0, fmt.Errorf("threads: %w", err)
 		}
 		fresh := 0
 		for _, t := range tasks {
@@ -81,13 +81,13 @@ func PinProcess(set unix.CPUSet) error {
 			fresh++
 			seen[tid] = true
 			if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
-				return wrap("sched_setaffinity", err)
+				return 0, wrap("sched_setaffinity", err)
 			}
 		}
 		if fresh == 0 {
 			processCPUs = set // what a thread that stops following goes back to
-			return nil
+			return set.Count(), nil
 		}
 	}
-	return fmt.Errorf("threads: still starting after 10 passes: %w", errs.ErrBusy)
+	return 0, fmt.Errorf("threads: still starting after 10 passes: %w", errs.ErrBusy)
 }

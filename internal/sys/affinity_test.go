@@ -55,11 +55,14 @@ func TestPinProcess(t *testing.T) {
 	}
 	var one unix.CPUSet
 	one.Set(first)
-	if err := PinProcess(one); err != nil {
-		t.Fatal(err)
+	// CPUs the process may not use are left out, and counted out.
+	wide := one
+	wide.Set(maxCPUs - 1)
+	if n, err := PinProcess(wide); err != nil || n != 1 {
+		t.Fatalf("pin: %d CPUs, %v", n, err)
 	}
 	defer func() {
-		if err := PinProcess(orig); err != nil {
+		if _, err := PinProcess(orig); err != nil {
 			t.Fatal(err)
 		}
 	}()
@@ -79,7 +82,7 @@ func TestPinProcess(t *testing.T) {
 	}
 	var none unix.CPUSet
 	none.Set(maxCPUs - 1)
-	if err := PinProcess(none); !errors.Is(err, errs.ErrInvalid) {
+	if _, err := PinProcess(none); !errors.Is(err, errs.ErrInvalid) {
 		t.Fatalf("pin to CPU %d: %v, want EINVAL", maxCPUs-1, err)
 	}
 	var cur unix.CPUSet
