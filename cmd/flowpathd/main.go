@@ -88,7 +88,7 @@ func run(args []string) int {
 	switch *rxWait {
 	case "poller":
 	case "ppoll":
-		afpacketCfg.Ppoll, tapPpoll = true, true
+		ppollWait = true
 	default:
 		fmt.Fprintf(os.Stderr, "flowpathd: --rx-wait must be poller or ppoll, not %q\n", *rxWait)
 		return 2
@@ -172,8 +172,8 @@ func run(args []string) int {
 // afpacketCfg holds the ring geometry from the command line.
 var afpacketCfg afpacket.Config
 
-// tapPpoll: --rx-wait ppoll for TAP ports.
-var tapPpoll bool
+// ppollWait: --rx-wait ppoll, for AF_PACKET and TAP ports.
+var ppollWait bool
 
 // followSenders: --follow-senders.
 var followSenders bool
@@ -189,10 +189,10 @@ func openPort(l *api.Link) (port.Port, error) {
 	case "afpacket":
 		c := afpacketCfg
 		c.Queues, c.NumTx = queues, dataplane.TxQueues
-		c.CountCPUs = followSenders
+		c.CountCPUs, c.Ppoll = followSenders, ppollWait
 		return afpacket.Open(l.IfName, c)
 	case "tap":
-		return tap.Open(l.IfName, tap.Config{Queues: queues, NumTx: dataplane.TxQueues, CountCPUs: followSenders, Ppoll: tapPpoll})
+		return tap.Open(l.IfName, tap.Config{Queues: queues, NumTx: dataplane.TxQueues, CountCPUs: followSenders, Ppoll: ppollWait})
 	}
 	return nil, fmt.Errorf("link type %s: %w", l.Kind, errs.ErrNotSupported)
 }

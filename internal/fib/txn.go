@@ -296,7 +296,7 @@ func (t *Txn) FlushDeadRoutes(dev uint32) {
 		return
 	}
 	keep := func(r *Route) bool {
-		if r.Type == RouteLocal || !slices.ContainsFunc(r.Nexthops, func(nh Nexthop) bool { return nh.Dev == dev }) {
+		if r.Type == RouteLocal || !r.usesDev(dev) {
 			return true
 		}
 		return slices.ContainsFunc(r.Nexthops, t.nhAlive)

@@ -70,5 +70,11 @@ func (r *RxWaiter) Wait(pool *pkt.Pool, pkts []*pkt.Packet, deadline time.Time) 
 }
 
 // Close wakes a Wait in progress and makes later ones return at once; the
-// queue's own descriptor stays open.
-func (r *RxWaiter) Close() error { return r.w.Close() }
+// queue's own descriptor stays open. A nil waiter (a queue that waits in
+// ppoll) has nothing to close.
+func (r *RxWaiter) Close() error {
+	if r == nil {
+		return nil
+	}
+	return r.w.Close()
+}

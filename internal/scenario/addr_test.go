@@ -55,19 +55,18 @@ func TestAddressesLikeKernel(t *testing.T) {
 		h.do(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: dev, Prefix: pfx, Broadcast: brd, Flags: flags}})
 	}
 	del := func(dev, pfx string) { h.do(api.Request{Op: api.OpAddrDel, Addr: &api.Addr{Dev: dev, Prefix: pfx}}) }
-	route := func(r api.Route) { h.do(api.Request{Op: api.OpRouteAdd, Route: &r}) }
 
 	addr("v1", "10.5.0.1/24", "")
 	addr("v1", "10.5.0.7/24", "")
 	addr("v1", "10.5.0.9/16", "+")
 	addr("v1", "10.5.0.10/24", "10.5.0.200")
-	route(api.Route{Dst: "10.9.0.0/24", Via: "10.5.0.2", Src: "10.5.0.7"})
-	route(api.Route{Dst: "10.9.1.0/24", Via: "10.5.0.2"})
+	h.addRoute(api.Route{Dst: "10.9.0.0/24", Via: "10.5.0.2", Src: "10.5.0.7"})
+	h.addRoute(api.Route{Dst: "10.9.1.0/24", Via: "10.5.0.2"})
 	addr("v2", "10.6.0.1/24", "")
 	addr("v2", "10.6.0.5/24", "", "noprefixroute")
 	addr("v2", "2001:db8::1/64", "", "nodad", "noprefixroute")
 	addr("v2", "2001:db8:1::1/64", "")
-	route(api.Route{Dst: "2001:db8:9::/64", Via: "2001:db8:1::2", Src: "2001:db8::1"})
+	h.addRoute(api.Route{Dst: "2001:db8:9::/64", Via: "2001:db8:1::2", Src: "2001:db8::1"})
 	wantLines(t, "v1 addresses", h.addrLines("v1"), []string{
 		"10.5.0.1/24", "10.5.0.9/16 brd 10.5.255.255", "10.5.0.7/24 secondary", "10.5.0.10/24 brd 10.5.0.200 secondary"})
 	wantLines(t, "v2 addresses", h.addrLines("v2"), []string{
@@ -105,8 +104,8 @@ func TestAddressesLikeKernel(t *testing.T) {
 	addr("v2", "10.6.0.1/24", "")
 	addr("v2", "10.6.0.5/24", "")
 	addr("v2", "10.6.0.6/24", "")
-	route(api.Route{Dst: "10.9.2.0/24", Via: "10.6.0.2", Src: "10.6.0.1"})
-	route(api.Route{Dst: "10.9.3.0/24", Via: "10.6.0.2", Src: "10.6.0.5"})
+	h.addRoute(api.Route{Dst: "10.9.2.0/24", Via: "10.6.0.2", Src: "10.6.0.1"})
+	h.addRoute(api.Route{Dst: "10.9.3.0/24", Via: "10.6.0.2", Src: "10.6.0.5"})
 	del("v2", "10.6.0.1/24")
 	wantLines(t, "v2 after promotion", h.addrLines("v2"), []string{"10.6.0.5/24", "10.6.0.6/24 secondary", "2001:db8:1::1/64"})
 	var v2 []string
@@ -144,7 +143,7 @@ func TestAddressesLikeKernel(t *testing.T) {
 		"local 10.8.0.1 table 255 dev v2 src 10.8.0.1", "broadcast 10.8.255.255 table 255 dev v2 src 10.8.0.1"})
 
 	// A link that goes takes its addresses' source routes along.
-	route(api.Route{Dst: "10.9.4.0/24", Via: "10.6.0.2", Src: "10.5.0.9"})
+	h.addRoute(api.Route{Dst: "10.9.4.0/24", Via: "10.6.0.2", Src: "10.5.0.9"})
 	h.do(api.Request{Op: api.OpLinkDel, Link: &api.Link{Name: "v1"}})
 	for _, l := range h.routeLinesSrc(4) {
 		if strings.Contains(l, "10.9.4.0") {
@@ -202,12 +201,11 @@ func TestLastIPv4AddressLikeKernel(t *testing.T) {
 	h := newHarness(t, false)
 	h.addLink("v1", "10.5.0.1/24", "2001:db8::1/64")
 	h.addLink("v2", "10.6.0.1/24")
-	route := func(r api.Route) { h.do(api.Request{Op: api.OpRouteAdd, Route: &r}) }
-	route(api.Route{Dst: "10.9.0.0/24", Dev: "v1"})
-	route(api.Route{Dst: "10.9.1.0/24", Via: "10.5.0.2"})
-	route(api.Route{Dst: "10.9.3.0/24", Dev: "v1", Table: 100})
-	route(api.Route{Dst: "10.9.2.0/24", Nexthops: []api.Nexthop{{Via: "10.5.0.2", Dev: "v1"}, {Via: "10.6.0.2", Dev: "v2"}}})
-	route(api.Route{Dst: "2001:db8:9::/64", Dev: "v1"})
+	h.addRoute(api.Route{Dst: "10.9.0.0/24", Dev: "v1"})
+	h.addRoute(api.Route{Dst: "10.9.1.0/24", Via: "10.5.0.2"})
+	h.addRoute(api.Route{Dst: "10.9.3.0/24", Dev: "v1", Table: 100})
+	h.addRoute(api.Route{Dst: "10.9.2.0/24", Nexthops: []api.Nexthop{{Via: "10.5.0.2", Dev: "v1"}, {Via: "10.6.0.2", Dev: "v2"}}})
+	h.addRoute(api.Route{Dst: "2001:db8:9::/64", Dev: "v1"})
 	h.neigh("v1", netip.MustParseAddr("10.5.0.2"), [6]byte{2, 0, 0, 0, 0, 2})
 	h.neigh("v1", netip.MustParseAddr("2001:db8::2"), [6]byte{2, 0, 0, 0, 0, 3})
 	h.neigh("v2", netip.MustParseAddr("10.6.0.2"), [6]byte{2, 0, 0, 0, 0, 4})
@@ -224,11 +222,7 @@ func TestLastIPv4AddressLikeKernel(t *testing.T) {
 		"2001:db8::/64 table 254 via  dev v1",
 		"local 2001:db8::1 table 255 via  dev v1",
 	})
-	var neighs []string
-	for _, n := range h.do(api.Request{Op: api.OpNeighShow, Filter: &api.Filter{}}).Neighs {
-		neighs = append(neighs, n.Dst+" "+n.Dev)
-	}
-	wantLines(t, "neighbours", neighs, []string{"2001:db8::2 v1", "10.6.0.2 v2"})
+	wantLines(t, "neighbours", h.neighLines(), []string{"2001:db8::2 v1", "10.6.0.2 v2"})
 	// Every flow takes the live leg.
 	for i := range 32 {
 		g := h.routeGet(api.RouteGet{Dst: fmt.Sprintf("10.9.2.%d", i+1)})

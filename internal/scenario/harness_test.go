@@ -263,6 +263,18 @@ func (hs *host) permanent() *host {
 }
 
 // stats returns the daemon's counters.
+// addRoute adds r, failing the test if the daemon refuses.
+func (h *harness) addRoute(r api.Route) { h.do(api.Request{Op: api.OpRouteAdd, Route: &r}) }
+
+// neighLines lists the neighbour table as "DST DEV" lines.
+func (h *harness) neighLines() []string {
+	var out []string
+	for _, n := range h.do(api.Request{Op: api.OpNeighShow, Filter: &api.Filter{}}).Neighs {
+		out = append(out, n.Dst+" "+n.Dev)
+	}
+	return out
+}
+
 func (h *harness) stats() *api.Stats {
 	h.t.Helper()
 	return h.do(api.Request{Op: api.OpStats}).Stats

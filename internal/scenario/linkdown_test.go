@@ -73,14 +73,13 @@ func TestLinkDownLikeKernel(t *testing.T) {
 	h := newHarness(t, false)
 	h.addLink("v1", "10.5.0.1/24", "2001:db8::1/64")
 	h.addLink("v2", "10.6.0.1/24")
-	add := func(r api.Route) { h.do(api.Request{Op: api.OpRouteAdd, Route: &r}) }
-	add(api.Route{Dst: "10.9.0.0/24", Via: "10.5.0.2"})
-	add(api.Route{Dst: "10.7.0.0/24", Via: "10.5.0.2", Table: 100})
-	add(api.Route{Dst: "10.7.1.0/24", Dev: "v1"})
-	add(api.Route{Dst: "2001:db8:9::/64", Via: "2001:db8::2"})
-	add(api.Route{Dst: "10.8.0.0/24", Nexthops: []api.Nexthop{{Via: "10.5.0.2"}, {Via: "10.6.0.2"}}})
-	add(api.Route{Dst: "2001:db8:8::/64", Nexthops: []api.Nexthop{{Via: "2001:db8::2", Dev: "v1"}, {Via: "fe80::2", Dev: "v2"}}})
-	add(api.Route{Dst: "10.7.2.0/24", Type: "blackhole"})
+	h.addRoute(api.Route{Dst: "10.9.0.0/24", Via: "10.5.0.2"})
+	h.addRoute(api.Route{Dst: "10.7.0.0/24", Via: "10.5.0.2", Table: 100})
+	h.addRoute(api.Route{Dst: "10.7.1.0/24", Dev: "v1"})
+	h.addRoute(api.Route{Dst: "2001:db8:9::/64", Via: "2001:db8::2"})
+	h.addRoute(api.Route{Dst: "10.8.0.0/24", Nexthops: []api.Nexthop{{Via: "10.5.0.2"}, {Via: "10.6.0.2"}}})
+	h.addRoute(api.Route{Dst: "2001:db8:8::/64", Nexthops: []api.Nexthop{{Via: "2001:db8::2", Dev: "v1"}, {Via: "fe80::2", Dev: "v2"}}})
+	h.addRoute(api.Route{Dst: "10.7.2.0/24", Type: "blackhole"})
 	down, up := false, true
 	setUp := func(b *bool) { h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "v1", Up: b}}) }
 
@@ -235,9 +234,8 @@ func TestIPv6OffBelowMinMTU(t *testing.T) {
 	h := newHarness(t, false)
 	h.addLink("v1", "10.5.0.1/24", "2001:db8::1/64")
 	h.addLink("v2", "10.6.0.1/24")
-	route := func(r api.Route) { h.do(api.Request{Op: api.OpRouteAdd, Route: &r}) }
-	route(api.Route{Dst: "2001:db8:9::/64", Via: "2001:db8::2"})
-	route(api.Route{Dst: "2001:db8:7::/64", Nexthops: []api.Nexthop{{Via: "2001:db8::2", Dev: "v1"}, {Via: "fe80::2", Dev: "v2"}}})
+	h.addRoute(api.Route{Dst: "2001:db8:9::/64", Via: "2001:db8::2"})
+	h.addRoute(api.Route{Dst: "2001:db8:7::/64", Nexthops: []api.Nexthop{{Via: "2001:db8::2", Dev: "v1"}, {Via: "fe80::2", Dev: "v2"}}})
 	h.neigh("v1", netip.MustParseAddr("2001:db8::2"), [6]byte{2, 0, 0, 0, 0, 2})
 	h.neigh("v1", netip.MustParseAddr("10.5.0.2"), [6]byte{2, 0, 0, 0, 0, 3})
 	mtu := func(n int) { h.do(api.Request{Op: api.OpLinkSet, Link: &api.Link{Name: "v1", MTU: n}}) }
@@ -245,11 +243,7 @@ func TestIPv6OffBelowMinMTU(t *testing.T) {
 	mtu(1200)
 	wantLines(t, "v1 addresses at mtu 1200", h.addrList("v1"), []string{"10.5.0.1/24"})
 	wantLines(t, "IPv6 routes at mtu 1200", h.routeLines(6), []string{"2001:db8:7::/64 table 254 via fe80::2 dev v2"})
-	var neighs []string
-	for _, n := range h.do(api.Request{Op: api.OpNeighShow, Filter: &api.Filter{}}).Neighs {
-		neighs = append(neighs, n.Dst)
-	}
-	wantLines(t, "neighbours", neighs, []string{"10.5.0.2"})
+	wantLines(t, "neighbours", h.neighLines(), []string{"10.5.0.2 v1"})
 	if c := h.try(api.Request{Op: api.OpAddrAdd, Addr: &api.Addr{Dev: "v1", Prefix: "2001:db8::1/64"}}).Code; c != "EINVAL" {
 		t.Errorf("IPv6 address on a link without IPv6: %s, want EINVAL", c)
 	}

@@ -322,11 +322,17 @@ func (p *Port) openTx() (*txQueue, error) {
 
 // release closes whatever Open got to; it must only run once no queue is
 // in use.
-func (p *Port) release() {
+// closeWaiters closes the queues' poller waiters, waking a Receive
+// parked in one.
+func (p *Port) closeWaiters() {
 	for _, q := range p.rx {
-		if q.waiter != nil {
-			q.waiter.Close() // its duplicate descriptor; again after Close is harmless
-		}
+		q.waiter.Close()
+	}
+}
+
+func (p *Port) release() {
+	p.closeWaiters() // again after Close: harmless
+	for _, q := range p.rx {
 		if q.ring != nil {
 			sys.Munmap(q.ring)
 			q.ring = nil
@@ -430,11 +436,7 @@ func (p *Port) Close() error {
 		return nil
 	}
 	err := sys.EventfdSignal(p.wakeFd)
-	for _, q := range p.rx {
-		if q.waiter != nil {
-			q.waiter.Close() // wakes a Receive parked in the poller
-		}
-	}
+	p.closeWaiters() // wakes a Receive parked in the poller
 	p.gate.Wait()
 	p.pollKernelDrops()
 	p.release()

@@ -203,12 +203,16 @@ func Open(ifname string, cfg Config) (*Port, error) {
 	return p, nil
 }
 
-func (p *Port) release() {
+// closeWaiters closes the queues' poller waiters, waking a Receive
+// parked in one.
+func (p *Port) closeWaiters() {
 	for _, q := range p.rx {
-		if q.waiter != nil {
-			q.waiter.Close() // its duplicate descriptor; again after Close is harmless
-		}
+		q.waiter.Close()
 	}
+}
+
+func (p *Port) release() {
+	p.closeWaiters() // again after Close: harmless
 	if p.cpus != nil {
 		if len(p.fds) > 0 {
 			// A persistent TAP outlives us: take the filter off.
@@ -297,11 +301,7 @@ func (p *Port) Close() error {
 		return nil
 	}
 	err := sys.EventfdSignal(p.wakeFd)
-	for _, q := range p.rx {
-		if q.waiter != nil {
-			q.waiter.Close() // wakes a Receive parked in the poller
-		}
-	}
+	p.closeWaiters() // wakes a Receive parked in the poller
 	p.gate.Wait()
 	p.release()
 	if err != nil {
