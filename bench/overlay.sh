@@ -13,6 +13,12 @@
 #                      (same addresses as kernel)
 #   ftap     bn-ov-t*: as flowpath, but each host's eth0 is a TAP whose other end is
 #                      flowpathd's hv port (no host veth); the underlay is the same veth
+#   fultap   bn-ov-l*: as flowpath, but each VTEP's underlay port is a TAP and the kernel
+#                      carries the underlay: both TAPs' kernel ends in a bridge in bn-ov-lu
+#                      (flowpath handing its tunnel traffic to the host's stack, as a VM's
+#                      vNIC does). Where the kernel takes UDP-tunnel GSO on a TAP (6.17+)
+#                      a TCP super-frame crosses as one VXLAN datagram, cut by the kernel
+#                      only where it leaves for a wire that needs it (here: never)
 #   flowpath and ftap run VTEP n's flowpathd with `--cpus n-1` (VTEP_PIN=1, the default): each
 #   userspace VTEP on a CPU of its own, as such a dataplane is deployed (OVS's pmd-cpu-mask);
 #   the hosts' iperf3 and the kernel's work are not pinned.
@@ -57,7 +63,8 @@ BIN=""
 OVSROOT=/tmp/bn-ov-ovs      # private OVS instances (not baselines/04's /tmp/bn-ovs)
 HAVE_OVS=0
 ALLNS=""
-for p in k b f t p u o; do ALLNS="$ALLNS bn-ov-${p}h1 bn-ov-${p}v1 bn-ov-${p}v2 bn-ov-${p}h2"; done
+for p in k b f t l p u o; do ALLNS="$ALLNS bn-ov-${p}h1 bn-ov-${p}v1 bn-ov-${p}v2 bn-ov-${p}h2"; done
+ALLNS="$ALLNS bn-ov-lu"
 
 # --- private Open vSwitch instances (as shared/bench/baselines/ovs-lib.sh) ---
 ovs_envrun() { local d=$OVSROOT/$1; shift; OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d OVS_SYSCONFDIR=$d "$@"; }
@@ -165,16 +172,32 @@ fpd() {
     start_fpd "$1" $FPD_ENV "${prof[@]}" $FPD_ARGS
 }
 
-# flowpath_vteps P HOSTPORT: flowpathd VTEPs in ${P}v1 and ${P}v2; HOSTPORT
-# afpacket (the hosts' veth legs) or tap (flowpathd makes each host's eth0
-# as a TAP and the script moves it into the host).
+# flowpath_vteps P HOSTPORT [ULPORT]: flowpathd VTEPs in ${P}v1 and ${P}v2;
+# HOSTPORT afpacket (the hosts' veth legs) or tap (flowpathd makes each
+# host's eth0 as a TAP and the script moves it into the host); ULPORT
+# afpacket (the u1-u2 veth, the default) or tap (flowpathd makes a TAP ut1,
+# ut2 and the script bridges their kernel ends in ${P}u).
 flowpath_vteps() {
-    local p=$1 hp=$2 n m c hnet rnet
-    if [ "$hp" = tap ]; then
+    local p=$1 hp=$2 up=${3:-afpacket} n m c hnet rnet
+    if [ "$hp" = tap ] || [ "$up" = tap ]; then
         ns_add "${p}h1" "${p}v1" "${p}v2" "${p}h2"
-        ip link add u1 netns "${p}v1" mtu 1550 type veth peer name u2 netns "${p}v2" mtu 1550
-        ip -n "${p}v1" link set u1 up
-        ip -n "${p}v2" link set u2 up
+        if [ "$hp" != tap ]; then
+            ip link add eth0 netns "${p}h1" type veth peer name hv netns "${p}v1"
+            ip link add eth0 netns "${p}h2" type veth peer name hv netns "${p}v2"
+            for n in 1 2; do
+                ip -n "${p}h$n" link set eth0 up; ip -n "${p}v$n" link set hv up
+            done
+        fi
+        if [ "$up" = tap ]; then
+            ns_add "${p}u"
+            # the bridge's namespace sends nothing of its own into the underlay
+            ip netns exec "${p}u" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+            ip -n "${p}u" link add br0 type bridge && ip -n "${p}u" link set br0 up || return 1
+        else
+            ip link add u1 netns "${p}v1" mtu 1550 type veth peer name u2 netns "${p}v2" mtu 1550
+            ip -n "${p}v1" link set u1 up
+            ip -n "${p}v2" link set u2 up
+        fi
     else
         base "$p"
     fi
@@ -182,7 +205,7 @@ flowpath_vteps() {
         m=$((3 - n)) c="$BIN/fpctl --socket $BIN/${p}v$n.sock"
         hnet=$((10 + n)) rnet=$((10 + m))
         # the VTEP namespace's kernel stays silent on flowpath's ports
-        ip netns exec "${p}v$n" sysctl -qw "net.ipv6.conf.u$n.disable_ipv6=1"
+        [ "$up" = tap ] || ip netns exec "${p}v$n" sysctl -qw "net.ipv6.conf.u$n.disable_ipv6=1"
         if [ "$VTEP_PIN" = 1 ]; then
             # shellcheck disable=SC2086
             FPD_ARGS="$FPD_ARGS --cpus $(((n - 1) % $(nproc)))" fpd "${p}v$n" || return 1
@@ -198,8 +221,14 @@ flowpath_vteps() {
             $c link add hv type afpacket ifname hv || return 1
         fi
         $c link set hv up && $c addr add 10.$hnet.0.254/24 dev hv || return 1
-        $c link add u type afpacket ifname u$n && $c link set u up &&
-            $c addr add 10.100.0.$n/24 dev u || return 1
+        if [ "$up" = tap ]; then
+            $c link add u type tap ifname "ut$n" && $c link set u mtu 1550 || return 1
+            ip -n "${p}v$n" link set "ut$n" netns "${p}u" &&
+                ip -n "${p}u" link set "ut$n" mtu 1550 master br0 up || return 1
+        else
+            $c link add u type afpacket ifname u$n || return 1
+        fi
+        $c link set u up && $c addr add 10.100.0.$n/24 dev u || return 1
         $c link add vxlan0 address 02:00:00:00:10:0$n type vxlan external dstport 4789 &&
             $c link set vxlan0 up || return 1
         $c route add 10.$rnet.0.0/24 encap ip id 10 dst 10.100.0.$m via 10.99.0.$m dev vxlan0 onlink || return 1
@@ -209,6 +238,7 @@ flowpath_vteps() {
 }
 setup_flowpath() { flowpath_vteps bn-ov-f afpacket && DST[flowpath]=10.12.0.1; }
 setup_ftap() { flowpath_vteps bn-ov-t tap && DST[ftap]=10.12.0.1; }
+setup_fultap() { flowpath_vteps bn-ov-l afpacket tap && DST[fultap]=10.12.0.1; }
 setup_fppoll() {
     local FPD_ARGS="$FPD_ARGS --rx-wait ppoll"
     flowpath_vteps bn-ov-p afpacket && DST[fppoll]=10.12.0.1
@@ -252,6 +282,7 @@ for v in $VARIANTS; do
         kbridge) p=bn-ov-b ;;
         flowpath) p=bn-ov-f ;;
         ftap) p=bn-ov-t ;;
+        fultap) p=bn-ov-l ;;
         fppoll) p=bn-ov-p ;;
         funpinned) p=bn-ov-u ;;
         ovs)
@@ -284,9 +315,9 @@ if [ "$HAVE_OVS" = 1 ]; then
 else
     ovsname="OVS (RESULTS.md 4d)"
 fi
-for v in flowpath ftap fppoll funpinned; do
+for v in flowpath ftap fultap fppoll funpinned; do
     [ -n "${TCP[$v]:-}" ] || continue
-    case $v in flowpath) p=bn-ov-f ;; ftap) p=bn-ov-t ;; fppoll) p=bn-ov-p ;; funpinned) p=bn-ov-u ;; esac
+    case $v in flowpath) p=bn-ov-f ;; ftap) p=bn-ov-t ;; fultap) p=bn-ov-l ;; fppoll) p=bn-ov-p ;; funpinned) p=bn-ov-u ;; esac
     for n in 1 2; do
         echo "   flowpathd ${p}v$n drops: $("$BIN/fpctl" --socket "$BIN/${p}v$n.sock" -j stats 2>/dev/null |
             jq -c '[.. | objects | select(has("drops")) | .drops | objects | to_entries[] | select(.value > 0)] | from_entries' 2>/dev/null | head -c 400)"
@@ -301,6 +332,7 @@ for v in "${ACTIVE[@]}"; do
         kbridge) name="kernel VXLAN bridged" ;;
         flowpath) name="flowpath VTEPs (afpacket)" ;;
         ftap) name="flowpath VTEPs (tap hosts)" ;;
+        fultap) name="flowpath VTEPs (tap underlay)" ;;
         fppoll) name="flowpath VTEPs (ppoll wait)" ;;
         funpinned) name="flowpath VTEPs (unpinned)" ;;
         ovs) name="OVS userspace VXLAN" ;;
@@ -313,7 +345,7 @@ if [ "$HAVE_OVS" = 0 ]; then
 fi
 echo
 printf '%-44s %8s %10s %8s\n' "ratio" "TCP" "UDP64 rx" "target"
-for v in flowpath ftap fppoll funpinned; do
+for v in flowpath ftap fultap fppoll funpinned; do
     [ -n "${TCP[$v]:-}" ] || continue
     [ -n "${TCP[kernel]:-}" ] &&
         printf '%-44s %8s %10s %8s\n' "$v / kernel VXLAN lwt-external" "$(ratio "${TCP[$v]}" "${TCP[kernel]}")" "$(ratio "${RX[$v]}" "${RX[kernel]}")" ">= 0.6"

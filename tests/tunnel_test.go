@@ -114,6 +114,56 @@ func TestKernelVXLANTapUnderlay(t *testing.T) {
 	}
 }
 
+// TestFlowpathVXLANTapUnderlay: two flowpathd with flow-based VXLAN
+// (`encap ip id 10` routes, as bench/overlay.sh) whose underlay ports are
+// TAPs bridged by a kernel (newTunNetTapPair). Ping and iperf3 pass both
+// ways; where the kernel takes UDP-tunnel GSO on a TAP, every large frame
+// on the bridge is one VXLAN datagram around a whole TCP super-frame, and
+// the receiving VTEP reads them whole.
+func TestFlowpathVXLANTapUnderlay(t *testing.T) {
+	tn := newTunNetTapPair(t)
+	for i, v := range []*vtep{tn.a, tn.b} {
+		other := []*vtep{tn.b, tn.a}[i]
+		me, peer := []string{"1", "2"}[i], []string{"2", "1"}[i]
+		v.fp.ctl("link", "add", "vxlan0", "address", "02:00:00:00:10:0"+me, "type", "vxlan", "external", "dstport", "4789")
+		v.fp.ctl("link", "set", "vxlan0", "up")
+		v.fp.ctl("route", "add", []string{"10.32.0.0/24", "10.31.0.0/24"}[i], "encap", "ip", "id", "10",
+			"dst", other.ul, "via", "10.99.0."+peer, "dev", "vxlan0", "onlink")
+		v.fp.ctl("neigh", "add", "10.99.0."+peer, "lladdr", "02:00:00:00:10:0"+peer, "dev", "vxlan0", "nud", "permanent")
+	}
+	tn.bothWays()
+	tunnelGSO := sys.KernelAtLeast(6, 17)
+	for _, dir := range []struct {
+		from, to, dst, src string
+		rx                 *vtep
+	}{{tn.ha, tn.hb, hostB, ulA, tn.b}, {tn.hb, tn.ha, hostA, ulB, tn.a}} {
+		c := tn.tshark(tn.underlayNS, dir.rx.u, "udp port 4789 and src host "+dir.src+" and greater 1600", 20,
+			"frame.len", "ip.len", "vxlan.vni", "tcp.dstport")
+		tn.mustIperf(dir.from, dir.to, dir.dst)
+		rows := c.rows()
+		whole := 0
+		for _, r := range rows {
+			frameLen, _ := strconv.Atoi(field(r, "frame.len", 0))
+			outer, _ := strconv.Atoi(field(r, "ip.len", 0))
+			inner, _ := strconv.Atoi(field(r, "ip.len", 1))
+			if field(r, "vxlan.vni", 0) != "10" || field(r, "tcp.dstport", 0) != "5201" || inner == 0 {
+				t.Errorf("large VXLAN frame towards %s: want VNI 10 around TCP to 5201: %v", dir.rx.ns, r)
+			}
+			if outer == frameLen-14 && inner == outer-20-8-8-14 {
+				whole++
+			}
+		}
+		t.Logf("%d of %d frames above 1600 bytes towards %s were whole UDP-tunnel GSO datagrams (kernel takes them: %v)",
+			whole, len(rows), dir.rx.ns, tunnelGSO)
+		if tunnelGSO && (len(rows) < 20 || whole != len(rows)) {
+			t.Errorf("%d of %d large frames were UDP-tunnel GSO super-frames, want all of 20:\n%s", whole, len(rows), c.output())
+		}
+		if mean := tn.logRxFrameSize(dir.rx.fp, dir.rx.u); tunnelGSO && mean <= 1600 {
+			t.Errorf("%s received frames of %d bytes on average: the super-frames did not come whole", dir.rx.u, mean)
+		}
+	}
+}
+
 // TestKernelVXLANFragmentedUnderlay: the classic interop with the underlay
 // lowered to MTU 1500 after the kernel's vxlan10 took its MTU (1500) from
 // the 1550 one, a common misconfiguration: every full-size packet from the

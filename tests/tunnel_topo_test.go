@@ -40,6 +40,9 @@ type tunNet struct {
 	daemons []*fpd
 	a, b    *vtep
 	ha, hb  string // host namespaces
+	// underlayNS holds the bridge between the VTEPs' TAPs
+	// (newTunNetTapPair); "" where the underlay is a veth.
+	underlayNS string
 }
 
 // vtep is one tunnel endpoint namespace.
@@ -147,6 +150,48 @@ func newTunNetTap(t *testing.T) *tunNet {
 	tn.must("ip", "-n", b.ns, "addr", "add", b.ul+"/24", "dev", "u2")
 	tn.must("ip", "-n", b.ns, "link", "set", "dev", "u2", "up")
 	tn.must("ip", "-n", b.ns, "link", "set", "dev", "h", "up")
+	return tn
+}
+
+// newTunNetTapPair is two flowpath VTEPs whose underlay ports are TAPs
+// (u1, u2) with their kernel ends bridged in a third namespace: each VTEP
+// hands its underlay to a kernel that carries it, as bench/overlay.sh's
+// fultap variant does. Where the kernel takes UDP-tunnel GSO on a TAP, a
+// TCP super-frame crosses from VTEP to VTEP as one VXLAN datagram.
+//
+//	fpt-ta    fpt-va                      fpt-vu                      fpt-vb    fpt-tb
+//	 eth0 ─ h [ flowpathd A ] u1 ═ TAP ═ u1 ─ br0 ─ u2 ═ TAP ═ u2 [ flowpathd B ] h ─ eth0
+//
+// The hosts have their addresses and routes via 10.31.0.254 and
+// 10.32.0.254 (flowpathPair's); the overlay is the test's.
+func newTunNetTapPair(t *testing.T) *tunNet {
+	t.Helper()
+	tn := startTunNet(t)
+	tn.a = &vtep{ns: tunNS("va"), ul: ulA, u: "u1"}
+	tn.b = &vtep{ns: tunNS("vb"), ul: ulB, u: "u2"}
+	tn.underlayNS = tunNS("vu")
+	for _, ns := range []string{tn.ha, tn.a.ns, tn.underlayNS, tn.b.ns, tn.hb} {
+		tn.addNSv4(ns)
+	}
+	tn.hostLegs()
+	tn.must("ip", "-n", tn.underlayNS, "link", "add", "br0", "type", "bridge")
+	tn.must("ip", "-n", tn.underlayNS, "link", "set", "br0", "up")
+	for i, v := range []*vtep{tn.a, tn.b} {
+		tn.must("ip", "-n", v.ns, "link", "set", "dev", "h", "up")
+		v.fp = tn.startFpd(v.ns)
+		v.fp.ctl("link", "add", "h", "type", "afpacket", "ifname", "h")
+		v.fp.ctl("link", "add", v.u, "type", "tap", "ifname", v.u)
+		tn.must("ip", "-n", v.ns, "link", "set", v.u, "netns", tn.underlayNS)
+		tn.must("ip", "-n", tn.underlayNS, "link", "set", v.u, "mtu", ulMTU, "master", "br0", "up")
+		v.fp.ctl("link", "set", v.u, "mtu", ulMTU)
+		for _, l := range []string{"h", v.u} {
+			v.fp.ctl("link", "set", l, "up")
+		}
+		v.fp.ctl("addr", "add", v.ul+"/24", "dev", v.u)
+		v.fp.ctl("addr", "add", []string{"10.31.0.254/24", "10.32.0.254/24"}[i], "dev", "h")
+	}
+	tn.host(tn.ha, hostA+"/24", "10.31.0.254")
+	tn.host(tn.hb, hostB+"/24", "10.32.0.254")
 	return tn
 }
 
