@@ -34,7 +34,7 @@
 # turn (TCP, then UDP 64 B), so slow drift of the VM hits all of them alike.
 #
 # Usage: sudo bench/overlay.sh            env: DUR=5 (s per run) REPS=3 (median of)
-#        VARIANTS="kernel kbridge flowpath ftap funpinned ovs"   RAW=/tmp/bench-raw/overlay
+#        VARIANTS="kernel kbridge flowpath ftap fultap funpinned ovs"   RAW=/tmp/bench-raw/overlay
 #        VTEP_PIN=1 (0: no --cpus for any variant)
 #        FPD_ARGS="" (extra flowpathd flags)      PROFILE=1 (flowpathd --cpuprofile into RAW)
 #        FPD_ENV="" (environment for flowpathd, e.g. GOMAXPROCS=4)
@@ -44,7 +44,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 : "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/overlay}"
-: "${VARIANTS:=kernel kbridge flowpath ftap funpinned ovs}" "${FPD_ARGS:=}" "${FPD_ENV:=}" "${PROFILE:=0}"
+: "${VARIANTS:=kernel kbridge flowpath ftap fultap funpinned ovs}" "${FPD_ARGS:=}" "${FPD_ENV:=}" "${PROFILE:=0}"
 : "${VTEP_PIN:=1}"
 export DUR REPS RAW
 
