@@ -79,7 +79,7 @@ mkdir -p "$RAW"
 FPD_PIDS=()   # flowpathds started by start_fpd
 SPIDS=()      # iperf3 servers
 ACTIVE=()     # the variants that came up, in order
-declare -A CLIENT DST TCP RX TX LOSS
+declare -A CLIENT DST SERVER TCP RX TX LOSS HOSTLOSS
 
 # stop_ours: the iperf3 servers and flowpathds we started, by PID; a
 # flowpathd gets 2 s to exit on SIGTERM before SIGKILL.
@@ -108,13 +108,13 @@ build_flowpath() {
 }
 
 # start_fpd NS [VAR=VALUE...] [ARGS]: flowpathd in NS with that environment
-# and those flags, socket $BIN/NS.sock, log $RAW/NS-flowpathd.log; waits
-# until fpctl answers.
+# and those flags, at nice FPD_NICE (default 0; every thread inherits it),
+# socket $BIN/NS.sock, log $RAW/NS-flowpathd.log; waits until fpctl answers.
 start_fpd() {
     local ns=$1 envs=()
     shift
     while [ $# -gt 0 ] && [[ $1 != -* && $1 == *=* ]]; do envs+=("$1"); shift; done
-    ip netns exec "$ns" env "${envs[@]}" "$BIN/flowpathd" --socket "$BIN/$ns.sock" "$@" >"$RAW/$ns-flowpathd.log" 2>&1 &
+    ip netns exec "$ns" nice -n "${FPD_NICE:-0}" env "${envs[@]}" "$BIN/flowpathd" --socket "$BIN/$ns.sock" "$@" >"$RAW/$ns-flowpathd.log" 2>&1 &
     FPD_PIDS+=($!)
     for _ in $(seq 1 50); do
         "$BIN/fpctl" --socket "$BIN/$ns.sock" link show >/dev/null 2>&1 && return 0
@@ -127,17 +127,27 @@ start_fpd() {
 # serve V NS: an iperf3 server in NS, V's server side; V joins ACTIVE.
 serve() {
     SPIDS+=("$(iperf_server "$2")")
+    SERVER[$1]=$2
     ACTIVE+=("$1")
+}
+
+# rcvbuf_errors NS: UDP datagrams the kernel of NS dropped because the
+# receiving socket was full (/proc/net/snmp Udp RcvbufErrors, per namespace).
+rcvbuf_errors() {
+    ip netns exec "$1" awk '$1 == "Udp:" { if (!c) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") c = i } else print $c }' /proc/net/snmp
 }
 
 # measure_all [retransmits]: REPS repetitions, each measuring every ACTIVE
 # variant in turn, TCP first, then UDP 64 B, from CLIENT[v] to DST[v]; the
-# medians go to TCP RX TX LOSS. With "retransmits" the TCP lines also show
-# iperf3's TCP retransmits.
+# medians go to TCP RX TX LOSS HOSTLOSS. With "retransmits" the TCP lines
+# also show iperf3's TCP retransmits. HOSTLOSS is the part of LOSS (in % of
+# the datagrams sent) that the receiving host's own kernel dropped at its
+# full socket (SERVER[v]'s RcvbufErrors): the rest was lost on the way,
+# in the links or the router under test.
 measure_all() {
-    local r v re note show_re=0
+    local r v re note show_re=0 before after sent
     [ "${1-}" = retransmits ] && show_re=1
-    local -A tcps=() rxs=() txs=() losses=()
+    local -A tcps=() rxs=() txs=() losses=() hostlosses=()
     for r in $(seq 1 "$REPS"); do
         for v in "${ACTIVE[@]}"; do
             # shellcheck disable=SC2046
@@ -152,16 +162,25 @@ measure_all() {
             sleep 0.5
         done
         for v in "${ACTIVE[@]}"; do
+            before=$(rcvbuf_errors "${SERVER[$v]}")
             # shellcheck disable=SC2046
             set -- $(udp_once "${CLIENT[$v]}" "${DST[$v]}" "$v-udp-$r")
+            after=$(rcvbuf_errors "${SERVER[$v]}")
+            read -r sent lost < <(jq -r '"\(.end.sum_sent.packets // 0) \(.end.sum_received.lost_packets // 0)"' \
+                "$RAW/$v-udp-$r.json" 2>/dev/null || echo "0 0")
+            # shellcheck disable=SC2046
+            set -- "$@" $(awk -v a="$after" -v b="$before" -v n="${sent:-0}" -v l="${lost:-0}" \
+                'BEGIN { if (n > 0 && a >= b) printf "%.2f %d", (a - b) * 100 / n, l - (a - b); else print "nan nan" }')
             rxs[$v]="${rxs[$v]:-} $1" txs[$v]="${txs[$v]:-} $2" losses[$v]="${losses[$v]:-} $3"
-            echo "  [$v] run $r UDP64: rx $1 pps, tx $2 pps, loss $3 %"
+            hostlosses[$v]="${hostlosses[$v]:-} $6"
+            echo "  [$v] run $r UDP64: rx $1 pps, tx $2 pps, loss $3 % ($6 % at the receiving host's full socket, $7 datagrams on the way)"
             sleep 0.5
         done
     done
     for v in "${ACTIVE[@]}"; do
         # shellcheck disable=SC2034,SC2086   # TCP RX TX LOSS: for the scripts' tables
         TCP[$v]=$(median ${tcps[$v]}) RX[$v]=$(median ${rxs[$v]}) TX[$v]=$(median ${txs[$v]}) LOSS[$v]=$(median ${losses[$v]})
+        HOSTLOSS[$v]=$(median ${hostlosses[$v]})
     done
 }
 

@@ -6,17 +6,23 @@
 #   bn-fp-gh1 eth0 --veth-- r-h1 [bn-fp-gr: flowpathd, afpacket] r-h2 --veth-- eth0 bn-fp-gh2 (afring, TPACKET_V3)
 #   bn-fp-fh1 eth0 --veth-- r-h1 [bn-fp-fr: flowpathd, afpacket] r-h2 --veth-- eth0 bn-fp-fh2 (afollow: afring
 #             with --follow-senders, each worker bound to the CPU its frames arrive on)
+#   bn-fp-nh1 ... [bn-fp-nr: as afollow, flowpathd started with nice -n -10] ...          (afnice: a
+#             woken worker preempts the sender whose CPU it shares, so frames are forwarded a
+#             few at a time as they come, as the kernel forwards inline on the sender's CPU)
 #   bn-fp-th1 eth0 =tap= [bn-fp-tr: flowpathd, tap ports t-h1/t-h2] =tap= eth0 bn-fp-th2    (tap)
 #   bn-fp-uh1 eth0 =tap= [bn-fp-ur: flowpathd, tap ports, --follow-senders] =tap= eth0 bn-fp-uh2 (tfollow)
 #   every variant: h1 10.1.0.1/24 -> router 10.1.0.254 | 10.2.0.254 -> h2 10.2.0.1/24
 #
 # All variants are up at once; each repetition measures every variant in
 # turn (TCP, then UDP 64 B), so slow drift of the VM hits all of them alike.
+# UDP loss is split by where it happened: "at host" is the part h2's own
+# kernel dropped at its full iperf3 socket (Udp RcvbufErrors in h2), the
+# rest was lost on the way (the router or the links).
 # Then a "no loss" search: the highest iperf3 -u -l 64 -b RATE at which the
 # loss stays below 0.1 %, by bisection between 10 kpps and the -b 0 send rate.
 #
 # Usage: sudo bench/router.sh            env: DUR=5 (s per run) REPS=3 (median of)
-#        VARIANTS="kernel afpacket afring afollow tap tfollow"  SEARCH=1 (0 skips the no-loss search)
+#        VARIANTS="kernel afpacket afring afollow afnice tap tfollow"  SEARCH=1 (0 skips the no-loss search)
 #        STEP=2 (s per search step)      RAW=/tmp/bench-raw/router (iperf3 JSON)
 #        FPD_ARGS="" (extra flowpathd flags)  FPD_ENV="" (its environment, e.g. GOMAXPROCS=1)
 #        TCP_ARGS="" (extra iperf3 client flags for TCP, e.g. "-C cubic"; all variants)
@@ -25,7 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 : "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/router}"
-: "${VARIANTS:=kernel afpacket afring afollow tap tfollow}" "${SEARCH:=1}" "${STEP:=2}"
+: "${VARIANTS:=kernel afpacket afring afollow afnice tap tfollow}" "${SEARCH:=1}" "${STEP:=2}"
 : "${FPD_ARGS:=}" "${FPD_ENV:=}"
 export DUR REPS RAW
 
@@ -41,7 +47,7 @@ OVS_TCP=0.84
 OVS_UDP_RX=110921
 
 BIN=$(mktemp -d /tmp/bn-fp-bin.XXXXXX)
-ALLNS="bn-fp-kh1 bn-fp-kr bn-fp-kh2 bn-fp-ah1 bn-fp-ar bn-fp-ah2 bn-fp-th1 bn-fp-tr bn-fp-th2 bn-fp-gh1 bn-fp-gr bn-fp-gh2 bn-fp-fh1 bn-fp-fr bn-fp-fh2 bn-fp-uh1 bn-fp-ur bn-fp-uh2"
+ALLNS="bn-fp-kh1 bn-fp-kr bn-fp-kh2 bn-fp-ah1 bn-fp-ar bn-fp-ah2 bn-fp-th1 bn-fp-tr bn-fp-th2 bn-fp-gh1 bn-fp-gr bn-fp-gh2 bn-fp-fh1 bn-fp-fr bn-fp-fh2 bn-fp-uh1 bn-fp-ur bn-fp-uh2 bn-fp-nh1 bn-fp-nr bn-fp-nh2"
 cleanup() { stop_ours; del_ours; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -99,6 +105,7 @@ afpacket_topo() {
 setup_afpacket() { afpacket_topo bn-fp-a recvmmsg; }
 setup_afring() { afpacket_topo bn-fp-g ring; }
 setup_afollow() { afpacket_topo bn-fp-f ring --follow-senders; }
+setup_afnice() { local FPD_NICE=-10; afpacket_topo bn-fp-n ring --follow-senders; }
 
 # tap_topo P [FLAGS]: h1 =tap= flowpathd (tap ports, FLAGS) =tap= h2 in
 # namespaces ${P}h1, ${P}r, ${P}h2.
@@ -128,6 +135,7 @@ for v in $VARIANTS; do
         afpacket) p=bn-fp-a ;;
         afring) p=bn-fp-g ;;
         afollow) p=bn-fp-f ;;
+        afnice) p=bn-fp-n ;;
         tap) p=bn-fp-t ;;
         tfollow) p=bn-fp-u ;;
         *) echo "unknown variant $v" >&2; exit 2 ;;
@@ -147,6 +155,13 @@ done
 [ ${#ACTIVE[@]} -gt 0 ] || { echo "nothing to measure" >&2; exit 1; }
 
 measure_all
+# flowpathd's own drops over the whole run (TCP and UDP), by reason;
+# port_rx_dropped: frames the kernel could not queue to its socket or ring.
+for v in "${ACTIVE[@]}"; do
+    [ "$v" = kernel ] && continue
+    echo "   flowpathd $v drops: $("$BIN/fpctl" --socket "$BIN/${CLIENT[$v]%h1}r.sock" -j stats 2>/dev/null |
+        jq -c '[.. | objects | select(has("drops")) | .drops | objects | to_entries[] | select(.value > 0)] | from_entries' 2>/dev/null | head -c 300)"
+done
 
 # udp_at NS PPS SECS TAG -> "rx_pps tx_pps loss_pct" at a fixed offered rate
 udp_at() {
@@ -198,12 +213,12 @@ if [ "$SEARCH" = 1 ]; then
 fi
 
 print_header "router: flowpath vs kernel"
-printf '%-26s %10s %12s %12s %8s %14s\n' "path" "TCP Gbit/s" "UDP64 rx pps" "UDP64 tx pps" "loss %" "no-loss pps"
+printf '%-26s %10s %12s %12s %8s %8s %14s\n' "path" "TCP Gbit/s" "UDP64 rx pps" "UDP64 tx pps" "loss %" "at host" "no-loss pps"
 for v in "${ACTIVE[@]}"; do
     case $v in kernel) name="kernel router" ;; *) name="flowpath $v" ;; esac
-    printf '%-26s %10s %12s %12s %8s %14s\n' "$name" "${TCP[$v]}" "${RX[$v]}" "${TX[$v]}" "${LOSS[$v]}" "${NOLOSS[$v]:--}"
+    printf '%-26s %10s %12s %12s %8s %8s %14s\n' "$name" "${TCP[$v]}" "${RX[$v]}" "${TX[$v]}" "${LOSS[$v]}" "${HOSTLOSS[$v]}" "${NOLOSS[$v]:--}"
 done
-printf '%-26s %10s %12s %12s %8s %14s\n' "OVS userspace (RESULTS.md)" "$OVS_TCP" "$OVS_UDP_RX" "-" "-" "-"
+printf '%-26s %10s %12s %12s %8s %8s %14s\n' "OVS userspace (RESULTS.md)" "$OVS_TCP" "$OVS_UDP_RX" "-" "-" "-" "-"
 echo "   (the OVS row is not measured here: it is shared/bench/baselines/RESULTS.md row 4a)"
 echo
 printf '%-34s %8s %10s\n' "ratio" "TCP" "UDP64 rx"
