@@ -19,7 +19,9 @@
 #                      vNIC does). Where the kernel takes UDP-tunnel GSO on a TAP (6.17+)
 #                      a TCP super-frame crosses as one VXLAN datagram, cut by the kernel
 #                      only where it leaves for a wire that needs it (here: never)
-#   flowpath and ftap run VTEP n's flowpathd with `--cpus n-1` (VTEP_PIN=1, the default): each
+#   ftaps    bn-ov-s*: both: TAP hosts (as ftap) and TAP underlays (as fultap): flowpath
+#                      meets the kernel through TAPs only
+#   flowpath, ftap, fultap and ftaps run VTEP n's flowpathd with `--cpus n-1` (VTEP_PIN=1, the default): each
 #   userspace VTEP on a CPU of its own, as such a dataplane is deployed (OVS's pmd-cpu-mask);
 #   the hosts' iperf3 and the kernel's work are not pinned.
 #   funpinned bn-ov-u*: as flowpath without --cpus (the scheduler places the VTEPs' threads)
@@ -36,7 +38,7 @@
 # socket; the rest was lost on the way (VTEPs, underlay, links).
 #
 # Usage: sudo bench/overlay.sh            env: DUR=5 (s per run) REPS=3 (median of)
-#        VARIANTS="kernel kbridge flowpath ftap fultap funpinned ovs"   RAW=/tmp/bench-raw/overlay
+#        VARIANTS="kernel kbridge flowpath ftap fultap ftaps funpinned ovs"   RAW=/tmp/bench-raw/overlay
 #        VTEP_PIN=1 (0: no --cpus for any variant)
 #        FPD_ARGS="" (extra flowpathd flags)      PROFILE=1 (flowpathd --cpuprofile into RAW)
 #        FPD_ENV="" (environment for flowpathd, e.g. GOMAXPROCS=4)
@@ -46,7 +48,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 : "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/overlay}"
-: "${VARIANTS:=kernel kbridge flowpath ftap fultap funpinned ovs}" "${FPD_ARGS:=}" "${FPD_ENV:=}" "${PROFILE:=0}"
+: "${VARIANTS:=kernel kbridge flowpath ftap fultap ftaps funpinned ovs}" "${FPD_ARGS:=}" "${FPD_ENV:=}" "${PROFILE:=0}"
 : "${VTEP_PIN:=1}"
 export DUR REPS RAW
 
@@ -65,8 +67,8 @@ BIN=""
 OVSROOT=/tmp/bn-ov-ovs      # private OVS instances (not baselines/04's /tmp/bn-ovs)
 HAVE_OVS=0
 ALLNS=""
-for p in k b f t l p u o; do ALLNS="$ALLNS bn-ov-${p}h1 bn-ov-${p}v1 bn-ov-${p}v2 bn-ov-${p}h2"; done
-ALLNS="$ALLNS bn-ov-lu"
+for p in k b f t l s p u o; do ALLNS="$ALLNS bn-ov-${p}h1 bn-ov-${p}v1 bn-ov-${p}v2 bn-ov-${p}h2"; done
+ALLNS="$ALLNS bn-ov-lu bn-ov-su"
 
 # --- private Open vSwitch instances (as shared/bench/baselines/ovs-lib.sh) ---
 ovs_envrun() { local d=$OVSROOT/$1; shift; OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d OVS_SYSCONFDIR=$d "$@"; }
@@ -241,6 +243,7 @@ flowpath_vteps() {
 setup_flowpath() { flowpath_vteps bn-ov-f afpacket && DST[flowpath]=10.12.0.1; }
 setup_ftap() { flowpath_vteps bn-ov-t tap && DST[ftap]=10.12.0.1; }
 setup_fultap() { flowpath_vteps bn-ov-l afpacket tap && DST[fultap]=10.12.0.1; }
+setup_ftaps() { flowpath_vteps bn-ov-s tap tap && DST[ftaps]=10.12.0.1; }
 setup_fppoll() {
     local FPD_ARGS="$FPD_ARGS --rx-wait ppoll"
     flowpath_vteps bn-ov-p afpacket && DST[fppoll]=10.12.0.1
@@ -285,6 +288,7 @@ for v in $VARIANTS; do
         flowpath) p=bn-ov-f ;;
         ftap) p=bn-ov-t ;;
         fultap) p=bn-ov-l ;;
+        ftaps) p=bn-ov-s ;;
         fppoll) p=bn-ov-p ;;
         funpinned) p=bn-ov-u ;;
         ovs)
@@ -317,9 +321,9 @@ if [ "$HAVE_OVS" = 1 ]; then
 else
     ovsname="OVS (RESULTS.md 4d)"
 fi
-for v in flowpath ftap fultap fppoll funpinned; do
+for v in flowpath ftap fultap ftaps fppoll funpinned; do
     [ -n "${TCP[$v]:-}" ] || continue
-    case $v in flowpath) p=bn-ov-f ;; ftap) p=bn-ov-t ;; fultap) p=bn-ov-l ;; fppoll) p=bn-ov-p ;; funpinned) p=bn-ov-u ;; esac
+    case $v in flowpath) p=bn-ov-f ;; ftap) p=bn-ov-t ;; fultap) p=bn-ov-l ;; ftaps) p=bn-ov-s ;; fppoll) p=bn-ov-p ;; funpinned) p=bn-ov-u ;; esac
     for n in 1 2; do
         echo "   flowpathd ${p}v$n drops: $("$BIN/fpctl" --socket "$BIN/${p}v$n.sock" -j stats 2>/dev/null |
             jq -c '[.. | objects | select(has("drops")) | .drops | objects | to_entries[] | select(.value > 0)] | from_entries' 2>/dev/null | head -c 400)"
@@ -335,6 +339,7 @@ for v in "${ACTIVE[@]}"; do
         flowpath) name="flowpath VTEPs (afpacket)" ;;
         ftap) name="flowpath VTEPs (tap hosts)" ;;
         fultap) name="flowpath VTEPs (tap underlay)" ;;
+        ftaps) name="flowpath VTEPs (all tap)" ;;
         fppoll) name="flowpath VTEPs (ppoll wait)" ;;
         funpinned) name="flowpath VTEPs (unpinned)" ;;
         ovs) name="OVS userspace VXLAN" ;;
@@ -347,7 +352,7 @@ if [ "$HAVE_OVS" = 0 ]; then
 fi
 echo
 printf '%-44s %8s %10s %8s\n' "ratio" "TCP" "UDP64 rx" "target"
-for v in flowpath ftap fultap fppoll funpinned; do
+for v in flowpath ftap fultap ftaps fppoll funpinned; do
     [ -n "${TCP[$v]:-}" ] || continue
     [ -n "${TCP[kernel]:-}" ] &&
         printf '%-44s %8s %10s %8s\n' "$v / kernel VXLAN lwt-external" "$(ratio "${TCP[$v]}" "${TCP[kernel]}")" "$(ratio "${RX[$v]}" "${RX[kernel]}")" ">= 0.6"
