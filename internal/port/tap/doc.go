@@ -43,6 +43,13 @@
 // Transmit queue i writes to descriptor i % Queues (a write is atomic per
 // frame, so sharing a descriptor between transmit queues is safe).
 //
+// Drops: when the worker does not keep up, the kernel drops the frames
+// no TAP queue can take and counts them as the device's tx_dropped. Stats
+// reads that counter (since Open) into RxDropped, as an AF_PACKET port
+// reports its ring's drops: fpctl shows them as port_rx_dropped. The
+// kernel end may sit in another namespace (a host's eth0): the counter is
+// read there (TUNGETDEVNETNS, Linux 5.2).
+//
 // Addresses: HardwareAddr is the TAP interface's own MAC unless
 // Config.HardwareAddr sets one. The TAP's MAC is the kernel's side of the
 // wire; a dataplane that answers ARP on the TAP must use a different MAC for

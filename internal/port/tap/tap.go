@@ -65,7 +65,14 @@ type Port struct {
 	tx     []*txQueue
 	wakeFd int
 	gate   sys.Gate
-	mu     sync.Mutex // Close vs Close
+	mu     sync.Mutex // Close vs Close, and the kernel drop counts
+
+	// The kernel end's tx_dropped when the port opened (a persistent
+	// TAP may come with drops of its own) and since then: frames the
+	// kernel could not queue to us. Read on Stats and at Close (under
+	// mu); kernelDropsOK is false while no read has worked.
+	kernelDropBase, kernelDrops uint64
+	kernelDropBaseOK            bool
 }
 
 type rxQueue struct {
@@ -183,6 +190,8 @@ func Open(ifname string, cfg Config) (*Port, error) {
 	if err := sys.SetLinkUp(p.name); err != nil {
 		return fail(err)
 	}
+	p.kernelDropBase, err = sys.TapKernelTxDropped(p.fds[0])
+	p.kernelDropBaseOK = err == nil
 	for _, fd := range p.fds {
 		q := &rxQueue{p: p, fd: fd, slot: p.gate.NewSlot()}
 		q.pfd[0] = sys.PollFd{Fd: int32(fd), Events: sys.POLLIN}
@@ -275,9 +284,16 @@ func (p *Port) TxQueue(i int) port.TxQueue { return p.tx[i] }
 // NumTx implements port.Port.
 func (p *Port) NumTx() int { return len(p.tx) }
 
-// Stats implements port.Port.
+// Stats implements port.Port. RxDropped includes the frames the kernel end
+// dropped since Open because no queue could take them (the TAP device's
+// tx_dropped, read wherever its namespace is now: sys.TapKernelTxDropped).
 func (p *Port) Stats() port.Stats {
-	var s port.Stats
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.gate.Closed() {
+		p.pollKernelDrops()
+	}
+	s := port.Stats{RxDropped: p.kernelDrops}
 	for _, q := range p.rx {
 		s.RxPackets += q.packets.Load()
 		s.RxBytes += q.bytes.Load()
@@ -289,6 +305,24 @@ func (p *Port) Stats() port.Stats {
 		s.TxDropped += q.dropped.Load()
 	}
 	return s
+}
+
+// pollKernelDrops reads the kernel end's tx_dropped into kernelDrops
+// (frames since Open). A failed read keeps the last count: the device may
+// be between namespaces, or this process may lack the right to enter the
+// one it is in. Caller holds mu; the descriptors are open.
+func (p *Port) pollKernelDrops() {
+	v, err := sys.TapKernelTxDropped(p.fds[0])
+	if err != nil {
+		return
+	}
+	if !p.kernelDropBaseOK {
+		// The first read that works is the baseline.
+		p.kernelDropBase, p.kernelDropBaseOK = v, true
+	}
+	if v >= p.kernelDropBase {
+		p.kernelDrops = v - p.kernelDropBase
+	}
 }
 
 // Close implements port.Port: it wakes blocked receivers, waits until no
@@ -303,6 +337,7 @@ func (p *Port) Close() error {
 	err := sys.EventfdSignal(p.wakeFd)
 	p.closeWaiters() // wakes a Receive parked in the poller
 	p.gate.Wait()
+	p.pollKernelDrops()
 	p.release()
 	if err != nil {
 		return fmt.Errorf("tap %s: close: %w", p.name, err)

@@ -3,6 +3,7 @@ package tap
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -660,5 +661,68 @@ func TestArrivalCPUs(t *testing.T) {
 	}
 	if n < 3 || after != total {
 		t.Fatalf("after Close: %d frames through the next port, old counts %d -> %d", n, total, after)
+	}
+}
+
+// TestKernelDrops: frames the kernel end of the TAP drops because nobody
+// reads them are the port's RxDropped, read in the namespace the kernel
+// end was moved to, equal to the device's own
+// tx_dropped there, and kept after Close.
+func TestKernelDrops(t *testing.T) {
+	ns, far := nstest.New(t, "porttapkd"), nstest.New(t, "porttapkdf")
+	// No IPv6 chatter from far's kernel between the two reads compared.
+	far.Exec(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+	p := open(t, ns, "fptapkd", Config{})
+	ns.IP(t, "link", "set", "fptapkd", "netns", far.Name)
+	far.IP(t, "link", "set", "fptapkd", "up")
+	conn := hostSocket(t, far, "fptapkd")
+	if s := p.Stats(); s.RxDropped != 0 {
+		t.Fatalf("RxDropped %d before any traffic", s.RxDropped)
+	}
+	payload := make([]byte, 64)
+	for range 3000 {
+		// A full qdisc answers ENOBUFS; what matters is what reaches the TAP.
+		conn.WriteToUDPAddrPort(payload, netip.MustParseAddrPort("10.8.0.2:9999"))
+	}
+	kernelTxDropped := func() uint64 {
+		var l []struct {
+			Stats64 struct {
+				Tx struct {
+					Dropped uint64 `json:"dropped"`
+				} `json:"tx"`
+			} `json:"stats64"`
+		}
+		out := far.IP(t, "-j", "-s", "link", "show", "fptapkd")
+		if err := json.Unmarshal([]byte(out), &l); err != nil || len(l) != 1 {
+			t.Fatalf("ip -j -s link show: %v: %s", err, out)
+		}
+		return l[0].Stats64.Tx.Dropped
+	}
+	kernel := kernelTxDropped()
+	got := p.Stats().RxDropped
+	t.Logf("kernel end dropped %d frames, port reports %d", kernel, got)
+	if kernel == 0 || got != kernel {
+		t.Fatalf("port RxDropped %d, the kernel end's tx_dropped %d (want equal, not 0)", got, kernel)
+	}
+	// What the queue held still comes out, and is not a drop.
+	pool := pkt.NewPool("t", 64)
+	pkts := make([]*pkt.Packet, 64)
+	received := 0
+	for {
+		n := p.RxQueues()[0].Receive(pool, pkts, 50*time.Millisecond)
+		if n == 0 {
+			break
+		}
+		received += n
+		for _, pk := range pkts[:n] {
+			pk.Free()
+		}
+	}
+	if received == 0 || p.Stats().RxDropped != got {
+		t.Fatalf("after draining: %d frames received, RxDropped %d (was %d)", received, p.Stats().RxDropped, got)
+	}
+	p.Close()
+	if s := p.Stats(); s.RxDropped != got {
+		t.Fatalf("RxDropped %d after Close, %d before", s.RxDropped, got)
 	}
 }
