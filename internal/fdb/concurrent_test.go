@@ -3,6 +3,7 @@ package fdb
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -164,4 +165,39 @@ func TestConcurrentWorkersManagerControl(t *testing.T) {
 	}
 	t.Logf("lookups %d hits %d drops %d notified %d stats %+v slots %d",
 		lookups.Load(), hits.Load(), drops.Load(), notified.Load(), st, len(tb.fast.Load().s))
+}
+
+// TestIdleManager: an idle manager sleeps between polls every idlePoll;
+// a worker's Learn after such a pause is applied at once (the doorbell
+// wakes the manager), not at the next idle poll.
+func TestIdleManager(t *testing.T) {
+	learned := make(chan time.Time, 16)
+	tb := New(Config{Learning: true, Family: 4, VNI: 10, Port: 4789,
+		Notify: func(Change) {
+			select {
+			case learned <- time.Now():
+			default:
+			}
+		}}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); tb.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	var lat []time.Duration
+	for i := range 15 {
+		time.Sleep(idleAfter + 20*time.Millisecond) // asleep
+		t0 := time.Now()
+		tb.Learn(0, concMAC(i+1), 0, Remote{IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})})
+		select {
+		case at := <-learned:
+			lat = append(lat, at.Sub(t0))
+		case <-time.After(5 * time.Second):
+			t.Fatal("not learned within 5 s")
+		}
+	}
+	slices.Sort(lat)
+	t.Logf("learn→applied from idle: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
+	if lat[len(lat)/2] > idlePoll/3 {
+		t.Errorf("median learn→applied from idle %v: the manager waited for its idle poll", lat[len(lat)/2])
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"flowpath/internal/doorbell"
 	"flowpath/internal/errs"
 )
 
@@ -25,7 +26,10 @@ type Table struct {
 	learning atomic.Bool
 	external bool
 	rings    []ring
-	_        [64]byte
+	// bell wakes Run's manager while it sleeps between idle polls; nil
+	// outside Run.
+	bell atomic.Pointer[doorbell.Doorbell]
+	_    [64]byte
 
 	cfg Config
 
@@ -160,30 +164,72 @@ func (t *Table) Learn(w int, mac [6]byte, vni uint32, remote Remote) (drop bool)
 		}
 	}
 	r.post(event{ip: ip, mac: mac, vni: vni, ifindex: ifindex})
+	if b := t.bell.Load(); b != nil {
+		b.Ring()
+	}
 	return false
 }
 
 // ---- manager ----
 
 // Run is the manager loop: every Config.PollInterval it drains the event
-// rings and, when due, runs the ageing collector. It returns when ctx is done.
+// rings and, when due, runs the ageing collector. After idleAfter without
+// an event it polls only every idlePoll (the workers' coarse clock and the
+// collector then advance at that pace) and sleeps in between, until a
+// worker posts an event and rings (doorbell). It returns when ctx is done.
 func (t *Table) Run(ctx context.Context) {
+	bell, err := doorbell.New()
+	if err == nil {
+		t.bell.Store(bell)
+		defer func() {
+			t.bell.Store(nil)
+			bell.Close()
+		}()
+	}
 	tk := time.NewTicker(t.cfg.PollInterval)
 	defer tk.Stop()
+	lastEvent := time.Now()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tk.C:
-			t.Poll()
+		if bell != nil && time.Since(lastEvent) > idleAfter {
+			bell.Sleep(idlePoll, t.eventsWaiting)
+			if ctx.Err() != nil {
+				return
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+			}
+		}
+		if t.Poll() {
+			lastEvent = time.Now()
 		}
 	}
 }
 
+// A manager that has seen no event for idleAfter polls every idlePoll.
+const (
+	idleAfter = 50 * time.Millisecond
+	idlePoll  = 10 * time.Millisecond
+)
+
+// eventsWaiting reports whether a ring holds an event (the manager's
+// last look before it sleeps).
+func (t *Table) eventsWaiting() bool {
+	for i := range t.rings {
+		if from, to := t.rings[i].pending(); from != to {
+			return true
+		}
+	}
+	return false
+}
+
 // Poll runs one manager iteration at the table's current time: it advances
 // the workers' coarse clock, applies the learn events and, when due, ages
-// entries. Run calls it; tests with an injected clock call it directly.
-func (t *Table) Poll() {
+// entries. It reports whether it applied an event. Run calls it; tests with
+// an injected clock call it directly.
+func (t *Table) Poll() (events bool) {
 	t.pollMu.Lock()
 	defer t.pollMu.Unlock()
 	t.mu.Lock()
@@ -197,6 +243,7 @@ func (t *Table) Poll() {
 			t.learn(now, &ev)
 		}
 		r.release(to)
+		events = events || from != to
 	}
 	if now >= t.nextGC {
 		t.gc(now)
@@ -208,6 +255,7 @@ func (t *Table) Poll() {
 	for _, c := range ch {
 		t.cfg.Notify(c)
 	}
+	return events
 }
 
 // learn is the slow half of vxlan_snoop: create the entry (REACHABLE, the

@@ -204,3 +204,51 @@ func TestResolutionLatency(t *testing.T) {
 		t.Fatalf("median latency too high")
 	}
 }
+
+// TestIdleManager: with nothing happening, the manager polls every
+// idlePoll, not every PollInterval; a worker's Miss after such a pause is
+// still answered at once (the doorbell wakes the manager), not at the next
+// idle poll.
+func TestIdleManager(t *testing.T) {
+	sent := make(chan time.Time, 16)
+	tb := NewTable(DefaultConfig(), 1, func(uint32, netip.Addr, *[6]byte) {
+		select {
+		case sent <- time.Now():
+		default:
+		}
+	})
+	var polls atomic.Int64
+	tb.SetAfterPoll(func() { polls.Add(1) })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); tb.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	time.Sleep(idleAfter + 50*time.Millisecond)
+	before := polls.Load()
+	time.Sleep(300 * time.Millisecond)
+	idle := polls.Load() - before
+	t.Logf("%d polls in 300 ms idle (every %v: %d; every %v: %d)", idle, idlePoll, 300*time.Millisecond/idlePoll,
+		DefaultConfig().PollInterval, 300*time.Millisecond/DefaultConfig().PollInterval)
+	if idle > 2*int64(300*time.Millisecond/idlePoll) {
+		t.Errorf("%d polls in 300 ms of idleness", idle)
+	}
+
+	var lat []time.Duration
+	for i := range 15 {
+		time.Sleep(idleAfter + 20*time.Millisecond) // asleep again
+		t0 := time.Now()
+		tb.Miss(0, 1, addrN(false, i))
+		select {
+		case at := <-sent:
+			lat = append(lat, at.Sub(t0))
+		case <-time.After(5 * time.Second):
+			t.Fatal("no solicitation within 5 s")
+		}
+	}
+	slices.Sort(lat)
+	t.Logf("miss→solicit from idle: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
+	if lat[len(lat)/2] > idlePoll/3 {
+		t.Errorf("median miss→solicit from idle %v: the manager waited for its idle poll", lat[len(lat)/2])
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"flowpath/internal/doorbell"
 	"flowpath/internal/errs"
 )
 
@@ -33,6 +34,9 @@ type Table struct {
 	fastPtr atomic.Pointer[slots]
 	gen     atomic.Uint64 // bumped on every published change; Pending checks it
 	rings   []ring
+	// bell wakes Run's manager while it sleeps between idle polls; nil
+	// outside Run.
+	bell atomic.Pointer[doorbell.Doorbell]
 
 	unresDiscards atomic.Uint64 // folded in by Pending.Resolve
 
@@ -142,6 +146,7 @@ func (t *Table) Miss(w int, dev uint32, addr netip.Addr) {
 		return
 	}
 	t.rings[w].post(evMiss, dev, addr.WithZone(""), [6]byte{}, 0)
+	t.ring()
 }
 
 // UsedStale reports (for worker w) that a packet was sent using a STALE
@@ -156,6 +161,7 @@ func (t *Table) UsedStale(w int, dev uint32, addr netip.Addr) {
 		return
 	}
 	t.rings[w].post(evUse, dev, addr.WithZone(""), [6]byte{}, 0)
+	t.ring()
 }
 
 // Confirm reports (for worker w) a received ARP or NDP message that carried
@@ -165,29 +171,77 @@ func (t *Table) Confirm(w int, dev uint32, addr netip.Addr, mac [6]byte, flags C
 		return
 	}
 	t.rings[w].post(evConfirm, dev, addr.WithZone(""), mac, flags)
+	t.ring()
+}
+
+// ring wakes the manager if it sleeps (packet path: two atomic loads
+// while it is awake).
+func (t *Table) ring() {
+	if b := t.bell.Load(); b != nil {
+		b.Ring()
+	}
 }
 
 // ---- manager ----
 
 // Run is the manager loop: every Config.PollInterval it drains the event
 // rings, runs the entries' timers and the periodic collector, and sends the
-// solicitations that produced. It returns when ctx is done.
+// solicitations that produced. After idleAfter without an event it polls
+// only every idlePoll (the timers' granularity then) and sleeps in between,
+// until a worker posts an event and rings (doorbell): an idle daemon does
+// not wake 2,000 times a second. It returns when ctx is done.
 func (t *Table) Run(ctx context.Context) {
+	bell, err := doorbell.New()
+	if err == nil {
+		t.bell.Store(bell)
+		defer func() {
+			t.bell.Store(nil)
+			bell.Close()
+		}()
+	}
 	tk := time.NewTicker(t.cfg.PollInterval)
 	defer tk.Stop()
+	lastEvent := time.Now()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tk.C:
-			t.Poll()
+		if bell != nil && time.Since(lastEvent) > idleAfter {
+			bell.Sleep(idlePoll, t.eventsWaiting)
+			if ctx.Err() != nil {
+				return
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+			}
+		}
+		if t.Poll() {
+			lastEvent = time.Now()
 		}
 	}
 }
 
-// Poll runs one manager iteration at the table's current time. Run calls it;
-// tests with an injected clock call it directly.
-func (t *Table) Poll() {
+// A manager that has seen no event for idleAfter polls every idlePoll.
+const (
+	idleAfter = 50 * time.Millisecond
+	idlePoll  = 10 * time.Millisecond
+)
+
+// eventsWaiting reports whether a ring holds an event (the manager's
+// last look before it sleeps).
+func (t *Table) eventsWaiting() bool {
+	for i := range t.rings {
+		if from, to := t.rings[i].pending(); from != to {
+			return true
+		}
+	}
+	return false
+}
+
+// Poll runs one manager iteration at the table's current time and reports
+// whether it handled an event. Run calls it; tests with an injected clock
+// call it directly.
+func (t *Table) Poll() (events bool) {
 	t.pollMu.Lock()
 	defer t.pollMu.Unlock()
 	t.mu.Lock()
@@ -201,6 +255,7 @@ func (t *Table) Poll() {
 			t.handle(now, &ev)
 		}
 		r.release(to)
+		events = events || from != to
 	}
 	t.runTimers(now)
 	t.periodic(now)
@@ -221,6 +276,7 @@ func (t *Table) Poll() {
 	if t.afterPoll != nil {
 		t.afterPoll()
 	}
+	return events
 }
 
 // SetAfterPoll makes every Poll end by calling f, on the polling goroutine

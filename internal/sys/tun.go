@@ -127,7 +127,7 @@ func TapKernelTxDropped(fd int) (uint64, error) {
 }
 
 // inNetns runs fn in the network namespace ns refers to. When that is the
-// process's own, fn runs here; otherwise on a goroutine locked to an OS
+// calling thread's own, fn runs here; otherwise on a goroutine locked to an OS
 // thread that enters ns and is never unlocked, so the runtime ends the
 // thread with the goroutine and no other code ever runs in ns by accident.
 func inNetns(ns int, fn func() error) error {
