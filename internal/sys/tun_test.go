@@ -2,7 +2,7 @@ package sys
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -53,8 +53,18 @@ func FuzzDevTxDropped(f *testing.F) {
 			}
 			return
 		}
-		if !strings.Contains(string(dev), name+":") || !strings.Contains(string(dev), fmt.Sprint(v)) {
-			t.Fatalf("%d for %q from %q", v, name, dev)
+		// The count is the twelfth number of a line whose text before
+		// its first colon is the name, spaces aside.
+		for line := range strings.SplitSeq(string(dev), "\n") {
+			before, after, ok := strings.Cut(line, ":")
+			f := strings.Fields(after)
+			if !ok || strings.TrimSpace(before) != name || len(f) < 12 {
+				continue
+			}
+			if n, err := strconv.ParseUint(f[11], 10, 64); err == nil && n == v {
+				return
+			}
 		}
+		t.Fatalf("%d for %q from %q: no such line", v, name, dev)
 	})
 }
