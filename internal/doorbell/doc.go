@@ -14,6 +14,10 @@
 // it saw the mark is found there, whatever after is rung (both sides use
 // sequentially consistent atomics).
 //
+// Manage is the loop neigh's and fdb's managers run: poll every busy
+// interval while events come, every IdlePoll after IdleAfter without one,
+// asleep on the bell in between.
+//
 // The eventfd is made with package syscall, so packages that may import
 // only the standard library (neigh, fdb) can use this one.
 package doorbell

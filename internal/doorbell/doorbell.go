@@ -1,6 +1,7 @@
 package doorbell
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -91,4 +92,54 @@ func (d *Doorbell) Close() error {
 		time.Sleep(10 * time.Microsecond)
 	}
 	return d.f.Close()
+}
+
+// A manager that has seen no work for IdleAfter polls every IdlePoll.
+const (
+	IdleAfter = 50 * time.Millisecond
+	IdlePoll  = 10 * time.Millisecond
+)
+
+// Manage is a manager loop for lock-free producers: poll (which reports
+// whether it found work) runs every busy interval while work comes, and
+// after IdleAfter without any only every IdlePoll, the manager sleeping on
+// a doorbell in between; waiting reports work posted but not yet polled,
+// and due (nil: none) how long until the manager's own next deadline (a
+// timer), which an idle sleep does not overrun. publish is given the bell
+// at the start, for the producers to Ring, and nil before Manage closes
+// it. Without an eventfd it polls every busy interval throughout. It
+// returns when ctx is done.
+func Manage(ctx context.Context, busy time.Duration, poll, waiting func() bool, due func() time.Duration, publish func(*Doorbell)) {
+	bell, err := New()
+	if err == nil {
+		publish(bell)
+		defer func() {
+			publish(nil)
+			bell.Close()
+		}()
+	}
+	tk := time.NewTicker(busy)
+	defer tk.Stop()
+	lastWork := time.Now()
+	for {
+		if bell != nil && time.Since(lastWork) > IdleAfter {
+			sleep := IdlePoll
+			if due != nil {
+				sleep = max(min(sleep, due()), 0)
+			}
+			bell.Sleep(sleep, waiting)
+			if ctx.Err() != nil {
+				return
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+			}
+		}
+		if poll() {
+			lastWork = time.Now()
+		}
+	}
 }

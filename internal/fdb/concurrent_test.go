@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"flowpath/internal/doorbell"
 )
 
 // concMAC is MAC number i (0 = the all-zero MAC); concIP(i, k, who) is an
@@ -167,7 +169,7 @@ func TestConcurrentWorkersManagerControl(t *testing.T) {
 		lookups.Load(), hits.Load(), drops.Load(), notified.Load(), st, len(tb.fast.Load().s))
 }
 
-// TestIdleManager: an idle manager sleeps between polls every idlePoll;
+// TestIdleManager: an idle manager sleeps between polls every doorbell.IdlePoll;
 // a worker's Learn after such a pause is applied at once (the doorbell
 // wakes the manager), not at the next idle poll.
 func TestIdleManager(t *testing.T) {
@@ -185,7 +187,7 @@ func TestIdleManager(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	var lat []time.Duration
 	for i := range 15 {
-		time.Sleep(idleAfter + 20*time.Millisecond) // asleep
+		time.Sleep(doorbell.IdleAfter + 20*time.Millisecond) // asleep
 		t0 := time.Now()
 		tb.Learn(0, concMAC(i+1), 0, Remote{IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})})
 		select {
@@ -197,7 +199,7 @@ func TestIdleManager(t *testing.T) {
 	}
 	slices.Sort(lat)
 	t.Logf("learn→applied from idle: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
-	if lat[len(lat)/2] > idlePoll/3 {
+	if lat[len(lat)/2] > doorbell.IdlePoll/3 {
 		t.Errorf("median learn→applied from idle %v: the manager waited for its idle poll", lat[len(lat)/2])
 	}
 }

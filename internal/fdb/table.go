@@ -173,46 +173,14 @@ func (t *Table) Learn(w int, mac [6]byte, vni uint32, remote Remote) (drop bool)
 // ---- manager ----
 
 // Run is the manager loop: every Config.PollInterval it drains the event
-// rings and, when due, runs the ageing collector. After idleAfter without
-// an event it polls only every idlePoll (the workers' coarse clock and the
-// collector then advance at that pace) and sleeps in between, until a
-// worker posts an event and rings (doorbell). It returns when ctx is done.
+// rings and, when due, runs the ageing collector. After doorbell.IdleAfter
+// without an event it polls only every doorbell.IdlePoll (the workers'
+// coarse clock and the collector then advance at that pace) and sleeps in
+// between, until a worker posts an event and rings. It returns when ctx is
+// done.
 func (t *Table) Run(ctx context.Context) {
-	bell, err := doorbell.New()
-	if err == nil {
-		t.bell.Store(bell)
-		defer func() {
-			t.bell.Store(nil)
-			bell.Close()
-		}()
-	}
-	tk := time.NewTicker(t.cfg.PollInterval)
-	defer tk.Stop()
-	lastEvent := time.Now()
-	for {
-		if bell != nil && time.Since(lastEvent) > idleAfter {
-			bell.Sleep(idlePoll, t.eventsWaiting)
-			if ctx.Err() != nil {
-				return
-			}
-		} else {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-			}
-		}
-		if t.Poll() {
-			lastEvent = time.Now()
-		}
-	}
+	doorbell.Manage(ctx, t.cfg.PollInterval, t.Poll, t.eventsWaiting, nil, t.bell.Store)
 }
-
-// A manager that has seen no event for idleAfter polls every idlePoll.
-const (
-	idleAfter = 50 * time.Millisecond
-	idlePoll  = 10 * time.Millisecond
-)
 
 // eventsWaiting reports whether a ring holds an event (the manager's
 // last look before it sleeps).

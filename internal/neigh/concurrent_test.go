@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"flowpath/internal/doorbell"
 	"flowpath/internal/pkt"
 )
 
@@ -206,7 +207,7 @@ func TestResolutionLatency(t *testing.T) {
 }
 
 // TestIdleManager: with nothing happening, the manager polls every
-// idlePoll, not every PollInterval; a worker's Miss after such a pause is
+// doorbell.IdlePoll, not every PollInterval; a worker's Miss after such a pause is
 // still answered at once (the doorbell wakes the manager), not at the next
 // idle poll.
 func TestIdleManager(t *testing.T) {
@@ -224,19 +225,19 @@ func TestIdleManager(t *testing.T) {
 	go func() { defer close(done); tb.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	time.Sleep(idleAfter + 50*time.Millisecond)
+	time.Sleep(doorbell.IdleAfter + 50*time.Millisecond)
 	before := polls.Load()
 	time.Sleep(300 * time.Millisecond)
 	idle := polls.Load() - before
-	t.Logf("%d polls in 300 ms idle (every %v: %d; every %v: %d)", idle, idlePoll, 300*time.Millisecond/idlePoll,
+	t.Logf("%d polls in 300 ms idle (every %v: %d; every %v: %d)", idle, doorbell.IdlePoll, 300*time.Millisecond/doorbell.IdlePoll,
 		DefaultConfig().PollInterval, 300*time.Millisecond/DefaultConfig().PollInterval)
-	if idle > 2*int64(300*time.Millisecond/idlePoll) {
+	if idle > 2*int64(300*time.Millisecond/doorbell.IdlePoll) {
 		t.Errorf("%d polls in 300 ms of idleness", idle)
 	}
 
 	var lat []time.Duration
 	for i := range 15 {
-		time.Sleep(idleAfter + 20*time.Millisecond) // asleep again
+		time.Sleep(doorbell.IdleAfter + 20*time.Millisecond) // asleep again
 		t0 := time.Now()
 		tb.Miss(0, 1, addrN(false, i))
 		select {
@@ -248,7 +249,7 @@ func TestIdleManager(t *testing.T) {
 	}
 	slices.Sort(lat)
 	t.Logf("miss→solicit from idle: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
-	if lat[len(lat)/2] > idlePoll/3 {
+	if lat[len(lat)/2] > doorbell.IdlePoll/3 {
 		t.Errorf("median miss→solicit from idle %v: the manager waited for its idle poll", lat[len(lat)/2])
 	}
 }

@@ -10,9 +10,12 @@ import (
 )
 
 // DefaultMaxWait is how long a packet may wait for resolution before
-// Resolve gives up on it: the kernel's resolution lasts mcast_solicit ×
-// retrans_time = 3 s by default, after which it drops the queue.
-const DefaultMaxWait = int64(3e9)
+// Resolve gives up on it. The kernel's resolution lasts mcast_solicit ×
+// retrans_time = 3 s by default, after which the entry is FAILED and its
+// queue dropped; the neighbour's state is to decide that here too, so the
+// safety net waits one retransmission longer (with exactly 3 s it raced
+// the manager, which sends the first solicitation after the packet came).
+const DefaultMaxWait = int64(4e9)
 
 // Pending holds one worker's packets that wait for a neighbour to resolve
 // (the kernel's per-neighbour arp_queue). It belongs to that worker's

@@ -209,17 +209,18 @@ func TestPendingMaxWait(t *testing.T) {
 	h.at(time.Second)
 	q.Push(1, v4a, ps[1])
 	q.Resolve(h.tbl, h.tbl.Now(), o.readyFn, o.failedFn)
-	h.at(3*time.Second - 1)
+	mw := time.Duration(DefaultMaxWait)
+	h.at(mw - 1)
 	q.Resolve(h.tbl, h.tbl.Now(), o.readyFn, o.failedFn)
 	if len(o.failed) != 0 {
 		t.Fatal("failed before MaxWait")
 	}
-	h.at(3 * time.Second)
+	h.at(mw)
 	q.Resolve(h.tbl, h.tbl.Now(), o.readyFn, o.failedFn)
 	if !slices.Equal(o.failed, []*pkt.Packet{ps[0]}) {
 		t.Fatalf("failed %v", o.failed)
 	}
-	h.at(4 * time.Second)
+	h.at(mw + time.Second)
 	q.Resolve(h.tbl, h.tbl.Now(), o.readyFn, o.failedFn)
 	if !slices.Equal(o.failed, []*pkt.Packet{ps[0], ps[1]}) || q.Len() != 0 {
 		t.Fatalf("failed %v len %d", o.failed, q.Len())

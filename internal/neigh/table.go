@@ -186,46 +186,27 @@ func (t *Table) ring() {
 
 // Run is the manager loop: every Config.PollInterval it drains the event
 // rings, runs the entries' timers and the periodic collector, and sends the
-// solicitations that produced. After idleAfter without an event it polls
-// only every idlePoll (the timers' granularity then) and sleeps in between,
-// until a worker posts an event and rings (doorbell): an idle daemon does
-// not wake 2,000 times a second. It returns when ctx is done.
+// solicitations that produced. After doorbell.IdleAfter without an event
+// it polls only every doorbell.IdlePoll, or sooner when an entry's timer
+// is due, and sleeps in between, until a worker posts an event and rings:
+// an idle daemon does not wake 2,000 times a second. It returns when ctx
+// is done.
 func (t *Table) Run(ctx context.Context) {
-	bell, err := doorbell.New()
-	if err == nil {
-		t.bell.Store(bell)
-		defer func() {
-			t.bell.Store(nil)
-			bell.Close()
-		}()
-	}
-	tk := time.NewTicker(t.cfg.PollInterval)
-	defer tk.Stop()
-	lastEvent := time.Now()
-	for {
-		if bell != nil && time.Since(lastEvent) > idleAfter {
-			bell.Sleep(idlePoll, t.eventsWaiting)
-			if ctx.Err() != nil {
-				return
-			}
-		} else {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-			}
-		}
-		if t.Poll() {
-			lastEvent = time.Now()
-		}
-	}
+	doorbell.Manage(ctx, t.cfg.PollInterval, t.Poll, t.eventsWaiting, t.untilTimer, t.bell.Store)
 }
 
-// A manager that has seen no event for idleAfter polls every idlePoll.
-const (
-	idleAfter = 50 * time.Millisecond
-	idlePoll  = 10 * time.Millisecond
-)
+// untilTimer is how long until the next entry timer is due: an idle
+// manager wakes for it on time (a FAILED or STALE comes when the kernel's
+// would), not at its next idle poll.
+func (t *Table) untilTimer() time.Duration {
+	t.mu.Lock()
+	next := t.nextTimer
+	t.mu.Unlock()
+	if next == math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(next - t.cfg.Now())
+}
 
 // eventsWaiting reports whether a ring holds an event (the manager's
 // last look before it sleeps).
