@@ -62,10 +62,31 @@ func TestRingWakes(t *testing.T) {
 	}
 }
 
-// TestNoLostWakeup: a producer posts (a counter) and rings, 20,000 times
-// with pauses of every length around the consumer's mark; the consumer
-// sleeps up to 10 s whenever it has seen everything. A lost wake-up would
-// leave it asleep with work posted, and the test would take 10 s more.
+// TestRingDuringLastLook is the race made deterministic: a producer posts
+// and rings while the consumer takes its last look (ready), too late for
+// that look to see the work. The consumer must have marked itself asleep
+// before looking, so the Ring writes and the wait returns at once.
+func TestRingDuringLastLook(t *testing.T) {
+	d := newBell(t)
+	start := time.Now()
+	woken := d.Sleep(5*time.Second, func() bool {
+		if !d.asleep.Load() {
+			t.Error("last look before the consumer marked itself asleep")
+		}
+		d.Ring() // the post this look does not see
+		return false
+	})
+	if el := time.Since(start); !woken || el > 2*time.Second {
+		t.Fatalf("woken %v after %v: the Ring during the last look was lost", woken, el)
+	}
+}
+
+// TestNoLostWakeup: a producer posts (a counter) and rings 20,000 times,
+// pausing now and then (busy, or asleep for up to 100 µs), so that the
+// consumer goes to sleep often and the post/mark race is run many times;
+// the consumer sleeps up to 10 s whenever it has seen everything. A lost
+// wake-up would leave it asleep with work posted, and the test would take
+// 10 s more.
 func TestNoLostWakeup(t *testing.T) {
 	d := newBell(t)
 	var posted atomic.Int64
@@ -74,22 +95,35 @@ func TestNoLostWakeup(t *testing.T) {
 		for i := range n {
 			posted.Add(1)
 			d.Ring()
-			for range i % 97 * 10 { // busy pauses of 0 to ~1000 iterations
-				_ = posted.Load()
+			switch {
+			case i%50 == 0:
+				time.Sleep(time.Duration(i%100) * time.Microsecond)
+			case i%3 == 0:
+				for range i % 97 * 10 { // a busy pause of up to ~1000 loads
+					_ = posted.Load()
+				}
 			}
 		}
 	}()
 	start := time.Now()
 	var seen int64
+	slept := 0
 	for seen < n {
 		if p := posted.Load(); p > seen {
 			seen = p
 			continue
 		}
-		d.Sleep(10*time.Second, func() bool { return posted.Load() > seen })
+		if d.Sleep(10*time.Second, func() bool { return posted.Load() > seen }) {
+			slept++
+		}
 	}
-	if el := time.Since(start); el > 5*time.Second {
+	el := time.Since(start)
+	t.Logf("%d posts, the consumer woken %d times, %v", n, slept, el)
+	if el > 8*time.Second {
 		t.Fatalf("took %v: a wake-up was lost", el)
+	}
+	if slept < 100 {
+		t.Fatalf("the consumer went to sleep only %d times: the race was not exercised", slept)
 	}
 }
 
