@@ -113,5 +113,70 @@ func (c *Cache) lookup(t *table, dst netip.Addr) (*node, bool) {
 	return n, ok
 }
 
+// Chains: for a rule set whose rules are all unconditional lookups (the
+// kernel's defaults: local, main, default), one entry answers for the
+// whole chain: which table first has a prefix covering the address (k)
+// and that prefix's node, keyed by the chain's generation (ruleSet.
+// chainGen, from the same counter as the tables', so no table entry can
+// match it) with k in the key's top bits. Without it every forwarded
+// packet would take a line for the local table's "nothing here" as well
+// as one for main's answer.
+const (
+	chainShift     = 56
+	chainMask      = uint64(0x7f) << chainShift
+	maxCachedChain = 0x7f - 1 // k runs to len(chain), "none"
+)
+
+// lookupChain is, for the fast rule set rs, the index k of the first of
+// its tables whose trie has a prefix covering dst and that prefix's node;
+// k is len(rs.c) (and n nil) when none has. No allocation.
+func (c *Cache) lookupChain(rs *ruleSet, dst netip.Addr) (k int, n *node) {
+	if c.bypass > 0 {
+		c.bypass--
+		return walkChain(rs, dst)
+	}
+	key := rs.chainGen << 1
+	var hi, lo uint64
+	if dst.Is4() {
+		b := dst.As4()
+		lo = uint64(binary.LittleEndian.Uint32(b[:]))
+	} else {
+		b := dst.As16()
+		hi, lo = binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
+		key |= 1
+	}
+	set := &c.e[((hi^lo^key<<40)*0x9e3779b97f4a7c15)>>(64-cacheBits)]
+	if e := &set[0]; e.key&^chainMask == key && e.lo == lo && e.hi == hi {
+		c.hits++
+		return int(e.key >> chainShift), e.n
+	}
+	if e := &set[1]; e.key&^chainMask == key && e.lo == lo && e.hi == hi {
+		c.hits++
+		return int(e.key >> chainShift), e.n
+	}
+	if c.misses++; c.misses == cacheVerdictMisses {
+		if c.hits < cacheVerdictMisses/2 {
+			c.bypass = cacheBypassLookups
+		}
+		c.hits, c.misses = 0, 0
+	}
+	k, n = walkChain(rs, dst)
+	set[1] = set[0]
+	set[0] = cacheEntry{key: key | uint64(k)<<chainShift, hi: hi, lo: lo, n: n}
+	return k, n
+}
+
+// walkChain is lookupChain without the cache.
+func walkChain(rs *ruleSet, dst netip.Addr) (int, *node) {
+	for k := range rs.c {
+		if t := rs.c[k].tbl; t != nil {
+			if n, ok := t.rt.Lookup(dst); ok {
+				return k, n
+			}
+		}
+	}
+	return len(rs.c), nil
+}
+
 // Bypassed reports whether c is stepping aside (see Cache).
 func (c *Cache) Bypassed() bool { return c.bypass > 0 }

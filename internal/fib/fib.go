@@ -64,6 +64,11 @@ type crule struct {
 type ruleSet struct {
 	rules []Rule
 	c     []crule // parallel to rules
+	// chainGen numbers the chain of tables a fast rule set looks up, for
+	// the Cache (lookupChain): kept from the previous snapshot while the
+	// rules and every table in the chain are the same objects, a new
+	// number otherwise; 0 when not fast or too long to cache.
+	chainGen uint64
 	// fast is set when every rule is an unconditional lookup (the
 	// kernel's defaults, or any list of plain `lookup T` rules): Lookup
 	// then only walks the tables, with no per-rule matching.
@@ -120,6 +125,7 @@ func Empty() *FIB {
 func (f *FIB) compile() {
 	for fi := range f.rs {
 		rs := &f.rs[fi]
+		old, oldGen := rs.c, rs.chainGen // a copy of the base's, or nil after a rule change
 		rs.c = make([]crule, len(rs.rules))
 		rs.fast = true
 		for i := range rs.rules {
@@ -140,6 +146,16 @@ func (f *FIB) compile() {
 			}
 			if r.Action != RuleToTable || r.Invert || r.Suppress || hasSelectors(r) {
 				rs.fast = false
+			}
+		}
+		rs.chainGen = 0
+		if rs.fast && len(rs.c) <= maxCachedChain {
+			same := oldGen != 0 && len(old) == len(rs.c)
+			for i := 0; same && i < len(rs.c); i++ {
+				same = old[i].tbl == rs.c[i].tbl
+			}
+			if rs.chainGen = oldGen; !same {
+				rs.chainGen = nextTableGen()
 			}
 		}
 	}
@@ -245,7 +261,19 @@ func (f *FIB) LookupCached(cache *Cache, fl *Flow, hash uint32, res *Result) boo
 	}
 	h := int32(hash >> 1)
 	if rs.fast {
-		for i := range rs.c {
+		start := 0
+		if cache != nil && rs.chainGen != 0 {
+			// One cache probe for the whole chain: the tables before k
+			// have no prefix covering dst (whatever the devices' state,
+			// they cannot answer), and n is table k's longest one.
+			k, n := cache.lookupChain(rs, fl.Dst)
+			if k < len(rs.c) && f.lookupFrom(rs.c[k].tbl, n, true, fl.Dst, fl.OIF, h, res) {
+				res.Rule = &rs.rules[k]
+				return true
+			}
+			start = k + 1
+		}
+		for i := start; i < len(rs.c); i++ {
 			if t := rs.c[i].tbl; t != nil && f.lookupIn(t, cache, fl.Dst, fl.OIF, h, res) {
 				res.Rule = &rs.rules[i]
 				return true
@@ -326,6 +354,12 @@ func (f *FIB) lookupIn(t *table, c *Cache, dst netip.Addr, oif uint32, h int32, 
 	} else {
 		n, ok = t.rt.Lookup(dst)
 	}
+	return f.lookupFrom(t, n, ok, dst, oif, h, res)
+}
+
+// lookupFrom is lookupIn from n, the node of t's longest prefix covering
+// dst (ok false: none covers it).
+func (f *FIB) lookupFrom(t *table, n *node, ok bool, dst netip.Addr, oif uint32, h int32, res *Result) bool {
 	for ok {
 		if n.hot != nil && oif == 0 && !(f.anyDown && n.hotType != RouteLocal && f.isDown(n.hotDev)) {
 			*res = Result{Type: n.hotType, Table: t.id, Route: &n.routes[0], Nexthop: n.hot}
