@@ -76,33 +76,9 @@ func (c *Cache) lookup(t *table, dst netip.Addr) (*node, bool) {
 		c.bypass--
 		return t.rt.Lookup(dst)
 	}
-	// The slot: Fibonacci hashing of the address bits (read in the
-	// machine's order: any fixed mixing does) folded with the version, so
-	// that the local and main tables' entries for one address differ.
-	key := t.gen << 1
-	var hi, lo uint64
-	if dst.Is4() {
-		b := dst.As4()
-		lo = uint64(binary.LittleEndian.Uint32(b[:]))
-	} else {
-		b := dst.As16()
-		hi, lo = binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
-		key |= 1
-	}
-	set := &c.e[((hi^lo^key<<40)*0x9e3779b97f4a7c15)>>(64-cacheBits)]
-	if e := &set[0]; e.key == key && e.lo == lo && e.hi == hi {
-		c.hits++
+	set, key, hi, lo := c.slot(t.gen, dst)
+	if e := c.find(set, key, 0, hi, lo); e != nil {
 		return e.n, e.n != nil
-	}
-	if e := &set[1]; e.key == key && e.lo == lo && e.hi == hi {
-		c.hits++
-		return e.n, e.n != nil
-	}
-	if c.misses++; c.misses == cacheVerdictMisses {
-		if c.hits < cacheVerdictMisses/2 {
-			c.bypass = cacheBypassLookups
-		}
-		c.hits, c.misses = 0, 0
 	}
 	n, ok := t.rt.Lookup(dst)
 	if !ok {
@@ -111,6 +87,43 @@ func (c *Cache) lookup(t *table, dst netip.Addr) (*node, bool) {
 	set[1] = set[0]
 	set[0] = cacheEntry{key: key, hi: hi, lo: lo, n: n}
 	return n, ok
+}
+
+// slot is where dst's entry for version gen (of a table or a chain) lives,
+// with the entry's key and address words. The set: Fibonacci hashing of
+// the address bits (read in the machine's order: any fixed mixing does)
+// folded with the version, so that the local and main tables' entries
+// for one address differ.
+func (c *Cache) slot(gen uint64, dst netip.Addr) (set *[2]cacheEntry, key, hi, lo uint64) {
+	key = gen << 1
+	if dst.Is4() {
+		b := dst.As4()
+		lo = uint64(binary.LittleEndian.Uint32(b[:]))
+	} else {
+		b := dst.As16()
+		hi, lo = binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
+		key |= 1
+	}
+	return &c.e[((hi^lo^key<<40)*0x9e3779b97f4a7c15)>>(64-cacheBits)], key, hi, lo
+}
+
+// find returns the way of set that holds key (the bits of ignore aside)
+// for the address hi, lo, counted as a hit; or nil, counted as a miss,
+// after which the cache may step aside (see Cache).
+func (c *Cache) find(set *[2]cacheEntry, key, ignore, hi, lo uint64) *cacheEntry {
+	for i := range set {
+		if e := &set[i]; e.key&^ignore == key && e.lo == lo && e.hi == hi {
+			c.hits++
+			return e
+		}
+	}
+	if c.misses++; c.misses == cacheVerdictMisses {
+		if c.hits < cacheVerdictMisses/2 {
+			c.bypass = cacheBypassLookups
+		}
+		c.hits, c.misses = 0, 0
+	}
+	return nil
 }
 
 // Chains: for a rule set whose rules are all unconditional lookups (the
@@ -135,30 +148,9 @@ func (c *Cache) lookupChain(rs *ruleSet, dst netip.Addr) (k int, n *node) {
 		c.bypass--
 		return walkChain(rs, dst)
 	}
-	key := rs.chainGen << 1
-	var hi, lo uint64
-	if dst.Is4() {
-		b := dst.As4()
-		lo = uint64(binary.LittleEndian.Uint32(b[:]))
-	} else {
-		b := dst.As16()
-		hi, lo = binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
-		key |= 1
-	}
-	set := &c.e[((hi^lo^key<<40)*0x9e3779b97f4a7c15)>>(64-cacheBits)]
-	if e := &set[0]; e.key&^chainMask == key && e.lo == lo && e.hi == hi {
-		c.hits++
+	set, key, hi, lo := c.slot(rs.chainGen, dst)
+	if e := c.find(set, key, chainMask, hi, lo); e != nil {
 		return int(e.key >> chainShift), e.n
-	}
-	if e := &set[1]; e.key&^chainMask == key && e.lo == lo && e.hi == hi {
-		c.hits++
-		return int(e.key >> chainShift), e.n
-	}
-	if c.misses++; c.misses == cacheVerdictMisses {
-		if c.hits < cacheVerdictMisses/2 {
-			c.bypass = cacheBypassLookups
-		}
-		c.hits, c.misses = 0, 0
 	}
 	k, n = walkChain(rs, dst)
 	set[1] = set[0]
