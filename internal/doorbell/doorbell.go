@@ -103,13 +103,14 @@ const (
 // Manage is a manager loop for lock-free producers: poll (which reports
 // whether it found work) runs every busy interval while work comes, and
 // after IdleAfter without any only every IdlePoll, the manager sleeping on
-// a doorbell in between; waiting reports work posted but not yet polled,
-// and due (nil: none) how long until the manager's own next deadline (a
+// a doorbell in between. The last look before a sleep is a poll itself,
+// so work posted before the producers could see the mark is handled then.
+// due (nil: none) is how long until the manager's own next deadline (a
 // timer), which an idle sleep does not overrun. publish is given the bell
 // at the start, for the producers to Ring, and nil before Manage closes
 // it. Without an eventfd it polls every busy interval throughout. It
 // returns when ctx is done.
-func Manage(ctx context.Context, busy time.Duration, poll, waiting func() bool, due func() time.Duration, publish func(*Doorbell)) {
+func Manage(ctx context.Context, busy time.Duration, poll func() bool, due func() time.Duration, publish func(*Doorbell)) {
 	bell, err := New()
 	if err == nil {
 		publish(bell)
@@ -121,13 +122,20 @@ func Manage(ctx context.Context, busy time.Duration, poll, waiting func() bool, 
 	tk := time.NewTicker(busy)
 	defer tk.Stop()
 	lastWork := time.Now()
+	pollNoting := func() bool {
+		if poll() {
+			lastWork = time.Now()
+			return true
+		}
+		return false
+	}
 	for {
 		if bell != nil && time.Since(lastWork) > IdleAfter {
 			sleep := IdlePoll
 			if due != nil {
 				sleep = max(min(sleep, due()), 0)
 			}
-			bell.Sleep(sleep, waiting)
+			bell.Sleep(sleep, pollNoting)
 			if ctx.Err() != nil {
 				return
 			}
@@ -138,8 +146,6 @@ func Manage(ctx context.Context, busy time.Duration, poll, waiting func() bool, 
 			case <-tk.C:
 			}
 		}
-		if poll() {
-			lastWork = time.Now()
-		}
+		pollNoting()
 	}
 }

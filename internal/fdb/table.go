@@ -179,18 +179,7 @@ func (t *Table) Learn(w int, mac [6]byte, vni uint32, remote Remote) (drop bool)
 // between, until a worker posts an event and rings. It returns when ctx is
 // done.
 func (t *Table) Run(ctx context.Context) {
-	doorbell.Manage(ctx, t.cfg.PollInterval, t.Poll, t.eventsWaiting, nil, t.bell.Store)
-}
-
-// eventsWaiting reports whether a ring holds an event (the manager's
-// last look before it sleeps).
-func (t *Table) eventsWaiting() bool {
-	for i := range t.rings {
-		if from, to := t.rings[i].pending(); from != to {
-			return true
-		}
-	}
-	return false
+	doorbell.Manage(ctx, t.cfg.PollInterval, t.Poll, nil, t.bell.Store)
 }
 
 // Poll runs one manager iteration at the table's current time: it advances

@@ -192,7 +192,7 @@ func (t *Table) ring() {
 // an idle daemon does not wake 2,000 times a second. It returns when ctx
 // is done.
 func (t *Table) Run(ctx context.Context) {
-	doorbell.Manage(ctx, t.cfg.PollInterval, t.Poll, t.eventsWaiting, t.untilTimer, t.bell.Store)
+	doorbell.Manage(ctx, t.cfg.PollInterval, t.Poll, t.untilTimer, t.bell.Store)
 }
 
 // untilTimer is how long until the next entry timer is due: an idle
@@ -206,17 +206,6 @@ func (t *Table) untilTimer() time.Duration {
 		return math.MaxInt64
 	}
 	return time.Duration(next - t.cfg.Now())
-}
-
-// eventsWaiting reports whether a ring holds an event (the manager's
-// last look before it sleeps).
-func (t *Table) eventsWaiting() bool {
-	for i := range t.rings {
-		if from, to := t.rings[i].pending(); from != to {
-			return true
-		}
-	}
-	return false
 }
 
 // Poll runs one manager iteration at the table's current time and reports
