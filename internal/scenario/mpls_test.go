@@ -89,6 +89,14 @@ func TestMPLSExplicitNullTTLAndNoRoute(t *testing.T) {
 	h1.send(mplsFrame(h1, "10.9.9.9", 10, 555)...)
 	h.waitDrop("mpls_no_route", 1)
 	h2.expectNone(50e6)
+	// A TTL of 0 on arrival is no TTL to forward with: counted like an
+	// expiry. A label stack cut short (two bytes of an entry) is invalid.
+	h1.send(mplsFrame(h1, "10.2.0.1", 0, 100)...)
+	h.waitDrop("mpls_ttl_exceeded", 2)
+	short := serialize(t, mplsFrame(h1, "10.2.0.1", 9, 100)...)[:14+2]
+	h1.inject(short)
+	h.waitDrop("mpls_invalid", 1)
+	h2.expectNone(50e6)
 	// Invalid label routes.
 	for _, bad := range []*api.Route{
 		{Family: api.FamilyMPLS, Dst: "15", Via: "10.2.0.1", Dev: "r2"},                   // reserved
