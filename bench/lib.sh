@@ -79,7 +79,7 @@ mkdir -p "$RAW"
 FPD_PIDS=()   # flowpathds started by start_fpd
 SPIDS=()      # iperf3 servers
 ACTIVE=()     # the variants that came up, in order
-declare -A CLIENT DST SERVER TCP RX TX LOSS HOSTLOSS
+declare -A CLIENT DST SERVER TCP TCPRUNS RX TX LOSS HOSTLOSS WAY
 
 # stop_ours: the iperf3 servers and flowpathds we started, by PID; a
 # flowpathd gets 2 s to exit on SIGTERM before SIGKILL.
@@ -137,17 +137,31 @@ rcvbuf_errors() {
     ip netns exec "$1" awk '$1 == "Udp:" { if (!c) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") c = i } else print $c }' /proc/net/snmp
 }
 
+# if_packets NS tx|rx: frames all of NS's interfaces but lo sent or
+# received (the kernel's link counters). tx counts the frames the device
+# dropped too: a TAP counts as sent only what its reader took, and counts a
+# frame it had no room for as tx_dropped; those were lost on the way.
+if_packets() {
+    ip -n "$1" -s -j link show 2>/dev/null |
+        jq --arg d "$2" '[.[] | select(.ifname != "lo") | .stats64[$d] |
+            .packets + (if $d == "tx" then .dropped else 0 end)] | add // 0'
+}
+
 # measure_all [retransmits]: REPS repetitions, each measuring every ACTIVE
 # variant in turn, TCP first, then UDP 64 B, from CLIENT[v] to DST[v]; the
-# medians go to TCP RX TX LOSS HOSTLOSS. With "retransmits" the TCP lines
+# medians go to TCP RX TX LOSS HOSTLOSS, each run's TCP figure to TCPRUNS
+# (space-separated, in run order, for ratios run by run). With "retransmits" the TCP lines
 # also show iperf3's TCP retransmits. HOSTLOSS is the part of LOSS (in % of
 # the datagrams sent) that the receiving host's own kernel dropped at its
-# full socket (SERVER[v]'s RcvbufErrors): the rest was lost on the way,
-# in the links or the router under test.
+# full socket (SERVER[v]'s RcvbufErrors). WAY lists, run by run (a/b/c),
+# the frames lost on the way: the client host's interfaces sent them, the
+# server host's never received them (link counters; the iperf3 control
+# connection's few frames go both ways and cancel out), i.e. lost in the
+# router under test or its links, whatever the receiving socket did.
 measure_all() {
-    local r v re note show_re=0 before after sent
+    local r v re note show_re=0 before after sent txb rxb way
     [ "${1-}" = retransmits ] && show_re=1
-    local -A tcps=() rxs=() txs=() losses=() hostlosses=()
+    local -A tcps=() rxs=() txs=() losses=() hostlosses=() ways=()
     for r in $(seq 1 "$REPS"); do
         for v in "${ACTIVE[@]}"; do
             # shellcheck disable=SC2046
@@ -163,25 +177,39 @@ measure_all() {
         done
         for v in "${ACTIVE[@]}"; do
             before=$(rcvbuf_errors "${SERVER[$v]}")
+            txb=$(if_packets "${CLIENT[$v]}" tx) rxb=$(if_packets "${SERVER[$v]}" rx)
             # shellcheck disable=SC2046
             set -- $(udp_once "${CLIENT[$v]}" "${DST[$v]}" "$v-udp-$r")
             after=$(rcvbuf_errors "${SERVER[$v]}")
+            way=$((($(if_packets "${CLIENT[$v]}" tx) - txb) - ($(if_packets "${SERVER[$v]}" rx) - rxb)))
             read -r sent lost < <(jq -r '"\(.end.sum_sent.packets // 0) \(.end.sum_received.lost_packets // 0)"' \
                 "$RAW/$v-udp-$r.json" 2>/dev/null || echo "0 0")
             # shellcheck disable=SC2046
             set -- "$@" $(awk -v a="$after" -v b="$before" -v n="${sent:-0}" -v l="${lost:-0}" \
                 'BEGIN { if (n > 0 && a >= b) printf "%.2f %d", (a - b) * 100 / n, l - (a - b); else print "nan nan" }')
             rxs[$v]="${rxs[$v]:-} $1" txs[$v]="${txs[$v]:-} $2" losses[$v]="${losses[$v]:-} $3"
-            hostlosses[$v]="${hostlosses[$v]:-} $6"
-            echo "  [$v] run $r UDP64: rx $1 pps, tx $2 pps, loss $3 % ($6 % at the receiving host's full socket, $7 datagrams on the way)"
+            hostlosses[$v]="${hostlosses[$v]:-} $6" ways[$v]="${ways[$v]:-} $way"
+            echo "  [$v] run $r UDP64: rx $1 pps, tx $2 pps, loss $3 % ($6 % at the receiving host's full socket; frames lost on the way: $way by the link counters, $7 by iperf3's count)"
             sleep 0.5
         done
     done
     for v in "${ACTIVE[@]}"; do
         # shellcheck disable=SC2034,SC2086   # TCP RX TX LOSS: for the scripts' tables
-        TCP[$v]=$(median ${tcps[$v]}) RX[$v]=$(median ${rxs[$v]}) TX[$v]=$(median ${txs[$v]}) LOSS[$v]=$(median ${losses[$v]})
-        HOSTLOSS[$v]=$(median ${hostlosses[$v]})
+        TCP[$v]=$(median ${tcps[$v]}) TCPRUNS[$v]=${tcps[$v]# } RX[$v]=$(median ${rxs[$v]}) TX[$v]=$(median ${txs[$v]}) LOSS[$v]=$(median ${losses[$v]})
+        # shellcheck disable=SC2034,SC2086
+        HOSTLOSS[$v]=$(median ${hostlosses[$v]}) WAY[$v]=$(echo ${ways[$v]} | tr ' ' /)
     done
+}
+
+# run_ratios V W: V's TCP over W's, run by run (runs measured seconds apart,
+# so a slow phase of the VM hits both), as "median (min-max)".
+run_ratios() {
+    local a b rs=() i
+    read -r -a a <<<"${TCPRUNS[$1]:-}"
+    read -r -a b <<<"${TCPRUNS[$2]:-}"
+    for i in "${!a[@]}"; do rs+=("$(ratio "${a[$i]}" "${b[$i]:-}")"); done
+    [ ${#rs[@]} -gt 0 ] || { echo "n/a"; return; }
+    printf '%s (%s-%s)' "$(median "${rs[@]}")" "$(printf '%s\n' "${rs[@]}" | sort -g | head -1)" "$(printf '%s\n' "${rs[@]}" | sort -g | tail -1)"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == a + 0 && b == b + 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }

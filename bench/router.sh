@@ -9,7 +9,13 @@
 #   bn-fp-nh1 ... [bn-fp-nr: as afollow, flowpathd started with nice -n -10] ...          (afnice: a
 #             woken worker preempts the sender whose CPU it shares, so frames are forwarded a
 #             few at a time as they come, as the kernel forwards inline on the sender's CPU)
+#   bn-fp-ph1 ... [bn-fp-pr: as afpacket, flowpathd --cpus LAST] ...                     (afpin: the
+#             daemon on one CPU of its own, the last, as OVS's pmd-cpu-mask; the hosts' iperf3
+#             stay free to run anywhere, and the scheduler puts the busy sender on the other CPU)
+#   bn-fp-ih1 ... [bn-fp-ir: as afpin, at nice -10] ...                                  (afpinnice: the
+#             worker wins its CPU from the receiving host's iperf3, which then reads less)
 #   bn-fp-th1 eth0 =tap= [bn-fp-tr: flowpathd, tap ports t-h1/t-h2] =tap= eth0 bn-fp-th2    (tap)
+#   bn-fp-qh1 ... [bn-fp-qr: as tap, flowpathd --cpus LAST] ...                          (tpin)
 #   bn-fp-uh1 eth0 =tap= [bn-fp-ur: flowpathd, tap ports, --follow-senders] =tap= eth0 bn-fp-uh2 (tfollow)
 #   every variant: h1 10.1.0.1/24 -> router 10.1.0.254 | 10.2.0.254 -> h2 10.2.0.1/24
 #
@@ -18,11 +24,14 @@
 # UDP loss is split by where it happened: "at host" is the part h2's own
 # kernel dropped at its full iperf3 socket (Udp RcvbufErrors in h2), the
 # rest was lost on the way (the router or the links).
+# "on the way" counts those lost between the hosts' own interfaces (h1's
+# eth0 sent them, h2's eth0 never received them), run by run: the router's
+# forwarding loss, whatever h2's socket then did.
 # Then a "no loss" search: the highest iperf3 -u -l 64 -b RATE at which the
 # loss stays below 0.1 %, by bisection between 10 kpps and the -b 0 send rate.
 #
 # Usage: sudo bench/router.sh            env: DUR=5 (s per run) REPS=3 (median of)
-#        VARIANTS="kernel afpacket afring afollow afnice tap tfollow"  SEARCH=1 (0 skips the no-loss search)
+#        VARIANTS="kernel afpacket afpin afpinnice afring afollow afnice tap tpin tfollow"  SEARCH=1 (0 skips the no-loss search)
 #        STEP=2 (s per search step)      RAW=/tmp/bench-raw/router (iperf3 JSON)
 #        FPD_ARGS="" (extra flowpathd flags)  FPD_ENV="" (its environment, e.g. GOMAXPROCS=1)
 #        TCP_ARGS="" (extra iperf3 client flags for TCP, e.g. "-C cubic"; all variants)
@@ -31,7 +40,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 : "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/router}"
-: "${VARIANTS:=kernel afpacket afring afollow afnice tap tfollow}" "${SEARCH:=1}" "${STEP:=2}"
+: "${VARIANTS:=kernel afpacket afpin afpinnice afnice tap tpin tfollow}" "${SEARCH:=1}" "${STEP:=2}"
 : "${FPD_ARGS:=}" "${FPD_ENV:=}"
 export DUR REPS RAW
 
@@ -47,7 +56,7 @@ OVS_TCP=0.84
 OVS_UDP_RX=110921
 
 BIN=$(mktemp -d /tmp/bn-fp-bin.XXXXXX)
-ALLNS="bn-fp-kh1 bn-fp-kr bn-fp-kh2 bn-fp-ah1 bn-fp-ar bn-fp-ah2 bn-fp-th1 bn-fp-tr bn-fp-th2 bn-fp-gh1 bn-fp-gr bn-fp-gh2 bn-fp-fh1 bn-fp-fr bn-fp-fh2 bn-fp-uh1 bn-fp-ur bn-fp-uh2 bn-fp-nh1 bn-fp-nr bn-fp-nh2"
+ALLNS="bn-fp-kh1 bn-fp-kr bn-fp-kh2 bn-fp-ah1 bn-fp-ar bn-fp-ah2 bn-fp-th1 bn-fp-tr bn-fp-th2 bn-fp-gh1 bn-fp-gr bn-fp-gh2 bn-fp-fh1 bn-fp-fr bn-fp-fh2 bn-fp-uh1 bn-fp-ur bn-fp-uh2 bn-fp-nh1 bn-fp-nr bn-fp-nh2 bn-fp-ph1 bn-fp-pr bn-fp-ph2 bn-fp-qh1 bn-fp-qr bn-fp-qh2 bn-fp-ih1 bn-fp-ir bn-fp-ih2"
 cleanup() { stop_ours; del_ours; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -103,6 +112,8 @@ afpacket_topo() {
 
 # afpacket: the default receive path (recvmmsg); afring: the TPACKET_V3 ring.
 setup_afpacket() { afpacket_topo bn-fp-a recvmmsg; }
+setup_afpin() { afpacket_topo bn-fp-p recvmmsg --cpus "$LAST_CPU"; }
+setup_afpinnice() { local FPD_NICE=-10; afpacket_topo bn-fp-i recvmmsg --cpus "$LAST_CPU"; }
 setup_afring() { afpacket_topo bn-fp-g ring; }
 setup_afollow() { afpacket_topo bn-fp-f ring --follow-senders; }
 setup_afnice() { local FPD_NICE=-10; afpacket_topo bn-fp-n ring --follow-senders; }
@@ -125,7 +136,9 @@ tap_topo() {
     hosts_up "$p"
 }
 setup_tap() { tap_topo bn-fp-t; }
+setup_tpin() { tap_topo bn-fp-q --cpus "$LAST_CPU"; }
 setup_tfollow() { tap_topo bn-fp-u --follow-senders; }
+LAST_CPU=$(($(nproc) - 1))
 
 declare -A NOLOSS
 STEP_RX=
@@ -133,10 +146,13 @@ for v in $VARIANTS; do
     case $v in
         kernel) p=bn-fp-k ;;
         afpacket) p=bn-fp-a ;;
+        afpin) p=bn-fp-p ;;
+        afpinnice) p=bn-fp-i ;;
         afring) p=bn-fp-g ;;
         afollow) p=bn-fp-f ;;
         afnice) p=bn-fp-n ;;
         tap) p=bn-fp-t ;;
+        tpin) p=bn-fp-q ;;
         tfollow) p=bn-fp-u ;;
         *) echo "unknown variant $v" >&2; exit 2 ;;
     esac
@@ -213,19 +229,19 @@ if [ "$SEARCH" = 1 ]; then
 fi
 
 print_header "router: flowpath vs kernel"
-printf '%-26s %10s %12s %12s %8s %8s %14s\n' "path" "TCP Gbit/s" "UDP64 rx pps" "UDP64 tx pps" "loss %" "at host" "no-loss pps"
+printf '%-26s %10s %12s %12s %8s %8s %14s %14s\n' "path" "TCP Gbit/s" "UDP64 rx pps" "UDP64 tx pps" "loss %" "at host" "on the way" "no-loss pps"
 for v in "${ACTIVE[@]}"; do
     case $v in kernel) name="kernel router" ;; *) name="flowpath $v" ;; esac
-    printf '%-26s %10s %12s %12s %8s %8s %14s\n' "$name" "${TCP[$v]}" "${RX[$v]}" "${TX[$v]}" "${LOSS[$v]}" "${HOSTLOSS[$v]}" "${NOLOSS[$v]:--}"
+    printf '%-26s %10s %12s %12s %8s %8s %14s %14s\n' "$name" "${TCP[$v]}" "${RX[$v]}" "${TX[$v]}" "${LOSS[$v]}" "${HOSTLOSS[$v]}" "${WAY[$v]}" "${NOLOSS[$v]:--}"
 done
-printf '%-26s %10s %12s %12s %8s %8s %14s\n' "OVS userspace (RESULTS.md)" "$OVS_TCP" "$OVS_UDP_RX" "-" "-" "-" "-"
+printf '%-26s %10s %12s %12s %8s %8s %14s %14s\n' "OVS userspace (RESULTS.md)" "$OVS_TCP" "$OVS_UDP_RX" "-" "-" "-" "-" "-"
 echo "   (the OVS row is not measured here: it is shared/bench/baselines/RESULTS.md row 4a)"
 echo
-printf '%-34s %8s %10s\n' "ratio" "TCP" "UDP64 rx"
+printf '%-34s %8s %10s   %s\n' "ratio" "TCP" "UDP64 rx" "TCP run by run: median (range)"
 for v in "${ACTIVE[@]}"; do
     [ "$v" = kernel ] && continue
     if [ -n "${TCP[kernel]:-}" ]; then
-        printf '%-34s %8s %10s\n' "flowpath $v / kernel" "$(ratio "${TCP[$v]}" "${TCP[kernel]}")" "$(ratio "${RX[$v]}" "${RX[kernel]}")"
+        printf '%-34s %8s %10s   %s\n' "flowpath $v / kernel" "$(ratio "${TCP[$v]}" "${TCP[kernel]}")" "$(ratio "${RX[$v]}" "${RX[kernel]}")" "$(run_ratios "$v" kernel)"
     fi
     printf '%-34s %8s %10s\n' "flowpath $v / OVS (RESULTS.md)" "$(ratio "${TCP[$v]}" "$OVS_TCP")" "$(ratio "${RX[$v]}" "$OVS_UDP_RX")"
 done
