@@ -79,7 +79,7 @@ mkdir -p "$RAW"
 FPD_PIDS=()   # flowpathds started by start_fpd
 SPIDS=()      # iperf3 servers
 ACTIVE=()     # the variants that came up, in order
-declare -A CLIENT DST SERVER TCP TCPRUNS RX TX LOSS HOSTLOSS WAY
+declare -A CLIENT DST SERVER TCP TCPRUNS RX TX LOSS HOSTLOSS WAY WAYDG
 
 # stop_ours: the iperf3 servers and flowpathds we started, by PID; a
 # flowpathd gets 2 s to exit on SIGTERM before SIGKILL.
@@ -157,11 +157,14 @@ if_packets() {
 # the frames lost on the way: the client host's interfaces sent them, the
 # server host's never received them (link counters; the iperf3 control
 # connection's few frames go both ways and cancel out), i.e. lost in the
-# router under test or its links, whatever the receiving socket did.
+# router under test or its links, whatever the receiving socket did. That
+# holds while a frame is a datagram; where a path merges datagrams into UDP
+# GSO frames (flowpath VTEPs over AF_PACKET underlays) it does not, and
+# WAYDG lists the datagrams iperf3 lost minus those the socket dropped.
 measure_all() {
     local r v re note show_re=0 before after sent txb rxb way
     [ "${1-}" = retransmits ] && show_re=1
-    local -A tcps=() rxs=() txs=() losses=() hostlosses=() ways=()
+    local -A tcps=() rxs=() txs=() losses=() hostlosses=() ways=() waydgs=()
     for r in $(seq 1 "$REPS"); do
         for v in "${ACTIVE[@]}"; do
             # shellcheck disable=SC2046
@@ -188,7 +191,7 @@ measure_all() {
             set -- "$@" $(awk -v a="$after" -v b="$before" -v n="${sent:-0}" -v l="${lost:-0}" \
                 'BEGIN { if (n > 0 && a >= b) printf "%.2f %d", (a - b) * 100 / n, l - (a - b); else print "nan nan" }')
             rxs[$v]="${rxs[$v]:-} $1" txs[$v]="${txs[$v]:-} $2" losses[$v]="${losses[$v]:-} $3"
-            hostlosses[$v]="${hostlosses[$v]:-} $6" ways[$v]="${ways[$v]:-} $way"
+            hostlosses[$v]="${hostlosses[$v]:-} $6" ways[$v]="${ways[$v]:-} $way" waydgs[$v]="${waydgs[$v]:-} $7"
             echo "  [$v] run $r UDP64: rx $1 pps, tx $2 pps, loss $3 % ($6 % at the receiving host's full socket; frames lost on the way: $way by the link counters, $7 by iperf3's count)"
             sleep 0.5
         done
@@ -197,7 +200,7 @@ measure_all() {
         # shellcheck disable=SC2034,SC2086   # TCP RX TX LOSS: for the scripts' tables
         TCP[$v]=$(median ${tcps[$v]}) TCPRUNS[$v]=${tcps[$v]# } RX[$v]=$(median ${rxs[$v]}) TX[$v]=$(median ${txs[$v]}) LOSS[$v]=$(median ${losses[$v]})
         # shellcheck disable=SC2034,SC2086
-        HOSTLOSS[$v]=$(median ${hostlosses[$v]}) WAY[$v]=$(echo ${ways[$v]} | tr ' ' /)
+        HOSTLOSS[$v]=$(median ${hostlosses[$v]}) WAY[$v]=$(echo ${ways[$v]} | tr ' ' /) WAYDG[$v]=$(echo ${waydgs[$v]} | tr ' ' /)
     done
 }
 
