@@ -4,7 +4,9 @@
 // completion through the pipeline below, then flushes its transmit batches.
 // Workers share nothing mutable: the configuration comes from an immutable
 // Snapshot loaded once per batch from an atomic pointer (the control plane
-// publishes a new one for every change), the neighbour table is read
+// publishes a new one for every change and waits only for the workers in
+// the middle of a batch, not for those waiting for frames), the neighbour
+// table is read
 // lock-free, and each worker owns its packet pool, its transmit queues
 // (index = worker id on every port), its pending-resolution queue and its
 // counters.

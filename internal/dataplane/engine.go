@@ -119,8 +119,15 @@ func (e *Engine) Publish(s *Snapshot) {
 	e.quiesce(s.Gen)
 }
 
-// quiesce waits until each running worker has loaded generation gen (or
-// stopped). Workers load the snapshot at least every RxTimeout.
+// quiesce waits until each running worker has loaded generation gen,
+// stopped, or is waiting for frames. Workers load the snapshot after every
+// Receive, so a busy one is through within a batch; one waiting in Receive
+// holds nothing of the old snapshot (its transmit batches went out before
+// it began to wait) and loads the new one when it wakes: the worker clears
+// receiving before its load, and we stored the snapshot before reading
+// receiving, so if we read it set, its next load comes after our store
+// (sequentially consistent atomics). Without that, every change waited for
+// idle workers' RxTimeout (50 ms a command).
 func (e *Engine) quiesce(gen uint64) {
 	e.mu.Lock()
 	ws := e.workers
@@ -130,7 +137,7 @@ func (e *Engine) quiesce(gen uint64) {
 		if w == nil {
 			continue
 		}
-		for w.seenGen.Load() < gen && !w.stopped.Load() && time.Now().Before(deadline) {
+		for w.seenGen.Load() < gen && !w.receiving.Load() && !w.stopped.Load() && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
 	}

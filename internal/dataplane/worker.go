@@ -71,9 +71,13 @@ type worker struct {
 	ready        func(p *pkt.Packet, mac [6]byte)
 	failed       func(p *pkt.Packet)
 	seenGen      atomic.Uint64
-	stop         atomic.Bool
-	stopped      atomic.Bool
-	done         chan struct{}
+	// receiving is set while the worker waits in Receive, where it holds
+	// nothing of any snapshot: a publisher need not wait for it to wake
+	// (see Engine.quiesce).
+	receiving atomic.Bool
+	stop      atomic.Bool
+	stopped   atomic.Bool
+	done      chan struct{}
 	// routes remembers the FIB's trie answers for the destinations this
 	// worker saw lately (fib.Cache: the same results at a flat cost).
 	// Allocated on its own, page aligned.
@@ -119,7 +123,9 @@ func (w *worker) run() {
 		if w.pending.Len() > 0 {
 			timeout = time.Millisecond
 		}
+		w.receiving.Store(true)
 		n := w.rxq.Receive(w.pool, w.rx[:w.rxBatch], timeout)
+		w.receiving.Store(false) // before the load: see Engine.quiesce
 		w.snap = w.e.snap.Load()
 		w.seenGen.Store(w.snap.Gen)
 		w.now = w.clock()
