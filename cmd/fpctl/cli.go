@@ -20,6 +20,10 @@ type options struct {
 	stats   int
 	details bool
 	socket  string
+	// batch names a file of commands, one per line ("-": standard input);
+	// force goes on after a failed one (ip -batch FILE [-force]).
+	batch string
+	force bool
 }
 
 // parseOptions consumes the leading options of argv, iproute2 style:
@@ -88,12 +92,20 @@ func parseOptions(argv []string) (*options, []string, error) {
 				return nil, nil, err
 			}
 			o.socket = v
+		case matches(name, "-batch"):
+			v, err := takeValue()
+			if err != nil {
+				return nil, nil, err
+			}
+			o.batch = v
+		case matches(name, "-force") && len(name) > 2:
+			o.force = true
 		case matches(name, "-help"):
 			return o, []string{"help"}, nil
 		default:
 			return nil, nil, errf(255, "Option %q is unknown, try \"fpctl -help\".", opt)
 		}
-		if hasValue && !(matches(name, "-socket") || matches(name, "-family")) {
+		if hasValue && !(matches(name, "-socket") || matches(name, "-family") || matches(name, "-batch")) {
 			return nil, nil, errf(255, "Option %q takes no argument.", name)
 		}
 	}
@@ -113,6 +125,17 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return report(stderr, err)
 	}
+	if opts.batch != "" {
+		if len(rest) > 0 {
+			return report(stderr, errf(255, "Error: -batch reads its commands from %q: no command after it, please.", opts.batch))
+		}
+		return runBatch(opts, stdout, stderr)
+	}
+	return runOne(opts, rest, stdout, stderr)
+}
+
+// runOne runs one command (OBJECT COMMAND ARGS) with the global options.
+func runOne(opts *options, rest []string, stdout, stderr io.Writer) int {
 	// "fpctl bridge fdb ..." is bridge(8)'s spelling of "fpctl fdb ...".
 	if len(rest) > 1 && rest[0] == "bridge" && matches(rest[1], "fdb") {
 		rest = rest[1:]
@@ -126,6 +149,38 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		return report(stderr, err)
 	}
 	return 0
+}
+
+// runBatch runs the commands of opts.batch, one per line, as ip -batch
+// does: blank lines and words from "#" on are skipped, a line ending in
+// "\" goes on on the next, "double quotes" keep spaces in a word. Each
+// command is a request of its own, so what succeeded before a failure
+// stays applied. A failure prints its error and "Command failed FILE:LINE"
+// and ends the batch (exit 1), unless -force: then every line runs and
+// the exit status is 1 if any failed.
+func runBatch(opts *options, stdout, stderr io.Writer) int {
+	in := io.Reader(os.Stdin)
+	if opts.batch != "-" {
+		f, err := os.Open(opts.batch)
+		if err != nil {
+			return report(stderr, errf(1, "Cannot open file %q for reading: %v", opts.batch, unwrapOp(err)))
+		}
+		defer f.Close()
+		in = f
+	}
+	status := 0
+	err := readBatch(in, func(line int, args []string) bool {
+		if runOne(opts, args, stdout, stderr) == 0 {
+			return true
+		}
+		fmt.Fprintf(stderr, "Command failed %s:%d\n", opts.batch, line)
+		status = 1
+		return opts.force
+	})
+	if err != nil {
+		return report(stderr, errf(1, "fpctl: reading %s: %v", opts.batch, err))
+	}
+	return status
 }
 
 // report prints err and returns its exit status.

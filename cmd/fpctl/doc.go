@@ -56,6 +56,14 @@
 // seg6/bpf/ila, route change, ...) are refused with `Error: "X" is not supported by
 // flowpath.` (exit 255), never silently ignored.
 //
+// fpctl -batch FILE (or - for standard input) runs one command per line
+// as ip -batch does: comments from a word starting with "#", "\" at the
+// end of a line to go on, "double quotes" around a word with spaces. It
+// stops at the first failure with "Command failed FILE:LINE" (exit 1);
+// -force runs every line and still exits 1 if any failed. Each line is a
+// request of its own: what ran before a failure stays. Loading 1,000
+// routes takes a third of a second instead of a process per command.
+//
 // -j prints the api objects of the answer as one JSON line (an array for
 // shows; the Stats object for stats); -p indents it.
 package main

@@ -3,6 +3,7 @@ package main
 // usage is the help text of fpctl and of each object, in iproute2's style.
 var usage = map[string]string{
 	"fpctl": `Usage: fpctl [ OPTIONS ] OBJECT { COMMAND | help }
+       fpctl [ -force ] -batch FILENAME
 where  OBJECT := { link | address | route | rule | neighbour | fdb | stats | sysctl }
        OPTIONS := { -4 | -6 | -M | -f[amily] { inet | inet6 | mpls } | -s[tatistics] |
                     -d[etails] | -j[son] | -p[retty] | --socket PATH | -h[elp] }
