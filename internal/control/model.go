@@ -633,8 +633,7 @@ func (m *Model) linkDel(name string) error {
 	m.fib = txn.Commit()
 	m.publish()
 	if l.port != nil {
-		m.e.StopPort(l.index)
-		_ = l.port.Close()
+		_ = m.e.StopClosePort(l.index, l.port)
 	}
 	l.tun.close()
 	m.e.Neigh().FlushDevice(l.index)
@@ -747,8 +746,7 @@ func (m *Model) linkStats(l *link) *api.LinkStats {
 func (m *Model) Close() {
 	for _, l := range m.sortedLinks() {
 		if l.port != nil {
-			m.e.StopPort(l.index)
-			_ = l.port.Close()
+			_ = m.e.StopClosePort(l.index, l.port)
 			l.port = nil
 		}
 		l.tun.close()

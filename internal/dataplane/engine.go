@@ -178,14 +178,30 @@ func (e *Engine) StartPort(dev uint32, p port.Port) error {
 }
 
 // StopPort stops the workers of device dev and waits for them. The port is
-// not closed: the caller closes it (which also unblocks a Receive).
-func (e *Engine) StopPort(dev uint32) {
+// not closed, and a worker waiting for frames ends only when its receive
+// timeout passes: StopClosePort does not wait for that.
+func (e *Engine) StopPort(dev uint32) { e.stopPort(dev, nil) }
+
+// StopClosePort stops the workers of device dev, closes its port p, which
+// wakes a worker waiting in Receive at once, and waits for the workers.
+// The device must be gone from the running snapshot already, so that no
+// other worker transmits on p any more.
+func (e *Engine) StopClosePort(dev uint32, p port.Port) error {
+	var err error
+	e.stopPort(dev, func() { err = p.Close() })
+	return err
+}
+
+func (e *Engine) stopPort(dev uint32, closePort func()) {
 	e.mu.Lock()
 	ws := e.byDev[dev]
 	delete(e.byDev, dev)
 	e.mu.Unlock()
 	for _, w := range ws {
 		w.stop.Store(true)
+	}
+	if closePort != nil {
+		closePort()
 	}
 	for _, w := range ws {
 		<-w.done

@@ -87,3 +87,29 @@ func allReceiving(e *Engine) bool {
 	}
 	return n > 0
 }
+
+// StopClosePort wakes a worker waiting for frames by closing its port, so
+// "link del" does not wait for the receive timeout.
+func TestStopClosePortDoesNotWaitForTimeout(t *testing.T) {
+	r := newRig(t, rigOpts{cfg: func(c *Config) { c.RxTimeout = 5 * time.Second }})
+	if err := r.e.StartPort(devR1, r.p1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !allReceiving(r.e) {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never began to wait for frames")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	if err := r.e.StopClosePort(devR1, r.p1); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("StopClosePort took %v: it waited for the receive timeout", d)
+	}
+	if len(r.e.Workers()) != 0 {
+		t.Fatalf("workers left: %+v", r.e.Workers())
+	}
+}
