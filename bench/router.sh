@@ -14,6 +14,8 @@
 #             stay free to run anywhere, and the scheduler puts the busy sender on the other CPU)
 #   bn-fp-ih1 ... [bn-fp-ir: as afpin, at nice -10] ...                                  (afpinnice: the
 #             worker wins its CPU from the receiving host's iperf3, which then reads less)
+#   bn-fp-jh1 ... [bn-fp-jr: as afnice, with --cpus LAST] ...                            (afnicepin: TCP
+#             on a CPU of its own as afpin, a 64-byte flood followed onto the sender's CPU as afnice)
 #   bn-fp-th1 eth0 =tap= [bn-fp-tr: flowpathd, tap ports t-h1/t-h2] =tap= eth0 bn-fp-th2    (tap)
 #   bn-fp-qh1 ... [bn-fp-qr: as tap, flowpathd --cpus LAST] ...                          (tpin)
 #   bn-fp-uh1 eth0 =tap= [bn-fp-ur: flowpathd, tap ports, --follow-senders] =tap= eth0 bn-fp-uh2 (tfollow)
@@ -31,7 +33,7 @@
 # loss stays below 0.1 %, by bisection between 10 kpps and the -b 0 send rate.
 #
 # Usage: sudo bench/router.sh            env: DUR=5 (s per run) REPS=3 (median of)
-#        VARIANTS="kernel afpacket afpin afpinnice afring afollow afnice tap tpin tfollow"  SEARCH=1 (0 skips the no-loss search)
+#        VARIANTS="kernel afpacket afpin afpinnice afring afollow afnice afnicepin tap tpin tfollow"  SEARCH=1 (0 skips the no-loss search)
 #        STEP=2 (s per search step)      RAW=/tmp/bench-raw/router (iperf3 JSON)
 #        FPD_ARGS="" (extra flowpathd flags)  FPD_ENV="" (its environment, e.g. GOMAXPROCS=1)
 #        TCP_ARGS="" (extra iperf3 client flags for TCP, e.g. "-C cubic"; all variants)
@@ -40,7 +42,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 : "${DUR:=5}" "${REPS:=3}" "${RAW:=/tmp/bench-raw/router}"
-: "${VARIANTS:=kernel afpacket afpin afpinnice afnice tap tpin tfollow}" "${SEARCH:=1}" "${STEP:=2}"
+: "${VARIANTS:=kernel afpacket afpin afpinnice afnice afnicepin tap tpin tfollow}" "${SEARCH:=1}" "${STEP:=2}"
 : "${FPD_ARGS:=}" "${FPD_ENV:=}"
 export DUR REPS RAW
 
@@ -56,7 +58,7 @@ OVS_TCP=0.84
 OVS_UDP_RX=110921
 
 BIN=$(mktemp -d /tmp/bn-fp-bin.XXXXXX)
-ALLNS="bn-fp-kh1 bn-fp-kr bn-fp-kh2 bn-fp-ah1 bn-fp-ar bn-fp-ah2 bn-fp-th1 bn-fp-tr bn-fp-th2 bn-fp-gh1 bn-fp-gr bn-fp-gh2 bn-fp-fh1 bn-fp-fr bn-fp-fh2 bn-fp-uh1 bn-fp-ur bn-fp-uh2 bn-fp-nh1 bn-fp-nr bn-fp-nh2 bn-fp-ph1 bn-fp-pr bn-fp-ph2 bn-fp-qh1 bn-fp-qr bn-fp-qh2 bn-fp-ih1 bn-fp-ir bn-fp-ih2"
+ALLNS="bn-fp-kh1 bn-fp-kr bn-fp-kh2 bn-fp-ah1 bn-fp-ar bn-fp-ah2 bn-fp-th1 bn-fp-tr bn-fp-th2 bn-fp-gh1 bn-fp-gr bn-fp-gh2 bn-fp-fh1 bn-fp-fr bn-fp-fh2 bn-fp-uh1 bn-fp-ur bn-fp-uh2 bn-fp-nh1 bn-fp-nr bn-fp-nh2 bn-fp-ph1 bn-fp-pr bn-fp-ph2 bn-fp-qh1 bn-fp-qr bn-fp-qh2 bn-fp-ih1 bn-fp-ir bn-fp-ih2 bn-fp-jh1 bn-fp-jr bn-fp-jh2"
 cleanup() { stop_ours; del_ours; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -117,6 +119,7 @@ setup_afpinnice() { local FPD_NICE=-10; afpacket_topo bn-fp-i recvmmsg --cpus "$
 setup_afring() { afpacket_topo bn-fp-g ring; }
 setup_afollow() { afpacket_topo bn-fp-f ring --follow-senders; }
 setup_afnice() { local FPD_NICE=-10; afpacket_topo bn-fp-n ring --follow-senders; }
+setup_afnicepin() { local FPD_NICE=-10; afpacket_topo bn-fp-j ring --follow-senders --cpus "$LAST_CPU"; }
 
 # tap_topo P [FLAGS]: h1 =tap= flowpathd (tap ports, FLAGS) =tap= h2 in
 # namespaces ${P}h1, ${P}r, ${P}h2.
@@ -151,6 +154,7 @@ for v in $VARIANTS; do
         afring) p=bn-fp-g ;;
         afollow) p=bn-fp-f ;;
         afnice) p=bn-fp-n ;;
+        afnicepin) p=bn-fp-j ;;
         tap) p=bn-fp-t ;;
         tpin) p=bn-fp-q ;;
         tfollow) p=bn-fp-u ;;

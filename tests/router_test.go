@@ -3,6 +3,11 @@
 package tests
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,12 +80,30 @@ func TestIperfTCP(t *testing.T) {
 // TestFollowSenders: with --follow-senders, a TCP transfer and a flood of
 // small datagrams pass, and the worker that received the flood followed
 // its sender's CPU and was let go afterwards (stats: CPU -1 is unbound).
-func TestFollowSenders(t *testing.T) { kinds(t, testFollowSenders, bothKinds...) }
+func TestFollowSenders(t *testing.T) {
+	kinds(t, func(t *testing.T, kind string) { testFollowSenders(t, kind, -1) }, bothKinds...)
+}
 
-func testFollowSenders(t *testing.T, kind string) {
+// TestFollowSendersPinned: the same with --cpus: the worker leaves the
+// daemon's CPU to follow the flood and, let go, returns to it; every
+// thread of flowpathd is bound to that CPU again afterwards.
+func TestFollowSendersPinned(t *testing.T) {
+	last := runtime.NumCPU() - 1
+	if last < 1 {
+		t.Skip("needs two CPUs")
+	}
+	kinds(t, func(t *testing.T, kind string) { testFollowSenders(t, kind, last) }, kindAFPacket)
+}
+
+// testFollowSenders runs flowpathd with --follow-senders, and with
+// --cpus PIN when PIN >= 0.
+func testFollowSenders(t *testing.T, kind string, pin int) {
 	flags := []string{"--follow-senders"}
 	if kind == kindAFPacket {
 		flags = append(flags, "--afpacket-rx", "ring")
+	}
+	if pin >= 0 {
+		flags = append(flags, "--cpus", strconv.Itoa(pin))
 	}
 	tp := newTopo(t, topoConfig{kind: kind, flags: flags})
 	h1, h2 := tp.host("h1"), tp.host("h2")
@@ -126,6 +149,23 @@ func testFollowSenders(t *testing.T, kind string) {
 		t.Errorf("worker %d (h1): cpu %d after %d moves; want moved and let go", w.ID, w.CPU, w.CPUMoves)
 	}
 	t.Logf("h1's worker moved %d times", w.CPUMoves)
+	if pin >= 0 {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", tp.daemon.cmd.Process.Pid))
+		if err != nil || len(tasks) == 0 {
+			t.Fatalf("flowpathd's threads: %v", err)
+		}
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue // the thread ended
+			}
+			for _, l := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok && strings.TrimSpace(v) != strconv.Itoa(pin) {
+					t.Errorf("%s: %s, want CPU %d only after the worker was let go", f, l, pin)
+				}
+			}
+		}
+	}
 }
 
 // iperfTCP runs one iperf3 TCP stream from src to dst for secs seconds

@@ -45,10 +45,11 @@ func run(args []string) int {
 	rxWait := fs.String("rx-wait", "poller", "how an idle TAP or AF_PACKET recvmmsg worker waits: poller (parked in the Go runtime's poller, holding no thread) "+
 		"or ppoll (blocked in ppoll(2) on its own thread); the AF_PACKET ring always waits in ppoll")
 	cpus := fs.String("cpus", "", "run on these CPUs only (a list as taskset -c takes: 0, 0-3, 0,2), and with as many Go "+
-		"processors as CPUs: a userspace dataplane kept off the CPUs of other busy processes, as OVS's pmd-cpu-mask")
+		"processors as CPUs: a userspace dataplane kept off the CPUs of other busy processes, as OVS's pmd-cpu-mask; "+
+		"with --follow-senders, workers rest there and leave only to follow a flooding sender")
 	fs.BoolVar(&followSenders, "follow-senders", false, "bind each AF_PACKET and TAP worker to the CPU its frames arrive on (its sender's), "+
 		"as the kernel forwards in the sender's softirq: a flooding sender then slows down instead of the receiver losing packets; "+
-		"an eBPF socket filter counts arrivals per CPU")
+		"an eBPF socket filter counts arrivals per CPU; a worker no longer following goes back to the --cpus set, else to any CPU")
 	encaps := fs.String("lwt-encap", tunnel.AllEncapTypes.String(), "route encapsulation types routes may use, comma-separated "+
 		"(the kernel's lwtunnel modules): a route with another type gets EOPNOTSUPP; \"\" for none")
 	gro := fs.String("gro", "on", "merge consecutive TCP segments of a flow into GSO super-frames before ports that take them: on or off")
@@ -94,10 +95,6 @@ func run(args []string) int {
 		return 2
 	}
 	if *cpus != "" {
-		if followSenders {
-			fmt.Fprintln(os.Stderr, "flowpathd: --cpus and --follow-senders exclude each other (following moves workers to other CPUs)")
-			return 2
-		}
 		set, err := sys.ParseCPUList(*cpus)
 		n := 0
 		if err == nil {

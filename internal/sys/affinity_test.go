@@ -2,7 +2,9 @@ package sys
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
 
@@ -80,6 +82,35 @@ func TestPinProcess(t *testing.T) {
 			t.Fatalf("thread %d not bound to CPU %d", tid, first)
 		}
 	}
+	// A worker that followed its sender elsewhere and is let go returns to
+	// the pinned set (--cpus with --follow-senders), not to every CPU.
+	if other := lastCPU(orig); other != first {
+		done := make(chan error)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends with it
+			if err := SetThreadCPU(other); err != nil {
+				done <- err
+				return
+			}
+			if err := SetThreadCPU(-1); err != nil {
+				done <- err
+				return
+			}
+			var got unix.CPUSet
+			if err := unix.SchedGetaffinity(0, &got); err != nil {
+				done <- err
+				return
+			}
+			if got != one {
+				done <- fmt.Errorf("let go to %v, want the pinned CPU %d", got, first)
+				return
+			}
+			done <- nil
+		}()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
 	var none unix.CPUSet
 	none.Set(maxCPUs - 1)
 	if _, err := PinProcess(none); !errors.Is(err, errs.ErrInvalid) {
@@ -90,4 +121,14 @@ func TestPinProcess(t *testing.T) {
 	if cur != one {
 		t.Fatal("a refused pin changed the mask")
 	}
+}
+
+func lastCPU(set unix.CPUSet) int {
+	last := -1
+	for c := 0; c < maxCPUs; c++ {
+		if set.IsSet(c) {
+			last = c
+		}
+	}
+	return last
 }
