@@ -19,28 +19,8 @@ import (
 // a command by default; 5 s here, so a regression fails plainly).
 func TestPublishDoesNotWaitForIdleWorkers(t *testing.T) {
 	r := newRig(t, rigOpts{cfg: func(c *Config) { c.RxTimeout = 5 * time.Second }})
-	for _, d := range []struct {
-		dev uint32
-		p   *mem.Port
-	}{{devR1, r.p1}, {devR2, r.p2}} {
-		if err := r.e.StartPort(d.dev, d.p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer func() {
-		r.p1.Close() // ends the workers' waits at once
-		r.p2.Close()
-		r.e.StopPort(devR1)
-		r.e.StopPort(devR2)
-	}()
-	// Let both workers begin to wait.
-	deadline := time.Now().Add(5 * time.Second)
-	for !allReceiving(r.e) {
-		if time.Now().After(deadline) {
-			t.Fatal("workers never began to wait for frames")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	r.startWorkers(t)
+	waitReceiving(t, r.e)
 
 	old := r.e.Snapshot()
 	tx := old.FIB.Begin()
@@ -89,6 +69,37 @@ func freshDevices(devs []*Device) []*Device {
 	return out
 }
 
+// startWorkers runs real workers on both of the rig's ports, instead of
+// the test driving r.w; they are stopped and the ports closed when the
+// test ends.
+func (r *rig) startWorkers(t *testing.T) {
+	t.Helper()
+	for _, d := range []struct {
+		dev uint32
+		p   *mem.Port
+	}{{devR1, r.p1}, {devR2, r.p2}} {
+		if err := r.e.StartPort(d.dev, d.p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		_ = r.e.StopClosePort(devR1, r.p1)
+		_ = r.e.StopClosePort(devR2, r.p2)
+	})
+}
+
+// waitReceiving waits until every running worker waits in Receive.
+func waitReceiving(t *testing.T, e *Engine) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !allReceiving(e) {
+		if time.Now().After(deadline) {
+			t.Fatal("workers never began to wait for frames")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func allReceiving(e *Engine) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -108,16 +119,8 @@ func allReceiving(e *Engine) bool {
 // "link del" does not wait for the receive timeout.
 func TestStopClosePortDoesNotWaitForTimeout(t *testing.T) {
 	r := newRig(t, rigOpts{cfg: func(c *Config) { c.RxTimeout = 5 * time.Second }})
-	if err := r.e.StartPort(devR1, r.p1); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !allReceiving(r.e) {
-		if time.Now().After(deadline) {
-			t.Fatal("the worker never began to wait for frames")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	r.startWorkers(t)
+	waitReceiving(t, r.e)
 	start := time.Now()
 	if err := r.e.StopClosePort(devR1, r.p1); err != nil {
 		t.Fatal(err)
@@ -125,8 +128,10 @@ func TestStopClosePortDoesNotWaitForTimeout(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("StopClosePort took %v: it waited for the receive timeout", d)
 	}
-	if len(r.e.Workers()) != 0 {
-		t.Fatalf("workers left: %+v", r.e.Workers())
+	for _, w := range r.e.Workers() {
+		if w.Dev == devR1 {
+			t.Fatalf("r1's worker left: %+v", w)
+		}
 	}
 }
 
@@ -137,18 +142,7 @@ func TestStopClosePortDoesNotWaitForTimeout(t *testing.T) {
 // counted as a drop.
 func TestNoPacketLostToUpdates(t *testing.T) {
 	r := newRig(t, rigOpts{})
-	for _, d := range []struct {
-		dev uint32
-		p   *mem.Port
-	}{{devR1, r.p1}, {devR2, r.p2}} {
-		if err := r.e.StartPort(d.dev, d.p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer func() {
-		_ = r.e.StopClosePort(devR1, r.p1)
-		_ = r.e.StopClosePort(devR2, r.p2)
-	}()
+	r.startWorkers(t)
 
 	base := r.e.Snapshot()
 	via := []fib.Nexthop{{Gateway: ipH2, Dev: devR2}}
