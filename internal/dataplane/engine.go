@@ -177,11 +177,6 @@ func (e *Engine) StartPort(dev uint32, p port.Port) error {
 	return nil
 }
 
-// StopPort stops the workers of device dev and waits for them. The port is
-// not closed, and a worker waiting for frames ends only when its receive
-// timeout passes: StopClosePort does not wait for that.
-func (e *Engine) StopPort(dev uint32) { e.stopPort(dev, nil) }
-
 // StopClosePort stops the workers of device dev, closes its port p, which
 // wakes a worker waiting in Receive at once, and waits for the workers.
 // The device must be gone from the running snapshot already, so that no
@@ -192,6 +187,9 @@ func (e *Engine) StopClosePort(dev uint32, p port.Port) error {
 	return err
 }
 
+// stopPort stops the workers of device dev, calls closePort (nil: none)
+// once they are told to stop, and waits for them. Without a close, a
+// worker waiting for frames ends only when its receive timeout passes.
 func (e *Engine) stopPort(dev uint32, closePort func()) {
 	e.mu.Lock()
 	ws := e.byDev[dev]
@@ -212,7 +210,8 @@ func (e *Engine) stopPort(dev uint32, closePort func()) {
 	}
 }
 
-// Close stops every worker.
+// Close stops every worker (ports are the caller's: a worker still
+// waiting for frames ends with its receive timeout).
 func (e *Engine) Close() {
 	e.mu.Lock()
 	var devs []uint32
@@ -221,7 +220,7 @@ func (e *Engine) Close() {
 	}
 	e.mu.Unlock()
 	for _, d := range devs {
-		e.StopPort(d)
+		e.stopPort(d, nil)
 	}
 }
 

@@ -40,9 +40,10 @@ func New() (*Doorbell, error) {
 }
 
 // Ring wakes the consumer if it is asleep (or about to wait). It never
-// blocks, locks or allocates.
+// blocks, locks or allocates. A nil bell (no consumer running) does
+// nothing, so producers can ring whatever bell they load.
 func (d *Doorbell) Ring() {
-	if !d.asleep.Load() || !d.asleep.CompareAndSwap(true, false) {
+	if d == nil || !d.asleep.Load() || !d.asleep.CompareAndSwap(true, false) {
 		return
 	}
 	// Close waits for writes in flight before it closes the descriptor,

@@ -135,6 +135,10 @@ func TestRingNoAllocs(t *testing.T) {
 	if a := testing.AllocsPerRun(1000, func() { d.asleep.Store(true); d.Ring() }); a != 0 {
 		t.Fatalf("Ring while asleep: %v allocations", a)
 	}
+	var none *Doorbell // no consumer: a producer rings what it loaded
+	if a := testing.AllocsPerRun(1000, none.Ring); a != 0 {
+		t.Fatalf("Ring on a nil bell: %v allocations", a)
+	}
 }
 
 func TestRingAfterClose(t *testing.T) {

@@ -164,9 +164,7 @@ func (t *Table) Learn(w int, mac [6]byte, vni uint32, remote Remote) (drop bool)
 		}
 	}
 	r.post(event{ip: ip, mac: mac, vni: vni, ifindex: ifindex})
-	if b := t.bell.Load(); b != nil {
-		b.Ring()
-	}
+	t.bell.Load().Ring()
 	return false
 }
 

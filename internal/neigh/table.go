@@ -146,7 +146,7 @@ func (t *Table) Miss(w int, dev uint32, addr netip.Addr) {
 		return
 	}
 	t.rings[w].post(evMiss, dev, addr.WithZone(""), [6]byte{}, 0)
-	t.ring()
+	t.bell.Load().Ring()
 }
 
 // UsedStale reports (for worker w) that a packet was sent using a STALE
@@ -161,7 +161,7 @@ func (t *Table) UsedStale(w int, dev uint32, addr netip.Addr) {
 		return
 	}
 	t.rings[w].post(evUse, dev, addr.WithZone(""), [6]byte{}, 0)
-	t.ring()
+	t.bell.Load().Ring()
 }
 
 // Confirm reports (for worker w) a received ARP or NDP message that carried
@@ -171,15 +171,7 @@ func (t *Table) Confirm(w int, dev uint32, addr netip.Addr, mac [6]byte, flags C
 		return
 	}
 	t.rings[w].post(evConfirm, dev, addr.WithZone(""), mac, flags)
-	t.ring()
-}
-
-// ring wakes the manager if it sleeps (packet path: two atomic loads
-// while it is awake).
-func (t *Table) ring() {
-	if b := t.bell.Load(); b != nil {
-		b.Ring()
-	}
+	t.bell.Load().Ring()
 }
 
 // ---- manager ----
